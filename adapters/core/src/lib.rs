@@ -1,0 +1,12 @@
+//! vaxel-adapter: the streaming RIV-TA envelope sniffer and the information-set model.
+//!
+//! The sniffer reads a SOAP 1.1 envelope just far enough to route it: the RIV-TA 2.1
+//! `LogicalAddress` header or RIV-TA 2.0 `wsa:To` header, and the namespace of the first
+//! child of `Body` (the service contract). It stops there and never builds a DOM.
+#![forbid(unsafe_code)]
+
+pub mod envelope;
+
+pub use envelope::{
+    sniff, AddressHeader, Envelope, RivProfile, SniffError, SniffLimits, SniffOutcome,
+};
