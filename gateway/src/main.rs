@@ -1,2 +1,169 @@
+//! The `vaxel` command line.
 #![forbid(unsafe_code)]
-fn main() {}
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vaxel::config::Config;
+use vaxel::demo::{self, DemoOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "vaxel", version, about = "Mutual-TLS gateway for RIV-TA services (service virtualisation)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Configuration file (TOML, see specs/configuration.md).
+        #[arg(long, short, required_unless_present = "demo", conflicts_with = "demo")]
+        config: Option<PathBuf>,
+        /// Run the demo: generated PKI, demo routing table and demo producer.
+        #[arg(long)]
+        demo: bool,
+        /// Demo: folder for certs-example/out and vaxel-data (default: current folder).
+        #[arg(long, requires = "demo", default_value = ".")]
+        demo_root: PathBuf,
+        /// Demo: service address.
+        #[arg(long, requires = "demo", default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Demo: admin address.
+        #[arg(long, requires = "demo", default_value = "127.0.0.1:8080")]
+        admin_listen: SocketAddr,
+        /// Demo: demo producer address.
+        #[arg(long, requires = "demo", default_value = "127.0.0.1:20443")]
+        producer_listen: SocketAddr,
+    },
+    /// Validate a configuration file and its routing table, then exit.
+    CheckConfig {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Generate the demo PKI (CA, gateway, producer and consumer certificates).
+    Certs {
+        /// Output folder.
+        #[arg(long, default_value = "certs-example/out")]
+        out: PathBuf,
+        /// Regenerate even when the files exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the demo producer alone (used by the load harness).
+    DemoProducer {
+        #[arg(long, default_value = "127.0.0.1:20443")]
+        listen: SocketAddr,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// CA whose client certificates are accepted.
+        #[arg(long)]
+        client_ca: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vaxel: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            config,
+            demo,
+            demo_root,
+            listen,
+            admin_listen,
+            producer_listen,
+        } => {
+            if demo {
+                let opts = DemoOptions {
+                    root: demo_root,
+                    listen,
+                    admin_listen,
+                    producer_listen,
+                };
+                let cfg = demo::prepare(&opts)?;
+                let certs = cfg.producers.ca.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+                let producer = Box::pin(async move {
+                    vaxel::demo_producer::bind_and_run(
+                        producer_listen,
+                        &certs.join("producer.pem"),
+                        &certs.join("producer.key"),
+                        &certs.join("ca.pem"),
+                    )
+                    .await
+                });
+                tracing::info!(config = %cfg.origin.display(), "demo configuration written");
+                vaxel::app::run(cfg, Some(producer))
+            } else {
+                let path = config.ok_or_else(|| anyhow::anyhow!("--config is required"))?;
+                vaxel::app::run(Config::load(&path)?, None)
+            }
+        }
+        Command::CheckConfig { config } => {
+            let cfg = Config::load(&config)?;
+            vaxel::tls::service_server_config(
+                &cfg.service.certificate,
+                &cfg.service.private_key,
+                &cfg.service.client_ca,
+            )?;
+            vaxel::tls::producer_client_config(
+                &cfg.producers.certificate,
+                &cfg.producers.private_key,
+                &cfg.producers.ca,
+            )?;
+            let table = vaxel::routing::RoutingTableHandle::new(
+                cfg.routing.source.clone(),
+                cfg.routing.last_known_good.clone(),
+                cfg.routing.vars.clone(),
+            );
+            let report = table.check_source()?;
+            println!("{}: OK ({report})", config.display());
+            Ok(())
+        }
+        Command::Certs { out, force } => {
+            let pki = if force {
+                vaxel::certs::generate_demo_pki(&out)?
+            } else {
+                vaxel::certs::ensure_demo_pki(&out)?
+            };
+            println!("demo PKI in {}", pki.dir.display());
+            Ok(())
+        }
+        Command::DemoProducer {
+            listen,
+            cert,
+            key,
+            client_ca,
+            threads,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads.max(1))
+                .enable_all()
+                .build()?;
+            rt.block_on(vaxel::demo_producer::bind_and_run(listen, &cert, &key, &client_ca))
+        }
+    }
+}

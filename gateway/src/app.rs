@@ -1,0 +1,95 @@
+//! Wiring of a running gateway: routing table, per-core service threads, the admin
+//! listener, signals (SIGHUP reloads the routing table, SIGTERM/SIGINT drain and stop).
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::pipeline::Shared;
+use crate::routing::RoutingTableHandle;
+use crate::stats::Stats;
+
+/// Run the gateway until SIGTERM/SIGINT. `extra` runs on the control runtime too (the
+/// demo producer in `serve --demo`).
+pub fn run(
+    config: Config,
+    extra: Option<std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>>,
+) -> anyhow::Result<()> {
+    // Background work (admin, signals, reloads, demo producer) has its own small runtime,
+    // away from the per-core service runtimes.
+    let control = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("vaxel-control")
+        .enable_all()
+        .build()?;
+
+    let routing = Arc::new(RoutingTableHandle::new(
+        config.routing.source.clone(),
+        config.routing.last_known_good.clone(),
+        config.routing.vars.clone(),
+    ));
+    if let Err(e) = routing.load_initial() {
+        tracing::error!(error = %e, "no routing table could be loaded: every call is answered with VP008 until a reload succeeds");
+    }
+    let shared = Arc::new(Shared {
+        config,
+        routing,
+        stats: Stats::default(),
+        started: std::time::Instant::now(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    if let Some(fut) = extra {
+        control.spawn(async move {
+            if let Err(e) = fut.await {
+                tracing::error!(error = %e, "demo producer stopped");
+            }
+        });
+    }
+
+    let admin_addr = match shared.config.admin_listen {
+        Some(addr) => {
+            let listener = control
+                .block_on(tokio::net::TcpListener::bind(addr))
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (admin.listen): {e}"))?;
+            let local = listener.local_addr()?;
+            control.spawn(crate::ops::serve_admin(listener, shared.clone(), stop_rx.clone()));
+            Some(local)
+        }
+        None => None,
+    };
+
+    let threads = crate::server::start_service(shared.clone(), stop_rx.clone())?;
+    tracing::info!(
+        service = %threads.local_addr,
+        admin = ?admin_addr,
+        threads = shared.config.service.threads,
+        instance_id = %shared.config.instance_id,
+        "vaxel is serving (mutual TLS, client certificates required)"
+    );
+
+    let sig_shared = shared.clone();
+    control.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the routing table");
+                    let _ = crate::ops::reload(&sig_shared).await;
+                }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+    let _ = stop_tx.send(true);
+    threads.join();
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,458 @@
+//! Gateway configuration: a TOML file parsed with serde, then validated once into typed
+//! values (`Config`). Errors name the file, the key and the problem.
+//!
+//! Every key is documented in `specs/configuration.md`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Largest virtualised message (national platform rule): 15 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 15 * 1024 * 1024;
+
+/// A configuration problem, naming file, key and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is not valid TOML or has an unknown/mistyped key: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("configuration file {path}: key `{key}`: {problem}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    instance_id: Option<String>,
+    service: RawService,
+    admin: Option<RawAdmin>,
+    producers: RawProducers,
+    routing: RawRouting,
+    #[serde(default)]
+    identity: RawIdentity,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    listen: String,
+    threads: Option<usize>,
+    max_body_bytes: Option<u64>,
+    max_envelope_head_bytes: Option<usize>,
+    envelope_head_timeout_ms: Option<u64>,
+    tls_handshake_timeout_ms: Option<u64>,
+    tls: RawServerTls,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServerTls {
+    certificate: String,
+    private_key: String,
+    client_ca: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProducers {
+    certificate: String,
+    private_key: String,
+    ca: String,
+    connect_timeout_ms: Option<u64>,
+    default_response_timeout_ms: Option<u64>,
+    pool_idle_timeout_ms: Option<u64>,
+    pool_max_idle_per_host: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRouting {
+    source: String,
+    last_known_good: Option<String>,
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    #[serde(default)]
+    trusted_header_addresses: Vec<String>,
+    #[serde(default)]
+    original_consumer_allowed: Vec<String>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from (for messages).
+    pub origin: PathBuf,
+    /// This gateway's instance id: in faultstrings, `x-vp-instance-id` and routing history.
+    pub instance_id: String,
+    pub service: ServiceConfig,
+    pub admin_listen: Option<SocketAddr>,
+    pub producers: ProducerConfig,
+    pub routing: RoutingConfig,
+    pub identity: IdentityConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub listen: SocketAddr,
+    /// Number of per-core runtimes (one listener each, SO_REUSEPORT).
+    pub threads: usize,
+    pub max_body_bytes: u64,
+    pub max_envelope_head_bytes: usize,
+    pub envelope_head_timeout: Duration,
+    pub tls_handshake_timeout: Duration,
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    pub client_ca: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    pub ca: PathBuf,
+    pub connect_timeout: Duration,
+    pub default_response_timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle_per_host: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoutingConfig {
+    pub source: PathBuf,
+    pub last_known_good: PathBuf,
+    pub vars: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IdentityConfig {
+    /// Peers allowed to assert the caller with `x-vp-sender-id` (a load balancer in front).
+    pub trusted_header_addresses: Vec<IpAddr>,
+    /// Callers allowed to set `x-rivta-original-serviceconsumer-hsaid`; `*` allows every caller.
+    pub original_consumer_allowed: Vec<String>,
+}
+
+impl IdentityConfig {
+    /// Whether `sender` may pass an original consumer id of its own.
+    pub fn may_set_original_consumer(&self, sender: &str) -> bool {
+        self.original_consumer_allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(sender))
+    }
+}
+
+impl Config {
+    /// Read and validate a configuration file. Relative paths in it are resolved against
+    /// the file's directory, so a config works from any working directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// Parse and validate TOML text that came from `path`.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let v = Validator { path, base: &base };
+
+        let instance_id = raw.instance_id.unwrap_or_else(|| "vaxel".to_string());
+        v.check(
+            "instance_id",
+            !instance_id.trim().is_empty()
+                && !instance_id.contains(',')
+                && instance_id.chars().all(|c| c.is_ascii_graphic()),
+            "must be a non-empty id of printable ASCII without spaces or commas (it goes into x-rivta-routing-history)",
+        )?;
+
+        let s = raw.service;
+        let threads = match s.threads {
+            None | Some(0) => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            Some(n) if n <= 1024 => n,
+            Some(_) => return Err(v.invalid("service.threads", "must be 0 (one per core) to 1024")),
+        };
+        let max_body_bytes = s.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        v.check(
+            "service.max_body_bytes",
+            max_body_bytes >= 1024,
+            "must be at least 1024 bytes",
+        )?;
+        let max_envelope_head_bytes = s.max_envelope_head_bytes.unwrap_or(256 * 1024);
+        v.check(
+            "service.max_envelope_head_bytes",
+            (512..=16 * 1024 * 1024).contains(&max_envelope_head_bytes),
+            "must be between 512 and 16777216 bytes",
+        )?;
+        let service = ServiceConfig {
+            listen: v.socket_addr("service.listen", &s.listen)?,
+            threads,
+            max_body_bytes,
+            max_envelope_head_bytes,
+            envelope_head_timeout: v.millis(
+                "service.envelope_head_timeout_ms",
+                s.envelope_head_timeout_ms,
+                30_000,
+            )?,
+            tls_handshake_timeout: v.millis(
+                "service.tls_handshake_timeout_ms",
+                s.tls_handshake_timeout_ms,
+                10_000,
+            )?,
+            certificate: v.existing_file("service.tls.certificate", &s.tls.certificate)?,
+            private_key: v.existing_file("service.tls.private_key", &s.tls.private_key)?,
+            client_ca: v.existing_file("service.tls.client_ca", &s.tls.client_ca)?,
+        };
+
+        let admin_listen = match raw.admin {
+            Some(a) => Some(v.socket_addr("admin.listen", &a.listen)?),
+            None => None,
+        };
+
+        let p = raw.producers;
+        let producers = ProducerConfig {
+            certificate: v.existing_file("producers.certificate", &p.certificate)?,
+            private_key: v.existing_file("producers.private_key", &p.private_key)?,
+            ca: v.existing_file("producers.ca", &p.ca)?,
+            connect_timeout: v.millis("producers.connect_timeout_ms", p.connect_timeout_ms, 2_000)?,
+            default_response_timeout: v.millis(
+                "producers.default_response_timeout_ms",
+                p.default_response_timeout_ms,
+                29_000,
+            )?,
+            pool_idle_timeout: v.millis(
+                "producers.pool_idle_timeout_ms",
+                p.pool_idle_timeout_ms,
+                90_000,
+            )?,
+            pool_max_idle_per_host: p.pool_max_idle_per_host.unwrap_or(256),
+        };
+
+        let r = raw.routing;
+        v.check("routing.source", !r.source.trim().is_empty(), "must name the routing table file")?;
+        let source = v.resolve(&r.source);
+        let last_known_good = match r.last_known_good {
+            Some(p) => v.resolve(&p),
+            None => {
+                let mut name = source
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
+                name.push(".last-known-good");
+                source.with_file_name(name)
+            }
+        };
+        let routing = RoutingConfig {
+            source,
+            last_known_good,
+            vars: r.vars.into_iter().collect(),
+        };
+
+        let mut trusted = Vec::new();
+        for (i, a) in raw.identity.trusted_header_addresses.iter().enumerate() {
+            let ip: IpAddr = a.parse().map_err(|_| {
+                v.invalid(
+                    &format!("identity.trusted_header_addresses[{i}]"),
+                    &format!("`{a}` is not an IP address (e.g. \"10.0.0.5\" or \"::1\")"),
+                )
+            })?;
+            trusted.push(ip);
+        }
+        let identity = IdentityConfig {
+            trusted_header_addresses: trusted,
+            original_consumer_allowed: raw.identity.original_consumer_allowed,
+        };
+
+        Ok(Config {
+            origin: path.to_path_buf(),
+            instance_id,
+            service,
+            admin_listen,
+            producers,
+            routing,
+            identity,
+        })
+    }
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, key: &str, problem: &str) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            key: key.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    fn check(&self, key: &str, ok: bool, problem: &str) -> Result<(), ConfigError> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.invalid(key, problem))
+        }
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn existing_file(&self, key: &str, p: &str) -> Result<PathBuf, ConfigError> {
+        let path = self.resolve(p);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(self.invalid(
+                key,
+                &format!(
+                    "file {} does not exist or is not a file (relative paths are resolved against the configuration file's folder)",
+                    path.display()
+                ),
+            ))
+        }
+    }
+
+    fn socket_addr(&self, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+        s.parse().map_err(|_| {
+            self.invalid(
+                key,
+                &format!("`{s}` is not an address:port (e.g. \"0.0.0.0:8443\" or \"[::1]:8443\")"),
+            )
+        })
+    }
+
+    fn millis(&self, key: &str, v: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
+        let ms = v.unwrap_or(default);
+        if ms == 0 || ms > 3_600_000 {
+            return Err(self.invalid(key, "must be between 1 and 3600000 milliseconds"));
+        }
+        Ok(Duration::from_millis(ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_pki(dir: &Path) {
+        for f in ["c.pem", "k.pem", "ca.pem"] {
+            std::fs::write(dir.join(f), "x").unwrap();
+        }
+    }
+
+    const GOOD: &str = r#"
+instance_id = "vp-test"
+[service]
+listen = "127.0.0.1:8443"
+[service.tls]
+certificate = "c.pem"
+private_key = "k.pem"
+client_ca = "ca.pem"
+[producers]
+certificate = "c.pem"
+private_key = "k.pem"
+ca = "ca.pem"
+[routing]
+source = "tak.toml"
+"#;
+
+    #[test]
+    fn good_config_resolves_paths_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let cfg = Config::from_toml(GOOD, &dir.path().join("vaxel.toml")).unwrap();
+        assert_eq!(cfg.instance_id, "vp-test");
+        assert_eq!(cfg.service.certificate, dir.path().join("c.pem"));
+        assert_eq!(cfg.service.max_body_bytes, 15 * 1024 * 1024);
+        assert_eq!(cfg.producers.connect_timeout, Duration::from_secs(2));
+        assert_eq!(cfg.producers.default_response_timeout, Duration::from_secs(29));
+        assert_eq!(
+            cfg.routing.last_known_good,
+            dir.path().join("tak.toml.last-known-good")
+        );
+    }
+
+    #[test]
+    fn missing_file_names_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::from_toml(GOOD, &dir.path().join("vaxel.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("vaxel.toml"), "{msg}");
+        assert!(msg.contains("service.tls.certificate"), "{msg}");
+        assert!(msg.contains("does not exist"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let text = GOOD.replace("[routing]", "[routing]\nsorce = \"x\"");
+        let msg = Config::from_toml(&text, &dir.path().join("v.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("sorce"), "{msg}");
+    }
+
+    #[test]
+    fn bad_listen_address_is_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let text = GOOD.replace("127.0.0.1:8443", "localhost");
+        let msg = Config::from_toml(&text, &dir.path().join("v.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("service.listen"), "{msg}");
+        assert!(msg.contains("address:port"), "{msg}");
+    }
+
+    #[test]
+    fn bad_trusted_address_names_index() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let text = format!("{GOOD}\n[identity]\ntrusted_header_addresses = [\"127.0.0.1\", \"lb\"]\n");
+        let msg = Config::from_toml(&text, &dir.path().join("v.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("identity.trusted_header_addresses[1]"), "{msg}");
+    }
+}

@@ -1,0 +1,89 @@
+//! `vaxel serve --demo`: everything a first-time user needs, generated on the spot —
+//! the demo PKI (certs-example/out), a demo routing table, a demo producer and a
+//! configuration file that ties them together (written to vaxel-data/ so the operator
+//! can read and copy it).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+
+/// Ports and folders of a demo run.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Folder that gets `certs-example/out` and `vaxel-data` (the repository root when
+    /// run as the README says).
+    pub root: PathBuf,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub producer_listen: SocketAddr,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            root: PathBuf::from("."),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            producer_listen: SocketAddr::from(([127, 0, 0, 1], 20443)),
+        }
+    }
+}
+
+/// Prepare the demo: PKI, routing table and config file. Returns the validated config.
+pub fn prepare(opts: &DemoOptions) -> anyhow::Result<Config> {
+    let certs_dir = opts.root.join("certs-example").join("out");
+    crate::certs::ensure_demo_pki(&certs_dir)?;
+    let data = opts.root.join("vaxel-data");
+    std::fs::create_dir_all(&data)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", data.display()))?;
+    let table = data.join("demo-routing-table.toml");
+    if !table.exists() {
+        std::fs::write(&table, crate::routing::DEMO_TABLE_TOML)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", table.display()))?;
+    }
+    let certs = absolute(&certs_dir)?;
+    let text = format!(
+        r#"# Written by `vaxel serve --demo`. Copy and edit it to run vaxel with your own
+# certificates and routing table: `vaxel serve --config this-file.toml`.
+# Every key is described in specs/configuration.md.
+instance_id = "vaxel-demo"
+
+[service]
+listen = "{listen}"
+[service.tls]
+certificate = "{certs}/gateway.pem"
+private_key = "{certs}/gateway.key"
+client_ca = "{certs}/ca.pem"
+
+[admin]
+listen = "{admin}"
+
+[producers]
+certificate = "{certs}/gateway-client.pem"
+private_key = "{certs}/gateway-client.key"
+ca = "{certs}/ca.pem"
+
+[routing]
+source = "demo-routing-table.toml"
+last_known_good = "demo-routing-table.last-known-good"
+vars = {{ DEMO_PRODUCER = "https://localhost:{producer_port}" }}
+
+[identity]
+trusted_header_addresses = []
+original_consumer_allowed = ["SE0000000000-DEMOCONSUMER"]
+"#,
+        listen = opts.listen,
+        admin = opts.admin_listen,
+        certs = certs.display(),
+        producer_port = opts.producer_listen.port(),
+    );
+    let cfg_path = data.join("demo.toml");
+    std::fs::write(&cfg_path, &text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", cfg_path.display()))?;
+    Ok(Config::from_toml(&text, &cfg_path)?)
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    Ok(std::fs::canonicalize(p)?)
+}

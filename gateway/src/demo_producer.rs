@@ -1,0 +1,181 @@
+//! A demo RIV-TA producer for `serve --demo`, the end-to-end tests and the load
+//! harness: mutual TLS (client certificate required), HTTP/1.1, answers by URL path:
+//!
+//! | path prefix | behaviour |
+//! | --- | --- |
+//! | `/fault` | HTTP 500 with a producer SOAP fault (must pass through the gateway unchanged) |
+//! | `/slow?ms=N` | waits N ms (default 60000), then answers like `/echo` |
+//! | `/large?kb=N` | answers with a response of about N KiB (default 1024) |
+//! | anything else | `/echo`: a `<Contract>Response` in the request's contract namespace |
+//!
+//! Every answer carries `x-demo-*` headers describing what arrived (caller headers,
+//! body length and FNV-1a hash), so tests can prove what the gateway forwarded.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use vaxel_adapter::{sniff, SniffLimits, SniffOutcome};
+
+use crate::fault::xml_escape;
+use crate::tls;
+
+/// FNV-1a 64: a cheap fingerprint of the body, to prove bytes arrived unchanged.
+pub fn fnv1a64(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Run the demo producer on `listener` until the process ends.
+pub async fn run(
+    listener: TcpListener,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    client_ca: &std::path::Path,
+) -> anyhow::Result<()> {
+    let cfg = tls::mtls_server_config(cert, key, client_ca, &[b"http/1.1"])?;
+    let acceptor = TlsAcceptor::from(cfg);
+    loop {
+        let (tcp, _peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "demo producer accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let client_id = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| tls::caller_id_from_certificate(c).ok())
+                .unwrap_or_default();
+            let client_id = Arc::new(client_id);
+            let svc = service_fn(move |req| answer(req, client_id.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+/// Bind and run (for the `demo-producer` subcommand and `serve --demo`).
+pub async fn bind_and_run(
+    addr: SocketAddr,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    client_ca: &std::path::Path,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo producer cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "demo producer listening (mutual TLS)");
+    run(listener, cert, key, client_ca).await
+}
+
+fn query_param(req: &Request<Incoming>, name: &str) -> Option<u64> {
+    req.uri().query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.parse().ok()).flatten()
+    })
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    client_id: Arc<String>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_string();
+    let slow_ms = path
+        .starts_with("/slow")
+        .then(|| query_param(&req, "ms").unwrap_or(60_000));
+    let large_kb = path
+        .starts_with("/large")
+        .then(|| query_param(&req, "kb").unwrap_or(1024));
+    let echo: Vec<(&'static str, Option<HeaderValue>)> = [
+        ("x-demo-sender-id", "x-vp-sender-id"),
+        ("x-demo-instance-id", "x-vp-instance-id"),
+        ("x-demo-original-consumer", "x-rivta-original-serviceconsumer-hsaid"),
+        ("x-demo-correlation-id", "x-skltp-correlation-id"),
+        ("x-demo-routing-history", "x-rivta-routing-history"),
+        ("x-demo-soapaction", "soapaction"),
+    ]
+    .into_iter()
+    .map(|(out, inp)| (out, req.headers().get(inp).cloned()))
+    .collect();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    if let Some(ms) = slow_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let (contract, element) =
+        match sniff(&body, true, &SniffLimits::default()) {
+            Ok(SniffOutcome::Complete(env)) => (env.contract_namespace, env.body_element),
+            _ => ("urn:vaxel:demo:unknown".to_string(), "Unknown".to_string()),
+        };
+    let (status, xml) = if path.starts_with("/fault") {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>Demo producer fault: the source system is unavailable</faultstring></soap:Fault></soap:Body></soap:Envelope>".to_string(),
+        )
+    } else {
+        let pad_len = large_kb.map(|kb| kb as usize * 1024).unwrap_or(2048);
+        let mut pad = String::with_capacity(pad_len + 64);
+        while pad.len() < pad_len {
+            pad.push_str("<ns:row>vaxel demo producer record padding 0123456789</ns:row>");
+        }
+        (
+            StatusCode::OK,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><ns:{el}Response xmlns:ns=\"{ns}\"><ns:result><ns:resultCode>OK</ns:resultCode><ns:producer>vaxel-demo-producer</ns:producer><ns:receivedBytes>{len}</ns:receivedBytes><ns:caller>{caller}</ns:caller></ns:result>{pad}</ns:{el}Response></soap:Body></soap:Envelope>",
+                el = xml_escape(&element),
+                ns = xml_escape(&contract),
+                len = body.len(),
+                caller = xml_escape(&client_id),
+            ),
+        )
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(xml)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml; charset=UTF-8"),
+    );
+    for (name, v) in echo {
+        if let Some(v) = v {
+            h.insert(name, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&client_id) {
+        h.insert("x-demo-client-cert", v);
+    }
+    h.insert("x-demo-body-bytes", HeaderValue::from(body.len()));
+    if let Ok(v) = HeaderValue::from_str(&format!("{:016x}", fnv1a64(&body))) {
+        h.insert("x-demo-body-fnv", v);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,279 @@
+//! Forwarding to producers: a pooled hyper client with mutual TLS, the request body
+//! streamed through (the sniffed head first, then the rest as it arrives), connect
+//! timeout, per-contract response timeout, and exactly one retry when the connection
+//! could not be made before any byte of the request was sent.
+//!
+//! Each per-core runtime owns its own [`Forwarder`] (and so its own connection pool):
+//! see DESIGN.md "Performance model".
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::config::ProducerConfig;
+
+/// The request body exceeded the configured maximum while it was being streamed.
+#[derive(Debug, thiserror::Error)]
+#[error("the message is larger than the {limit}-byte limit")]
+pub struct BodyTooLarge {
+    pub limit: u64,
+}
+
+/// Why a producer call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForwardError {
+    #[error("could not connect to producer {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("producer {url} did not answer within {timeout_ms} ms")]
+    Timeout { url: String, timeout_ms: u128 },
+    #[error("producer {url} failed: {reason}")]
+    Failed { url: String, reason: String },
+    #[error(transparent)]
+    TooLarge(BodyTooLarge),
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the request body comes from: the chunks already read while sniffing, then the
+/// rest of the caller's body.
+#[derive(Debug)]
+struct BodySource {
+    head: VecDeque<Bytes>,
+    rest: Option<Incoming>,
+    received: u64,
+    limit: u64,
+}
+
+/// The body sent to the producer. Until it is first polled, its source stays in a shared
+/// slot, so a request whose connection failed before any byte was sent can be retried
+/// with the same, untouched body (the client drops the request on connect errors).
+#[derive(Debug)]
+pub struct ForwardBody {
+    slot: Option<Arc<Mutex<Option<BodySource>>>>,
+    src: Option<BodySource>,
+    hint: SizeHint,
+}
+
+impl ForwardBody {
+    /// `head` is what was read so far (already counted in `received`), `rest` the
+    /// remaining stream, `content_length` the caller's declared length if any.
+    pub fn new(
+        head: Vec<Bytes>,
+        received: u64,
+        rest: Option<Incoming>,
+        content_length: Option<u64>,
+        limit: u64,
+    ) -> ForwardBody {
+        let hint = match content_length {
+            Some(n) => SizeHint::with_exact(n),
+            None if rest.is_none() => SizeHint::with_exact(received),
+            None => SizeHint::default(),
+        };
+        let src = BodySource {
+            head: head.into(),
+            rest,
+            received,
+            limit,
+        };
+        ForwardBody {
+            slot: Some(Arc::new(Mutex::new(Some(src)))),
+            src: None,
+            hint,
+        }
+    }
+
+    /// A body for a retry, if the previous attempt never started sending.
+    fn resume(slot: &Arc<Mutex<Option<BodySource>>>, hint: SizeHint) -> Option<ForwardBody> {
+        let untouched = slot.lock().ok()?.is_some();
+        untouched.then(|| ForwardBody {
+            slot: Some(slot.clone()),
+            src: None,
+            hint,
+        })
+    }
+}
+
+impl Body for ForwardBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.src.is_none() {
+            if let Some(slot) = this.slot.take() {
+                this.src = slot.lock().ok().and_then(|mut s| s.take());
+            }
+        }
+        let Some(src) = this.src.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Some(chunk) = src.head.pop_front() {
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        let Some(rest) = src.rest.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(rest).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    src.received += data.len() as u64;
+                    if src.received > src.limit {
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge { limit: src.limit }))));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => {
+                src.rest = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.hint.exact() == Some(0)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.hint.clone()
+    }
+}
+
+/// A per-core pooled client to producers.
+#[derive(Debug, Clone)]
+pub struct Forwarder {
+    client: Client<HttpsConnector<HttpConnector>, ForwardBody>,
+}
+
+impl Forwarder {
+    pub fn new(tls: Arc<rustls::ClientConfig>, cfg: &ProducerConfig) -> Forwarder {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(cfg.connect_timeout));
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(cfg.pool_idle_timeout)
+            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
+            // A pooled connection that the producer closed before our request was written
+            // is retried on a fresh one by the client itself.
+            .retry_canceled_requests(true)
+            .build(https);
+        Forwarder { client }
+    }
+
+    /// Send `req` to its producer. The whole exchange up to the response headers is
+    /// bounded by `timeout`; the response body then streams back to the caller.
+    pub async fn send(
+        &self,
+        req: Request<ForwardBody>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, ForwardError> {
+        let url = req.uri().clone();
+        let slot = req.body().slot.clone();
+        let hint = req.body().hint.clone();
+        let (parts, body) = req.into_parts();
+        let retry_parts = clone_parts(&parts);
+        let attempt = async {
+            match self.client.request(Request::from_parts(parts, body)).await {
+                Ok(resp) => Ok(resp),
+                Err(e) if e.is_connect() => {
+                    // One retry, and only because no byte of the request was sent.
+                    match slot.as_ref().and_then(|s| ForwardBody::resume(s, hint)) {
+                        Some(body) => {
+                            tracing::debug!(%url, error = %error_chain(&e), "connect failed; retrying once");
+                            self.client
+                                .request(Request::from_parts(retry_parts, body))
+                                .await
+                                .map_err(|e| classify(&url, e))
+                        }
+                        None => Err(classify(&url, e)),
+                    }
+                }
+                Err(e) => Err(classify(&url, e)),
+            }
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(ForwardError::Timeout {
+                url: url.to_string(),
+                timeout_ms: timeout.as_millis(),
+            }),
+        }
+    }
+}
+
+fn clone_parts(parts: &http::request::Parts) -> http::request::Parts {
+    let mut b = Request::builder()
+        .method(parts.method.clone())
+        .uri(parts.uri.clone())
+        .version(parts.version);
+    if let Some(h) = b.headers_mut() {
+        *h = parts.headers.clone();
+    }
+    b.body(()).map(|r| r.into_parts().0).unwrap_or_else(|_| {
+        // The builder cannot fail on values taken from valid parts.
+        Request::new(()).into_parts().0
+    })
+}
+
+fn classify(url: &Uri, e: hyper_util::client::legacy::Error) -> ForwardError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<BodyTooLarge>() {
+            return ForwardError::TooLarge(BodyTooLarge { limit: t.limit });
+        }
+        source = s.source();
+    }
+    let reason = error_chain(&e);
+    if e.is_connect() {
+        ForwardError::Connect {
+            url: url.to_string(),
+            reason,
+        }
+    } else {
+        ForwardError::Failed {
+            url: url.to_string(),
+            reason,
+        }
+    }
+}
+
+/// "a: b: c" from an error and its sources, for messages that say what really failed.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    s
+}

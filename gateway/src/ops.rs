@@ -1,0 +1,149 @@
+//! Operations endpoints on the separate admin listener (plain HTTP, bind it to loopback
+//! or a management network): /health, /ready, /status and POST /admin/reload.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::pipeline::Shared;
+
+/// Serve the admin endpoints until shutdown.
+pub async fn serve_admin(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| admin(req, shared.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
+        });
+    }
+}
+
+fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn admin(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let resp = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") => json_response(StatusCode::OK, json!({"status": "live"})),
+        (&Method::GET, "/ready") => {
+            if shared.routing.current().is_some() {
+                json_response(StatusCode::OK, json!({"status": "ready"}))
+            } else {
+                json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"status": "not ready", "reason": "no routing table is loaded (VP008): fix the routing table source and POST /admin/reload"}),
+                )
+            }
+        }
+        (&Method::GET, "/status") => json_response(StatusCode::OK, status(&shared)),
+        (&Method::POST, "/admin/reload") => reload(&shared).await,
+        (_, "/health" | "/ready" | "/status" | "/admin/reload") => json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"error": "method not allowed: GET /health, /ready, /status; POST /admin/reload"}),
+        ),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": "not found: GET /health, /ready, /status; POST /admin/reload"}),
+        ),
+    };
+    Ok(resp)
+}
+
+/// Reload the routing table from its source (also on SIGHUP). The running table stays in
+/// place when the new one is broken.
+pub async fn reload(shared: &Shared) -> Response<Full<Bytes>> {
+    let routing = shared.routing.clone();
+    let result = tokio::task::spawn_blocking(move || routing.reload()).await;
+    match result {
+        Ok(Ok(report)) => {
+            tracing::info!(?report, "routing table reloaded");
+            json_response(StatusCode::OK, json!({"reloaded": true, "routing_table": routing_status(shared)}))
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "routing table reload failed; keeping the table in use");
+            json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"reloaded": false, "error": e.to_string(), "routing_table": routing_status(shared)}),
+            )
+        }
+        Err(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"reloaded": false, "error": e.to_string()}),
+        ),
+    }
+}
+
+fn routing_status(shared: &Shared) -> serde_json::Value {
+    match shared.routing.current() {
+        None => json!({"loaded": false}),
+        Some(t) => {
+            let s = t.stats();
+            let age = (chrono::Utc::now() - s.loaded_at).num_seconds();
+            json!({
+                "loaded": true,
+                "source": s.source,
+                "loaded_at": s.loaded_at.to_rfc3339(),
+                "age_seconds": age,
+                "contracts": s.contracts,
+                "routes": s.routes,
+                "authorizations": s.authorizations,
+            })
+        }
+    }
+}
+
+fn status(shared: &Shared) -> serde_json::Value {
+    let st = &shared.stats;
+    json!({
+        "name": "vaxel",
+        "version": env!("CARGO_PKG_VERSION"),
+        "instance_id": shared.config.instance_id,
+        "uptime_seconds": shared.started.elapsed().as_secs(),
+        "service_threads": shared.config.service.threads,
+        "routing_table": routing_status(shared),
+        "counts": {
+            "requests": st.requests.load(Ordering::Relaxed),
+            "forwarded": st.forwarded.load(Ordering::Relaxed),
+            "producer_faults_passed": st.producer_faults_passed.load(Ordering::Relaxed),
+            "connections": st.connections.load(Ordering::Relaxed),
+            "tls_handshake_failures": st.tls_handshake_failures.load(Ordering::Relaxed),
+            "faults": st.faults(),
+        }
+    })
+}

@@ -1,0 +1,402 @@
+//! One request through the gateway, phase by phase (DESIGN.md "Request path"):
+//! identity → loop and header checks → envelope sniff → authorisation → route →
+//! forward. Each phase returns a typed outcome; `fault.rs` turns failures into faults.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response};
+use http_body::Body as _;
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::Incoming;
+use vaxel_adapter::{sniff, Envelope, RivProfile, SniffError, SniffLimits, SniffOutcome};
+
+use crate::config::Config;
+use crate::fault::Fault;
+use crate::forward::{ForwardBody, ForwardError, Forwarder};
+use crate::headers;
+use crate::identity::{resolve_sender, ConnectionInfo};
+use crate::routing::RoutingTableHandle;
+use crate::stats::Stats;
+
+/// What the gateway answers with: its own small bodies, or the producer's stream.
+pub type GatewayBody = Either<Full<Bytes>, Incoming>;
+
+/// State shared by every core (immutable or atomic).
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    pub routing: Arc<RoutingTableHandle>,
+    pub stats: Stats,
+    pub started: std::time::Instant,
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and the ones this gateway sets itself.
+const NOT_FORWARDED: [&str; 13] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "x-vp-sender-id",
+    "x-vp-instance-id",
+    "x-rivta-original-serviceconsumer-hsaid",
+    "x-rivta-routing-history",
+    "x-skltp-correlation-id",
+];
+
+/// Handle one request; never fails (every failure is a SOAP fault response).
+pub async fn handle(
+    req: Request<Incoming>,
+    conn: Arc<ConnectionInfo>,
+    shared: Arc<Shared>,
+    forwarder: Forwarder,
+) -> Result<Response<GatewayBody>, std::convert::Infallible> {
+    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let correlation = req
+        .headers()
+        .get(headers::CORRELATION_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .cloned()
+        .unwrap_or_else(new_correlation_id);
+    match route_and_forward(req, &conn, &shared, &forwarder, &correlation).await {
+        Ok(resp) => Ok(resp),
+        Err(fault) => {
+            shared.stats.fault(fault.code());
+            tracing::info!(
+                code = fault.code(),
+                correlation_id = ?correlation,
+                peer = %conn.peer,
+                reason = %fault,
+                "request refused"
+            );
+            let resp = fault.into_response(&shared.config.instance_id, Some(&correlation));
+            Ok(resp.map(Either::Left))
+        }
+    }
+}
+
+fn new_correlation_id() -> HeaderValue {
+    HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+async fn route_and_forward(
+    req: Request<Incoming>,
+    conn: &ConnectionInfo,
+    shared: &Shared,
+    forwarder: &Forwarder,
+    correlation: &HeaderValue,
+) -> Result<Response<GatewayBody>, Fault> {
+    let cfg = &shared.config;
+    if req.method() != Method::POST {
+        return Err(Fault::Malformed(format!(
+            "method {} is not supported: RIV-TA services are called with HTTP POST and a SOAP 1.1 envelope",
+            req.method()
+        )));
+    }
+
+    // Phase 1: who is calling.
+    let sender = resolve_sender(conn, req.headers(), &cfg.identity, &cfg.instance_id)?;
+
+    // Phase 2: loop protection and the original consumer.
+    let history = req
+        .headers()
+        .get(headers::ROUTING_HISTORY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if history
+        .split(',')
+        .any(|hop| hop.trim().eq_ignore_ascii_case(&cfg.instance_id))
+    {
+        return Err(Fault::Loop(format!(
+            "the message has already passed this gateway ({}) : x-rivta-routing-history is \"{history}\"; check the routing tables of the platforms on the path",
+            cfg.instance_id
+        )));
+    }
+    let original_consumer = match req.headers().get(headers::ORIGINAL_CONSUMER) {
+        Some(v) => {
+            if !cfg.identity.may_set_original_consumer(&sender) {
+                return Err(Fault::OriginalConsumerNotAllowed(format!(
+                    "caller {sender} may not set x-rivta-original-serviceconsumer-hsaid: remove the header, or have the operator add {sender} to identity.original_consumer_allowed"
+                )));
+            }
+            v.clone()
+        }
+        None => HeaderValue::from_str(&sender)
+            .map_err(|_| Fault::CallerIdentity(format!("caller id {sender:?} is not a valid header value")))?,
+    };
+
+    // Phase 3: read the envelope head and sniff it.
+    let content_length = content_length(req.headers())?;
+    if let Some(n) = content_length {
+        if n > cfg.service.max_body_bytes {
+            return Err(too_large(cfg.service.max_body_bytes));
+        }
+    }
+    let (parts, body) = req.into_parts();
+    let limits = SniffLimits {
+        max_prefix_bytes: cfg.service.max_envelope_head_bytes,
+        ..SniffLimits::default()
+    };
+    let head = tokio::time::timeout(
+        cfg.service.envelope_head_timeout,
+        read_envelope_head(body, &limits, cfg.service.max_body_bytes),
+    )
+    .await
+    .map_err(|_| {
+        Fault::Malformed(format!(
+            "the SOAP envelope head did not arrive within {} ms: send the whole message without pauses",
+            cfg.service.envelope_head_timeout.as_millis()
+        ))
+    })??;
+    let envelope = head.envelope.clone();
+    let address = match &envelope.address {
+        None => return Err(Fault::NoLogicalAddress),
+        Some(a) if a.value.is_empty() => return Err(Fault::EmptyLogicalAddress),
+        Some(a) => a,
+    };
+
+    // Phase 4: authorisation (anropsbehörighet) and route (vägval), from one snapshot of
+    // the routing table.
+    let table = shared.routing.current().ok_or(Fault::NoRoutingTable)?;
+    let today = chrono::Local::now().date_naive();
+    let contract = envelope.contract_namespace.as_str();
+    table
+        .authorize(&sender, contract, &address.value, today)
+        .map_err(crate::routing::authz_fault)?;
+    let route = table
+        .route(contract, &address.value, today)
+        .map_err(crate::routing::route_fault)?;
+    let producer_profile = route.rivta_profile.known().ok_or_else(|| {
+        Fault::RivVersion(format!(
+            "the route for {contract} at {} names RIV-TA profile \"{}\", which this gateway does not know: the routing table must say RIVTABP20 or RIVTABP21",
+            address.value, route.rivta_profile
+        ))
+    })?;
+    let mut head = head;
+    let mut content_length = content_length;
+    if producer_profile != address.profile {
+        // The producer speaks the other basic profile: rewrite the address header only.
+        let contiguous = head.contiguous();
+        let converted = crate::rivta::convert_address(
+            &contiguous,
+            address.span.clone(),
+            &address.value,
+            producer_profile,
+        )
+        .map_err(|e| {
+            Fault::Transform(format!(
+                "cannot convert the request from {} to {} for the producer of {contract} at {}: {e}",
+                profile_name(address.profile),
+                profile_name(producer_profile),
+                address.value
+            ))
+        })?;
+        let old_len = contiguous.len() as u64;
+        let new_len = converted.len() as u64;
+        content_length = content_length.map(|n| n - old_len + new_len);
+        head.received = head.received - old_len + new_len;
+        head.chunks = vec![Bytes::from(converted)];
+    }
+
+    // Phase 5: forward, body streamed.
+    let mut fwd = Request::builder()
+        .method(Method::POST)
+        .uri(route.url.clone())
+        .body(ForwardBody::new(
+            head.chunks,
+            head.received,
+            head.rest,
+            content_length,
+            cfg.service.max_body_bytes,
+        ))
+        .map_err(|e| Fault::Producer(format!("cannot build the producer request: {e}")))?;
+    let h = fwd.headers_mut();
+    for (name, value) in parts.headers.iter() {
+        if !NOT_FORWARDED.contains(&name.as_str()) {
+            h.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(auth) = route.url.authority() {
+        if let Ok(v) = HeaderValue::from_str(auth.as_str()) {
+            h.insert(header::HOST, v);
+        }
+    }
+    let new_history = if history.trim().is_empty() {
+        cfg.instance_id.clone()
+    } else {
+        format!("{history},{}", cfg.instance_id)
+    };
+    if let Ok(v) = HeaderValue::from_str(&new_history) {
+        h.insert(headers::ROUTING_HISTORY, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&sender) {
+        h.insert(headers::VP_SENDER_ID, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&cfg.instance_id) {
+        h.insert(headers::VP_INSTANCE_ID, v);
+    }
+    h.insert(headers::ORIGINAL_CONSUMER, original_consumer);
+    h.insert(headers::CORRELATION_ID, correlation.clone());
+
+    let url = route.url.to_string();
+    let timeout = route.response_timeout;
+    drop(table);
+    let resp = forwarder
+        .send(fwd, timeout)
+        .await
+        .map_err(|e| producer_fault(e, &url, timeout))?;
+
+    shared.stats.forwarded.fetch_add(1, Ordering::Relaxed);
+    let (mut rparts, rbody) = resp.into_parts();
+    if rparts.status == http::StatusCode::INTERNAL_SERVER_ERROR {
+        // Producer SOAP faults pass through unchanged.
+        shared
+            .stats
+            .producer_faults_passed
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "trailer"] {
+        rparts.headers.remove(name);
+    }
+    rparts
+        .headers
+        .insert(headers::CORRELATION_ID, correlation.clone());
+    Ok(Response::from_parts(rparts, Either::Right(rbody)))
+}
+
+fn profile_name(p: RivProfile) -> &'static str {
+    match p {
+        RivProfile::Rivta20 => "RIVTABP20 (wsa:To header)",
+        RivProfile::Rivta21 => "RIVTABP21 (LogicalAddress header)",
+    }
+}
+
+fn producer_fault(e: ForwardError, url: &str, timeout: Duration) -> Fault {
+    match e {
+        ForwardError::TooLarge(t) => too_large(t.limit),
+        ForwardError::Timeout { .. } => Fault::Producer(format!(
+            "the producer at {url} did not answer within {} ms (the contract's response timeout); the request may or may not have been processed",
+            timeout.as_millis()
+        )),
+        other => Fault::Producer(format!("{other}")),
+    }
+}
+
+fn too_large(limit: u64) -> Fault {
+    Fault::Malformed(format!(
+        "the message is larger than the gateway's limit of {limit} bytes ({} MiB): split the message or send attachments another way",
+        limit / (1024 * 1024)
+    ))
+}
+
+fn content_length(h: &HeaderMap) -> Result<Option<u64>, Fault> {
+    match h.get(header::CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| Fault::Malformed("Content-Length is not a number".into())),
+    }
+}
+
+/// The envelope head: routing facts plus the chunks read so far (forwarded as they are).
+struct EnvelopeHead {
+    envelope: Envelope,
+    chunks: Vec<Bytes>,
+    received: u64,
+    rest: Option<Incoming>,
+}
+
+impl EnvelopeHead {
+    /// The bytes read so far as one buffer (a copy only when they came in several chunks).
+    fn contiguous(&self) -> Bytes {
+        match self.chunks.as_slice() {
+            [one] => one.clone(),
+            many => {
+                let mut b = BytesMut::with_capacity(self.received as usize);
+                for c in many {
+                    b.extend_from_slice(c);
+                }
+                b.freeze()
+            }
+        }
+    }
+}
+
+/// Read body chunks until the sniffer has seen the first Body child. Chunks are kept as
+/// they came (refcounted, no copy); only when the head spans several chunks is a
+/// contiguous copy made for the sniffer.
+async fn read_envelope_head(
+    mut body: Incoming,
+    limits: &SniffLimits,
+    max_body: u64,
+) -> Result<EnvelopeHead, Fault> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut joined = BytesMut::new();
+    let mut received: u64 = 0;
+    loop {
+        let frame = body.frame().await;
+        let is_final = match frame {
+            None => true,
+            Some(Err(e)) => {
+                return Err(Fault::Malformed(format!(
+                    "reading the request body failed: {e}"
+                )))
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if data.is_empty() {
+                        continue;
+                    }
+                    received += data.len() as u64;
+                    if received > max_body {
+                        return Err(too_large(max_body));
+                    }
+                    if !chunks.is_empty() {
+                        if joined.is_empty() {
+                            joined.extend_from_slice(&chunks[0]);
+                        }
+                        joined.extend_from_slice(&data);
+                    }
+                    chunks.push(data);
+                }
+                body.is_end_stream()
+            }
+        };
+        let view: &[u8] = match chunks.len() {
+            0 => &[],
+            1 => &chunks[0],
+            _ => &joined,
+        };
+        match sniff(view, is_final, limits) {
+            Ok(SniffOutcome::Complete(envelope)) => {
+                let rest = (!is_final).then_some(body);
+                return Ok(EnvelopeHead {
+                    envelope,
+                    chunks,
+                    received,
+                    rest,
+                });
+            }
+            Ok(SniffOutcome::NeedMore) if !is_final => continue,
+            Ok(SniffOutcome::NeedMore) => return Err(sniff_fault(SniffError::Truncated)),
+            Err(e) => return Err(sniff_fault(e)),
+        }
+    }
+}
+
+fn sniff_fault(e: SniffError) -> Fault {
+    Fault::Malformed(format!(
+        "the message is not a routable SOAP 1.1 envelope: {e}"
+    ))
+}

@@ -1,0 +1,202 @@
+//! The service listener, thread-per-core: one current-thread tokio runtime per core, each
+//! with its own SO_REUSEPORT listener and its own producer connection pool, sharing only
+//! immutable state (config, routing table snapshot) and relaxed counters. Measured on
+//! this machine to beat a work-stealing runtime on CPU per request and tail latency
+//! (see ../BENCHMARKING.md in the shared folder and BENCHMARKS.md).
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::forward::Forwarder;
+use crate::identity::ConnectionInfo;
+use crate::pipeline::{handle, Shared};
+use crate::tls;
+
+/// Bind `addr` with SO_REUSEPORT so that every core can have a listener of its own.
+pub fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nodelay(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Handle to the running per-core service threads.
+#[derive(Debug)]
+pub struct ServiceThreads {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    pub local_addr: SocketAddr,
+}
+
+impl ServiceThreads {
+    /// Wait until every core has drained (after the shutdown signal).
+    pub fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Start one service thread per configured core. The listeners are bound before this
+/// returns, so a bind error is reported at start-up.
+pub fn start_service(
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<ServiceThreads> {
+    let cfg = &shared.config;
+    let server_tls = tls::service_server_config(
+        &cfg.service.certificate,
+        &cfg.service.private_key,
+        &cfg.service.client_ca,
+    )?;
+    let client_tls = tls::producer_client_config(
+        &cfg.producers.certificate,
+        &cfg.producers.private_key,
+        &cfg.producers.ca,
+    )?;
+    let first = bind_reuseport(cfg.service.listen).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} (service.listen in {}): {e}",
+            cfg.service.listen,
+            cfg.origin.display()
+        )
+    })?;
+    let local_addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..cfg.service.threads {
+        listeners.push(bind_reuseport(local_addr)?);
+    }
+    let mut threads = Vec::new();
+    for (core, listener) in listeners.into_iter().enumerate() {
+        let shared = shared.clone();
+        let acceptor = TlsAcceptor::from(server_tls.clone());
+        let client_tls = client_tls.clone();
+        let shutdown = shutdown.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("vaxel-core-{core}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(core, error = %e, "cannot start runtime");
+                        return;
+                    }
+                };
+                rt.block_on(serve_core(listener, acceptor, client_tls, shared, shutdown));
+            })?;
+        threads.push(t);
+    }
+    Ok(ServiceThreads { threads, local_addr })
+}
+
+async fn serve_core(
+    listener: std::net::TcpListener,
+    acceptor: TlsAcceptor,
+    client_tls: Arc<rustls::ClientConfig>,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot register listener");
+            return;
+        }
+    };
+    let forwarder = Forwarder::new(client_tls, &shared.config.producers);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(Duration::from_secs(30));
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    let handshake_timeout = shared.config.service.tls_handshake_timeout;
+
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let acceptor = acceptor.clone();
+        let shared = shared.clone();
+        let forwarder = forwarder.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    shared
+                        .stats
+                        .tls_handshake_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    shared
+                        .stats
+                        .tls_handshake_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let certificate_id = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|leaf| tls::caller_id_from_certificate(leaf))
+                .unwrap_or_else(|| Err("no client certificate was presented".into()));
+            let conn = Arc::new(ConnectionInfo {
+                peer: peer.ip(),
+                certificate_id,
+            });
+            let svc = service_fn(move |req| {
+                handle(req, conn.clone(), shared.clone(), forwarder.clone())
+            });
+            let fut = builder.serve_connection(TokioIo::new(tls), svc);
+            if let Err(e) = watcher.watch(fut.into_owned()).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // Finish in-flight requests, then close; bounded so shutdown cannot hang.
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 30 s; closing them");
+    }
+}

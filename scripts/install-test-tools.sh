@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the independent tools the test suite talks to. Idempotent; needs root (CI and
+# the project's machines run as root) or does nothing but report what is missing.
+set -euo pipefail
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v xmllint >/dev/null || need+=(libxml2-utils)
+command -v xmlsec1 >/dev/null || need+=(xmlsec1)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test tools present: openssl curl xmllint xmlsec1"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing test tools: ${need[*]} (install them with apt-get as root)" >&2
+  exit 0
+fi
+echo "installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${need[@]}" >/dev/null
