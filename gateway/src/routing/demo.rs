@@ -85,12 +85,18 @@ mod tests {
     fn demo_routes_the_reference_samples() {
         let t = RoutingTable::demo(PRODUCER).unwrap();
         let r21 = t.route(SCHEDULE, "RIVTA21REQUEST", today()).unwrap();
-        assert_eq!(r21.url(), "https://127.0.0.1:20443/GetSubjectOfCareSchedule/1/rivtabp21");
+        assert_eq!(
+            r21.url(),
+            "https://127.0.0.1:20443/GetSubjectOfCareSchedule/1/rivtabp21"
+        );
         assert_eq!(r21.rivta_profile(), &RivtaProfile::Rivtabp21);
         let r20 = t.route(SCHEDULE, "RIVTA20REQUEST", today()).unwrap();
         assert_eq!(r20.rivta_profile(), &RivtaProfile::Rivtabp20);
         let ping = t.route(PING, "local-ping-producer", today()).unwrap();
-        assert_eq!(ping.url(), "https://127.0.0.1:20443/PingForConfiguration/1/rivtabp20");
+        assert_eq!(
+            ping.url(),
+            "https://127.0.0.1:20443/PingForConfiguration/1/rivtabp20"
+        );
         assert_eq!(ping.rivta_profile(), &RivtaProfile::Rivtabp20);
         assert_eq!(ping.response_timeout(), std::time::Duration::from_secs(5));
         assert!(matches!(
@@ -108,12 +114,23 @@ mod tests {
             let via_parent = t.route(contract, DEMO_CARE_UNIT, today()).unwrap();
             assert_eq!(direct, via_parent);
             assert_eq!(via_parent.logical_address(), DEMO_CARE_PROVIDER);
-            assert!(via_parent.url().path().starts_with(&format!("/{name}/")), "{contract}");
-            assert_eq!(t.authorize(DEMO_CONSUMER, contract, DEMO_CARE_UNIT, today()), Ok(()));
+            assert!(
+                via_parent.url().path().starts_with(&format!("/{name}/")),
+                "{contract}"
+            );
+            assert_eq!(
+                t.authorize(DEMO_CONSUMER, contract, DEMO_CARE_UNIT, today()),
+                Ok(())
+            );
         }
         for contract in [SCHEDULE, PING] {
-            assert_eq!(t.authorize(DEMO_CONSUMER, contract, "anything", today()), Ok(()));
-            assert!(t.authorize("SE0000000000-OTHER", contract, "anything", today()).is_err());
+            assert_eq!(
+                t.authorize(DEMO_CONSUMER, contract, "anything", today()),
+                Ok(())
+            );
+            assert!(t
+                .authorize("SE0000000000-OTHER", contract, "anything", today())
+                .is_err());
         }
     }
 }

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::key::{CiKey, CiMap, CiMapExt};
 use super::model::{
-    Authorization, Contract, RivtaProfile, Route, TableFormat, Validity,
-    DEFAULT_RESPONSE_TIMEOUT, HSA_ROOT, WILDCARD_ADDRESS,
+    Authorization, Contract, RivtaProfile, Route, TableFormat, Validity, DEFAULT_RESPONSE_TIMEOUT,
+    HSA_ROOT, WILDCARD_ADDRESS,
 };
 use super::placeholder::{self, PlaceholderProblem};
 use super::table::{ContractRules, RoutingTable, TableCounts};
@@ -537,7 +537,12 @@ fn build(raw: RawTable, origin: &str) -> Result<RoutingTable, RoutingTableError>
         let url = check_url(&raw_route.url)
             .map_err(|p| report.problem(format!("{entry}.url"), p))
             .ok();
-        let validity = check_validity(raw_route.from.as_ref(), raw_route.to.as_ref(), &entry, &mut report);
+        let validity = check_validity(
+            raw_route.from.as_ref(),
+            raw_route.to.as_ref(),
+            &entry,
+            &mut report,
+        );
         let profile = RivtaProfile::parse(&raw_route.rivta_profile);
         let (Some(contract), Some(address), Some(url), Some(validity)) =
             (contract, address, url, validity)
@@ -603,7 +608,12 @@ fn build(raw: RawTable, origin: &str) -> Result<RoutingTable, RoutingTableError>
         let address = check_key(&raw_authz.logical_address, "logical address")
             .map_err(|p| report.problem(format!("{entry}.logical_address"), p))
             .ok();
-        let validity = check_validity(raw_authz.from.as_ref(), raw_authz.to.as_ref(), &entry, &mut report);
+        let validity = check_validity(
+            raw_authz.from.as_ref(),
+            raw_authz.to.as_ref(),
+            &entry,
+            &mut report,
+        );
         let (Some(consumer), Some(contract), Some(address), Some(validity)) =
             (consumer, contract, address, validity)
         else {
@@ -720,7 +730,9 @@ fn build_hsa_tree(nodes: &[RawHsaNode], report: &mut Report) -> CiMap<Box<str>> 
 
     for (i, node) in nodes.iter().enumerate() {
         let parent = node.parent.as_str();
-        if parents.get_ci(&node.id).is_some_and(|p| p.eq_ignore_ascii_case(parent))
+        if parents
+            .get_ci(&node.id)
+            .is_some_and(|p| p.eq_ignore_ascii_case(parent))
             && !parent.eq_ignore_ascii_case(HSA_ROOT)
             && parents.get_ci(parent).is_none()
         {
@@ -745,7 +757,10 @@ fn build_hsa_tree(nodes: &[RawHsaNode], report: &mut Report) -> CiMap<Box<str>> 
                 if looped {
                     report.problem(
                         format!("hsa_tree[{i}].parent"),
-                        format!("the parent chain {} never reaches 'SE'; break the cycle", chain.join(" → ")),
+                        format!(
+                            "the parent chain {} never reaches 'SE'; break the cycle",
+                            chain.join(" → ")
+                        ),
                     );
                     break 'nodes;
                 }
@@ -857,7 +872,10 @@ parent = "SE"
             assert_eq!(contract.response_timeout(), Duration::from_millis(5000));
             let route = table.routes().next().unwrap();
             assert_eq!(route.url(), "https://p.example:8443/foo");
-            assert_eq!(route.validity().to_string(), "from 2024-01-01 to 2024-12-31");
+            assert_eq!(
+                route.validity().to_string(),
+                "from 2024-01-01 to 2024-12-31"
+            );
             assert_eq!(route.response_timeout(), Duration::from_millis(5000));
             assert_eq!(table.hsa_parent("se1"), Some("SE"));
         }
@@ -865,10 +883,51 @@ parent = "SE"
         assert_eq!(from_json.origin(), "t.json");
     }
 
+    /// The examples in specs/routing-table.md load and describe the same table.
+    #[test]
+    fn spec_examples_load() {
+        let spec_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/routing-table.md");
+        let spec = std::fs::read_to_string(&spec_path).unwrap();
+        let block = |fence: &str| {
+            let start = spec.rfind(fence).unwrap() + fence.len();
+            let len = spec[start..].find("```").unwrap();
+            spec[start..start + len].to_owned()
+        };
+        let from_toml = parse_toml(&block("```toml\n")).unwrap();
+        let from_json =
+            RoutingTable::from_str(&block("```json\n"), TableFormat::Json, "spec.json").unwrap();
+        let day = NaiveDate::from_ymd_opt(2025, 5, 1).unwrap();
+        let contract =
+            "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2";
+        for table in [&from_toml, &from_json] {
+            assert_eq!(
+                table.counts(),
+                TableCounts {
+                    contracts: 1,
+                    routes: 1,
+                    authorizations: 1,
+                    hsa_nodes: 2
+                }
+            );
+            let route = table
+                .route(contract, "SE2321000016-ABCD-UNIT1", day)
+                .unwrap();
+            assert_eq!(route.logical_address(), "SE2321000016-ABCD");
+            assert_eq!(route.response_timeout(), Duration::from_secs(20));
+            assert_eq!(
+                table.authorize("SE5565594230-B9K", contract, "SE2321000016-ABCD-UNIT1", day),
+                Ok(())
+            );
+        }
+    }
+
     #[test]
     fn contract_timeout_defaults_to_29_seconds() {
         let table = parse_toml(&table_with(GOOD_ROUTE, GOOD_AUTHZ)).unwrap();
-        assert_eq!(table.contract(PING).unwrap().response_timeout(), Duration::from_secs(29));
+        assert_eq!(
+            table.contract(PING).unwrap().response_timeout(),
+            Duration::from_secs(29)
+        );
         assert_eq!(table.contract(PING).unwrap().name(), None);
     }
 
@@ -897,7 +956,10 @@ parent = "SE"
         );
         let (entry, problem) = single_problem(&text);
         assert_eq!(entry, "authorizations[0].contract");
-        assert!(problem.contains("'urn:riv:x:NopeResponder:1' is not listed"), "{problem}");
+        assert!(
+            problem.contains("'urn:riv:x:NopeResponder:1' is not listed"),
+            "{problem}"
+        );
     }
 
     #[test]
@@ -911,16 +973,35 @@ parent = "SE"
             )
         );
         let authz = format!("{GOOD_AUTHZ}\nfrom = 2025-02-01\nto = 2025-01-31");
-        assert_eq!(single_problem(&table_with(GOOD_ROUTE, &authz)).0, "authorizations[0].to");
+        assert_eq!(
+            single_problem(&table_with(GOOD_ROUTE, &authz)).0,
+            "authorizations[0].to"
+        );
     }
 
     #[test]
     fn bad_dates_are_rejected() {
         let cases = [
-            ("from = \"2025-13-01\"", "routes[0].from", "'2025-13-01' is not a calendar date"),
-            ("from = \"2025-1-5\"", "routes[0].from", "'2025-1-5' is not a date"),
-            ("to = \"31/12/2025\"", "routes[0].to", "'31/12/2025' is not a date"),
-            ("to = 2025-12-31T10:00:00", "routes[0].to", "has a time of day"),
+            (
+                "from = \"2025-13-01\"",
+                "routes[0].from",
+                "'2025-13-01' is not a calendar date",
+            ),
+            (
+                "from = \"2025-1-5\"",
+                "routes[0].from",
+                "'2025-1-5' is not a date",
+            ),
+            (
+                "to = \"31/12/2025\"",
+                "routes[0].to",
+                "'31/12/2025' is not a date",
+            ),
+            (
+                "to = 2025-12-31T10:00:00",
+                "routes[0].to",
+                "has a time of day",
+            ),
         ];
         for (line, entry, problem) in cases {
             let (got_entry, got_problem) =
@@ -930,11 +1011,17 @@ parent = "SE"
             assert!(got_problem.contains("YYYY-MM-DD"), "{got_problem}");
         }
         // A number is a type error, reported by the parser with its position.
-        let err = parse_toml(&table_with(&format!("{GOOD_ROUTE}\nfrom = 20250101"), GOOD_AUTHZ))
-            .unwrap_err();
+        let err = parse_toml(&table_with(
+            &format!("{GOOD_ROUTE}\nfrom = 20250101"),
+            GOOD_AUTHZ,
+        ))
+        .unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, RoutingTableError::Syntax { .. }));
-        assert!(message.contains("expected a date written as \"YYYY-MM-DD\""), "{message}");
+        assert!(
+            message.contains("expected a date written as \"YYYY-MM-DD\""),
+            "{message}"
+        );
         assert!(message.contains("line 10, column 8"), "{message}");
     }
 
@@ -976,21 +1063,30 @@ parent = "SE"
             )
         );
         let authz = GOOD_AUTHZ.replace("consumer = \"C\"", "consumer = \"*\"");
-        assert_eq!(single_problem(&table_with(GOOD_ROUTE, &authz)).0, "authorizations[0].consumer");
+        assert_eq!(
+            single_problem(&table_with(GOOD_ROUTE, &authz)).0,
+            "authorizations[0].consumer"
+        );
         let authz = GOOD_AUTHZ.replace("consumer = \"C\"", "consumer = \" C\"");
         let (entry, problem) = single_problem(&table_with(GOOD_ROUTE, &authz));
         assert_eq!(entry, "authorizations[0].consumer");
-        assert!(problem.contains("leading or trailing whitespace"), "{problem}");
+        assert!(
+            problem.contains("leading or trailing whitespace"),
+            "{problem}"
+        );
     }
 
     #[test]
     fn every_problem_is_reported_with_the_file_name() {
-        let route = "logical_address = \"\"\nrivta_profile = \"RIVTABP21\"\nurl = \"nope\"\nfrom = \"x\"";
+        let route =
+            "logical_address = \"\"\nrivta_profile = \"RIVTABP21\"\nurl = \"nope\"\nfrom = \"x\"";
         let authz = "consumer = \"\"\nlogical_address = \"\"";
         let err = parse_toml(&table_with(route, authz)).unwrap_err();
         let message = err.to_string();
         assert!(
-            message.starts_with("routing table test.toml is invalid (5 problems): routes[0].logical_address: "),
+            message.starts_with(
+                "routing table test.toml is invalid (5 problems): routes[0].logical_address: "
+            ),
             "{message}"
         );
         let entries: Vec<_> = problems(Err(err)).into_iter().map(|(e, _)| e).collect();
@@ -1028,8 +1124,15 @@ contract = "{PING}"
         );
         let found = problems(parse_toml(&text));
         let entries: Vec<_> = found.iter().map(|(e, _)| e.as_str()).collect();
-        assert_eq!(entries, ["contracts[0].response_timeout_ms", "contracts[1].namespace"]);
-        assert!(found[0].1.starts_with("0 is out of range"), "{}", found[0].1);
+        assert_eq!(
+            entries,
+            ["contracts[0].response_timeout_ms", "contracts[1].namespace"]
+        );
+        assert!(
+            found[0].1.starts_with("0 is out of range"),
+            "{}",
+            found[0].1
+        );
     }
 
     #[test]
@@ -1052,7 +1155,10 @@ contract = "{PING}"
         );
         let (entry, problem) = single_problem(&conflicting);
         assert_eq!(entry, "contracts[1].namespace");
-        assert!(problem.contains("already listed as contracts[0]"), "{problem}");
+        assert!(
+            problem.contains("already listed as contracts[0]"),
+            "{problem}"
+        );
     }
 
     #[test]
@@ -1083,17 +1189,26 @@ contract = "{PING}"
 
     #[test]
     fn unknown_keys_and_syntax_errors_carry_line_and_column() {
-        let text = table_with(GOOD_ROUTE, GOOD_AUTHZ).replace("logical_address = \"A\"", "logicaladdress = \"A\"");
+        let text = table_with(GOOD_ROUTE, GOOD_AUTHZ)
+            .replace("logical_address = \"A\"", "logicaladdress = \"A\"");
         let message = parse_toml(&text).unwrap_err().to_string();
         assert!(message.starts_with("routing table test.toml is not a valid TOML routing table: TOML parse error at line 7, column 1"), "{message}");
-        assert!(message.contains("unknown field `logicaladdress`"), "{message}");
+        assert!(
+            message.contains("unknown field `logicaladdress`"),
+            "{message}"
+        );
 
-        let err = RoutingTable::from_str("{\"contracts\": [}", TableFormat::Json, "t.json").unwrap_err();
+        let err =
+            RoutingTable::from_str("{\"contracts\": [}", TableFormat::Json, "t.json").unwrap_err();
         let message = err.to_string();
-        assert!(message.starts_with("routing table t.json is not a valid JSON routing table: "), "{message}");
+        assert!(
+            message.starts_with("routing table t.json is not a valid JSON routing table: "),
+            "{message}"
+        );
         assert!(message.contains("line 1 column 16"), "{message}");
 
-        let err = RoutingTable::from_str("{\"contracts\": []}", TableFormat::Json, "t.json").unwrap_err();
+        let err =
+            RoutingTable::from_str("{\"contracts\": []}", TableFormat::Json, "t.json").unwrap_err();
         assert!(err.to_string().contains("missing field `routes`"), "{err}");
     }
 
@@ -1101,11 +1216,16 @@ contract = "{PING}"
     fn hsa_tree_problems_are_rejected() {
         let base = table_with(GOOD_ROUTE, GOOD_AUTHZ);
         let with_tree = |tree: &str| format!("{base}\n{tree}");
-        let node = |id: &str, parent: &str| format!("[[hsa_tree]]\nid = \"{id}\"\nparent = \"{parent}\"\n");
+        let node = |id: &str, parent: &str| {
+            format!("[[hsa_tree]]\nid = \"{id}\"\nparent = \"{parent}\"\n")
+        };
 
         let (entry, problem) = single_problem(&with_tree(&node("A", "B")));
         assert_eq!(entry, "hsa_tree[0].parent");
-        assert!(problem.starts_with("'B' is neither the root 'SE' nor an id listed in hsa_tree"), "{problem}");
+        assert!(
+            problem.starts_with("'B' is neither the root 'SE' nor an id listed in hsa_tree"),
+            "{problem}"
+        );
 
         let cycle = [node("A", "B"), node("B", "C"), node("C", "A")].concat();
         assert_eq!(
@@ -1124,7 +1244,10 @@ contract = "{PING}"
         let conflicting = [node("A", "SE"), node("B", "SE"), node("a", "B")].concat();
         let (entry, problem) = single_problem(&with_tree(&conflicting));
         assert_eq!(entry, "hsa_tree[2].parent");
-        assert!(problem.contains("already has the parent 'SE' (hsa_tree[0])"), "{problem}");
+        assert!(
+            problem.contains("already has the parent 'SE' (hsa_tree[0])"),
+            "{problem}"
+        );
 
         let fine = [node("A", "SE"), node("B", "a"), node("b", "A")].concat();
         assert_eq!(parse_toml(&with_tree(&fine)).unwrap().counts().hsa_nodes, 2);
@@ -1141,20 +1264,32 @@ contract = "{PING}"
             &[("PRODUCER", "https://127.0.0.1:20443")],
         )
         .unwrap();
-        assert_eq!(table.routes().next().unwrap().url(), "https://127.0.0.1:20443/ping");
+        assert_eq!(
+            table.routes().next().unwrap().url(),
+            "https://127.0.0.1:20443/ping"
+        );
 
         let err = parse_toml(&text).unwrap_err();
         assert_eq!(
             err.to_string(),
             "routing table test.toml, line 9: unknown placeholder ${PRODUCER}; no placeholders are defined when loading this table; replace it with the literal value"
         );
-        let err = RoutingTable::from_str_with_vars(&text, TableFormat::Toml, "test.toml", &[("OTHER", "x")])
-            .unwrap_err();
+        let err = RoutingTable::from_str_with_vars(
+            &text,
+            TableFormat::Toml,
+            "test.toml",
+            &[("OTHER", "x")],
+        )
+        .unwrap_err();
         assert!(matches!(
             &err,
             RoutingTableError::UnknownPlaceholder { line: 9, name, .. } if name == "PRODUCER"
         ));
-        assert!(err.to_string().ends_with("the defined placeholders are ${OTHER}"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("the defined placeholders are ${OTHER}"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1169,7 +1304,10 @@ contract = "{PING}"
         std::fs::write(&json_path, table_with(GOOD_ROUTE, GOOD_AUTHZ)).unwrap();
         let message = RoutingTable::load(&json_path).unwrap_err().to_string();
         assert!(
-            message.starts_with(&format!("routing table {} is not a valid JSON routing table", json_path.display())),
+            message.starts_with(&format!(
+                "routing table {} is not a valid JSON routing table",
+                json_path.display()
+            )),
             "{message}"
         );
 
@@ -1181,7 +1319,13 @@ contract = "{PING}"
 
         let missing = dir.path().join("missing.toml");
         let message = RoutingTable::load(&missing).unwrap_err().to_string();
-        assert!(message.starts_with(&format!("cannot read routing table {}: ", missing.display())), "{message}");
+        assert!(
+            message.starts_with(&format!(
+                "cannot read routing table {}: ",
+                missing.display()
+            )),
+            "{message}"
+        );
 
         let bad_route = GOOD_ROUTE.replace("https://p.example/ping", "ftp://x/");
         std::fs::write(&toml_path, table_with(&bad_route, GOOD_AUTHZ)).unwrap();

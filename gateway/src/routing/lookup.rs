@@ -9,9 +9,9 @@ use std::iter;
 use chrono::NaiveDate;
 
 use super::key::CiMapExt;
-use crate::fault::Fault;
 use super::model::{Authorization, Route, Validity, WILDCARD_ADDRESS};
 use super::table::RoutingTable;
+use crate::fault::Fault;
 
 /// A rule that matched the contract and address but not the date; named in errors so
 /// that an operator sees "it exists, but not today".
@@ -288,7 +288,9 @@ mod tests {
     }
 
     fn url_for(table: &RoutingTable, address: &str, today: &str) -> Result<String, RouteError> {
-        table.route(C, address, day(today)).map(|r| r.url().to_string())
+        table
+            .route(C, address, day(today))
+            .map(|r| r.url().to_string())
     }
 
     #[test]
@@ -303,11 +305,26 @@ mod tests {
         );
         let today = "2025-03-01";
         assert_eq!(url_for(&t, "UNIT", today).unwrap(), "https://unit.example/");
-        assert_eq!(url_for(&t, "SUBUNIT", today).unwrap(), "https://unit.example/");
-        assert_eq!(url_for(&t, "PROVIDER", today).unwrap(), "https://region.example/");
-        assert_eq!(url_for(&t, "REGION", today).unwrap(), "https://region.example/");
-        assert_eq!(url_for(&t, "ELSEWHERE", today).unwrap(), "https://default.example/");
-        assert_eq!(url_for(&t, "SE", today).unwrap(), "https://default.example/");
+        assert_eq!(
+            url_for(&t, "SUBUNIT", today).unwrap(),
+            "https://unit.example/"
+        );
+        assert_eq!(
+            url_for(&t, "PROVIDER", today).unwrap(),
+            "https://region.example/"
+        );
+        assert_eq!(
+            url_for(&t, "REGION", today).unwrap(),
+            "https://region.example/"
+        );
+        assert_eq!(
+            url_for(&t, "ELSEWHERE", today).unwrap(),
+            "https://default.example/"
+        );
+        assert_eq!(
+            url_for(&t, "SE", today).unwrap(),
+            "https://default.example/"
+        );
     }
 
     #[test]
@@ -318,7 +335,10 @@ mod tests {
         assert_eq!(route.logical_address(), "REGION");
 
         let t = table(&[("se", "https://national.example/", None, None)], &[]);
-        assert_eq!(url_for(&t, "subunit", "2025-03-01").unwrap(), "https://national.example/");
+        assert_eq!(
+            url_for(&t, "subunit", "2025-03-01").unwrap(),
+            "https://national.example/"
+        );
         // An address outside the HSA tree has no parents: only exact and "*" apply.
         assert!(matches!(
             url_for(&t, "NOT-IN-TREE", "2025-03-01"),
@@ -332,23 +352,54 @@ mod tests {
             &[
                 ("UNIT", "https://old.example/", None, Some("2024-12-31")),
                 ("UNIT", "https://new.example/", Some("2025-02-01"), None),
-                ("*", "https://default.example/", Some("2020-01-01"), Some("2030-12-31")),
+                (
+                    "*",
+                    "https://default.example/",
+                    Some("2020-01-01"),
+                    Some("2030-12-31"),
+                ),
             ],
             &[],
         );
-        assert_eq!(url_for(&t, "UNIT", "2024-12-31").unwrap(), "https://old.example/");
+        assert_eq!(
+            url_for(&t, "UNIT", "2024-12-31").unwrap(),
+            "https://old.example/"
+        );
         // Gap between the two UNIT rules: the default takes over.
-        assert_eq!(url_for(&t, "UNIT", "2025-01-01").unwrap(), "https://default.example/");
-        assert_eq!(url_for(&t, "UNIT", "2025-01-31").unwrap(), "https://default.example/");
-        assert_eq!(url_for(&t, "UNIT", "2025-02-01").unwrap(), "https://new.example/");
-        assert_eq!(url_for(&t, "UNIT", "2999-01-01").unwrap(), "https://new.example/");
-        assert_eq!(url_for(&t, "OTHER", "2030-12-31").unwrap(), "https://default.example/");
+        assert_eq!(
+            url_for(&t, "UNIT", "2025-01-01").unwrap(),
+            "https://default.example/"
+        );
+        assert_eq!(
+            url_for(&t, "UNIT", "2025-01-31").unwrap(),
+            "https://default.example/"
+        );
+        assert_eq!(
+            url_for(&t, "UNIT", "2025-02-01").unwrap(),
+            "https://new.example/"
+        );
+        assert_eq!(
+            url_for(&t, "UNIT", "2999-01-01").unwrap(),
+            "https://new.example/"
+        );
+        assert_eq!(
+            url_for(&t, "OTHER", "2030-12-31").unwrap(),
+            "https://default.example/"
+        );
         assert!(url_for(&t, "OTHER", "2031-01-01").is_err());
     }
 
     #[test]
     fn no_route_says_when_a_rule_exists_outside_its_period() {
-        let t = table(&[("UNIT", "https://unit.example/", Some("2025-01-01"), Some("2025-06-30"))], &[]);
+        let t = table(
+            &[(
+                "UNIT",
+                "https://unit.example/",
+                Some("2025-01-01"),
+                Some("2025-06-30"),
+            )],
+            &[],
+        );
         let err = t.route(C, "SUBUNIT", day("2025-07-01")).unwrap_err();
         assert_eq!(
             err,
@@ -358,7 +409,8 @@ mod tests {
                 date: day("2025-07-01"),
                 inactive: Some(InactiveRule {
                     logical_address: "UNIT".to_owned(),
-                    validity: Validity::new(Some(day("2025-01-01")), Some(day("2025-06-30"))).unwrap(),
+                    validity: Validity::new(Some(day("2025-01-01")), Some(day("2025-06-30")))
+                        .unwrap(),
                 }),
             }
         );
@@ -366,8 +418,14 @@ mod tests {
             err.to_string(),
             "no valid route for service contract urn:riv:test:GetThingResponder:1 and logical address SUBUNIT on 2025-07-01; a route exists (logical address UNIT) but is valid only from 2025-01-01 to 2025-06-30"
         );
-        let not_yet = t.route(C, "UNIT", day("2024-12-31")).unwrap_err().to_string();
-        assert!(not_yet.ends_with("valid only from 2025-01-01 to 2025-06-30"), "{not_yet}");
+        let not_yet = t
+            .route(C, "UNIT", day("2024-12-31"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            not_yet.ends_with("valid only from 2025-01-01 to 2025-06-30"),
+            "{not_yet}"
+        );
 
         let empty = table(&[], &[]);
         assert_eq!(
@@ -383,7 +441,12 @@ mod tests {
                 ("REGION", "https://b.example/", None, None),
                 ("REGION", "https://a.example/", Some("2025-01-01"), None),
                 ("REGION", "https://b.example/", Some("2025-01-01"), None),
-                ("REGION", "https://expired.example/", None, Some("2024-01-01")),
+                (
+                    "REGION",
+                    "https://expired.example/",
+                    None,
+                    Some("2024-01-01"),
+                ),
                 ("UNIT", "https://unit.example/", None, None),
                 ("*", "https://x.example/", None, None),
                 ("*", "https://y.example/", None, None),
@@ -403,12 +466,21 @@ mod tests {
                 ],
             })
         );
-        let message = t.route(C, "PROVIDER", day("2025-03-01")).unwrap_err().to_string();
+        let message = t
+            .route(C, "PROVIDER", day("2025-03-01"))
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("name 2 different producers (https://a.example/ (RIVTABP21), https://b.example/ (RIVTABP21))"), "{message}");
         // Before a.example's period only b.example is valid (twice, same destination).
-        assert_eq!(url_for(&t, "PROVIDER", "2024-06-01").unwrap(), "https://b.example/");
+        assert_eq!(
+            url_for(&t, "PROVIDER", "2024-06-01").unwrap(),
+            "https://b.example/"
+        );
         // A decided level shadows an ambiguous default.
-        assert_eq!(url_for(&t, "SUBUNIT", "2025-03-01").unwrap(), "https://unit.example/");
+        assert_eq!(
+            url_for(&t, "SUBUNIT", "2025-03-01").unwrap(),
+            "https://unit.example/"
+        );
         assert!(matches!(
             url_for(&t, "OTHER", "2025-03-01"),
             Err(RouteError::Ambiguous { matched_address, .. }) if matched_address == "*"
@@ -417,50 +489,94 @@ mod tests {
 
     #[test]
     fn keys_are_case_insensitive_and_spelling_is_kept() {
-        let t = table(&[("Region", "https://region.example/", None, None)], &[("*", "Consumer-1", None, None)]);
-        let route = t.route(&C.to_uppercase(), "subUNIT", day("2025-03-01")).unwrap();
+        let t = table(
+            &[("Region", "https://region.example/", None, None)],
+            &[("*", "Consumer-1", None, None)],
+        );
+        let route = t
+            .route(&C.to_uppercase(), "subUNIT", day("2025-03-01"))
+            .unwrap();
         assert_eq!(route.url(), "https://region.example/");
         assert_eq!(route.logical_address(), "Region");
         assert_eq!(route.contract(), C);
-        assert_eq!(t.authorize("CONSUMER-1", &C.to_lowercase(), "x", day("2025-03-01")), Ok(()));
+        assert_eq!(
+            t.authorize("CONSUMER-1", &C.to_lowercase(), "x", day("2025-03-01")),
+            Ok(())
+        );
     }
 
     #[test]
     fn route_carries_profile_url_and_contract_timeout() {
-        let t = table(&[("UNIT", "https://unit.example:8443/svc?x=1", None, None)], &[]);
+        let t = table(
+            &[("UNIT", "https://unit.example:8443/svc?x=1", None, None)],
+            &[],
+        );
         let route = t.route(C, "UNIT", day("2025-03-01")).unwrap();
         assert_eq!(route.rivta_profile(), &RivtaProfile::Rivtabp21);
         assert_eq!(route.response_timeout(), Duration::from_millis(3000));
         assert_eq!(route.url().scheme_str(), Some("https"));
         assert_eq!(route.url().port_u16(), Some(8443));
-        assert_eq!(route.url().path_and_query().map(|p| p.as_str()), Some("/svc?x=1"));
+        assert_eq!(
+            route.url().path_and_query().map(|p| p.as_str()),
+            Some("/svc?x=1")
+        );
     }
 
     #[test]
     fn errors_map_to_the_national_fault_codes() {
-        let t = table(&[("*", "https://x.example/", None, None), ("*", "https://y.example/", None, None)], &[]);
+        let t = table(
+            &[
+                ("*", "https://x.example/", None, None),
+                ("*", "https://y.example/", None, None),
+            ],
+            &[],
+        );
         let today = day("2025-01-01");
         let code = |f: Fault| f.code();
-        assert_eq!(code(route_fault(t.route("urn:x", "A", today).unwrap_err())), "VP004");
-        assert_eq!(code(route_fault(t.route(C, "A", today).unwrap_err())), "VP006");
+        assert_eq!(
+            code(route_fault(t.route("urn:x", "A", today).unwrap_err())),
+            "VP004"
+        );
+        assert_eq!(
+            code(route_fault(t.route(C, "A", today).unwrap_err())),
+            "VP006"
+        );
         let empty = table(&[], &[]);
-        assert_eq!(code(route_fault(empty.route(C, "A", today).unwrap_err())), "VP004");
-        assert_eq!(code(authz_fault(empty.authorize("X", "urn:x", "A", today).unwrap_err())), "VP004");
+        assert_eq!(
+            code(route_fault(empty.route(C, "A", today).unwrap_err())),
+            "VP004"
+        );
+        assert_eq!(
+            code(authz_fault(
+                empty.authorize("X", "urn:x", "A", today).unwrap_err()
+            )),
+            "VP004"
+        );
         let not_authorized = empty.authorize("X", C, "A", today).unwrap_err();
-        assert_eq!(authz_fault(not_authorized.clone()), Fault::NotAuthorized(not_authorized.to_string()));
+        assert_eq!(
+            authz_fault(not_authorized.clone()),
+            Fault::NotAuthorized(not_authorized.to_string())
+        );
     }
 
     #[test]
     fn unknown_contract_is_its_own_error() {
-        let t = table(&[("*", "https://d.example/", None, None)], &[("*", "C1", None, None)]);
+        let t = table(
+            &[("*", "https://d.example/", None, None)],
+            &[("*", "C1", None, None)],
+        );
         let other = "urn:riv:test:UnknownResponder:1";
         assert_eq!(
             t.route(other, "UNIT", day("2025-01-01")),
-            Err(RouteError::UnknownContract { contract: other.to_owned() })
+            Err(RouteError::UnknownContract {
+                contract: other.to_owned()
+            })
         );
         assert_eq!(
             t.authorize("C1", other, "UNIT", day("2025-01-01")),
-            Err(AuthzError::UnknownContract { contract: other.to_owned() })
+            Err(AuthzError::UnknownContract {
+                contract: other.to_owned()
+            })
         );
     }
 
@@ -491,12 +607,21 @@ mod tests {
 
     #[test]
     fn not_authorized_names_everything_and_inactive_rules() {
-        let t = table(&[], &[("*", "ANYWHERE", None, Some("2025-06-30")), ("REGION", "LATER", Some("2026-01-01"), None)]);
+        let t = table(
+            &[],
+            &[
+                ("*", "ANYWHERE", None, Some("2025-06-30")),
+                ("REGION", "LATER", Some("2026-01-01"), None),
+            ],
+        );
         assert_eq!(
             t.authorize("ANYWHERE", C, "UNIT", day("2025-07-01")).unwrap_err().to_string(),
             "consumer ANYWHERE is not authorized to call service contract urn:riv:test:GetThingResponder:1 for logical address UNIT on 2025-07-01; an authorization exists (logical address *) but is valid only until 2025-06-30"
         );
-        assert_eq!(t.authorize("ANYWHERE", C, "UNIT", day("2025-06-30")), Ok(()));
+        assert_eq!(
+            t.authorize("ANYWHERE", C, "UNIT", day("2025-06-30")),
+            Ok(())
+        );
         assert_eq!(
             t.authorize("LATER", C, "SUBUNIT", day("2025-12-31")).unwrap_err().to_string(),
             "consumer LATER is not authorized to call service contract urn:riv:test:GetThingResponder:1 for logical address SUBUNIT on 2025-12-31; an authorization exists (logical address REGION) but is valid only from 2026-01-01 on"

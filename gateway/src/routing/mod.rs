@@ -28,7 +28,7 @@ pub use model::{
     HSA_ROOT, WILDCARD_ADDRESS,
 };
 pub use store::{
-    LastKnownGoodWrite, LoadedTable, ReloadReport, RoutingTableHandle, StartupError,
-    SourceCheck, StartupReport, TableOrigin, TableStats,
+    LastKnownGoodWrite, LoadedTable, ReloadReport, RoutingTableHandle, SourceCheck, StartupError,
+    StartupReport, TableOrigin, TableStats,
 };
 pub use table::{RoutingTable, TableCounts};

@@ -306,7 +306,10 @@ mod tests {
         assert!(!open_start.contains(day("2024-01-02")));
 
         assert!(Validity::ALWAYS.contains(day("2024-06-01")));
-        assert_eq!(Validity::new(Some(day("2024-01-02")), Some(day("2024-01-01"))), None);
+        assert_eq!(
+            Validity::new(Some(day("2024-01-02")), Some(day("2024-01-01"))),
+            None
+        );
         let one_day = Validity::new(Some(day("2024-01-01")), Some(day("2024-01-01"))).unwrap();
         assert!(one_day.contains(day("2024-01-01")));
     }
@@ -322,7 +325,9 @@ mod tests {
         assert_eq!(a.to_string(), "from 2024-01-01 to 2024-06-30");
         assert_eq!(b.to_string(), "from 2024-06-30 on");
         assert_eq!(
-            Validity::new(None, Some(day("2024-01-01"))).unwrap().to_string(),
+            Validity::new(None, Some(day("2024-01-01")))
+                .unwrap()
+                .to_string(),
             "until 2024-01-01"
         );
         assert_eq!(Validity::ALWAYS.to_string(), "always");
@@ -337,14 +342,26 @@ mod tests {
         assert_eq!(unknown.as_str(), "RIVTABP30");
         assert!(!unknown.is_known());
         assert_eq!(unknown.known(), None);
-        assert_eq!(RivtaProfile::Rivtabp20.known(), Some(vaxel_adapter::RivProfile::Rivta20));
-        assert_eq!(RivtaProfile::Rivtabp21.known(), Some(vaxel_adapter::RivProfile::Rivta21));
+        assert_eq!(
+            RivtaProfile::Rivtabp20.known(),
+            Some(vaxel_adapter::RivProfile::Rivta20)
+        );
+        assert_eq!(
+            RivtaProfile::Rivtabp21.known(),
+            Some(vaxel_adapter::RivProfile::Rivta21)
+        );
     }
 
     #[test]
     fn format_follows_extension() {
-        assert_eq!(TableFormat::from_path(Path::new("a/tak.TOML")), Some(TableFormat::Toml));
-        assert_eq!(TableFormat::from_path(Path::new("tak.json")), Some(TableFormat::Json));
+        assert_eq!(
+            TableFormat::from_path(Path::new("a/tak.TOML")),
+            Some(TableFormat::Toml)
+        );
+        assert_eq!(
+            TableFormat::from_path(Path::new("tak.json")),
+            Some(TableFormat::Json)
+        );
         assert_eq!(TableFormat::from_path(Path::new("tak.yaml")), None);
         assert_eq!(TableFormat::from_path(Path::new("tak")), None);
     }

@@ -36,8 +36,9 @@ pub(crate) fn substitute<'t>(
             let line = line_of(text, text.len() - rest.len() + pos);
             let Some(end) = inner.find('}') else {
                 return Err(PlaceholderProblem::Malformed {
-                    problem: "`${` without a closing `}`; write `${NAME}`, or `$${` for a literal `${`"
-                        .to_owned(),
+                    problem:
+                        "`${` without a closing `}`; write `${NAME}`, or `$${` for a literal `${`"
+                            .to_owned(),
                     line,
                 });
             };
@@ -77,7 +78,11 @@ fn is_placeholder_name(name: &str) -> bool {
 
 /// 1-based line number of byte offset `at`.
 fn line_of(text: &str, at: usize) -> usize {
-    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -94,7 +99,10 @@ mod tests {
 
     #[test]
     fn text_without_placeholders_is_borrowed() {
-        assert!(matches!(substitute("a $ b", VARS).unwrap(), Cow::Borrowed("a $ b")));
+        assert!(matches!(
+            substitute("a $ b", VARS).unwrap(),
+            Cow::Borrowed("a $ b")
+        ));
     }
 
     #[test]

@@ -231,9 +231,9 @@ pub enum StartupError {
     })]
     NoUsableTable {
         /// Why the source failed.
-        source_error: RoutingTableError,
+        source_error: Box<RoutingTableError>,
         /// Why the copy failed; `None` when no copy is configured.
-        last_known_good_error: Option<RoutingTableError>,
+        last_known_good_error: Option<Box<RoutingTableError>>,
     },
 }
 
@@ -403,7 +403,7 @@ impl RoutingTableHandle {
                 "routing table source is unusable and no last-known-good copy is configured; the gateway answers VP008 and /ready is false until a reload succeeds: {source_error}"
             );
             return Err(StartupError::NoUsableTable {
-                source_error,
+                source_error: Box::new(source_error),
                 last_known_good_error: None,
             });
         };
@@ -439,8 +439,8 @@ impl RoutingTableHandle {
                     "no routing table: the source is unusable ({source_error}) and so is the last-known-good copy ({copy_error}); the gateway answers VP008 and /ready is false until a reload succeeds"
                 );
                 Err(StartupError::NoUsableTable {
-                    source_error,
-                    last_known_good_error: Some(copy_error),
+                    source_error: Box::new(source_error),
+                    last_known_good_error: Some(Box::new(copy_error)),
                 })
             }
         }
@@ -573,16 +573,25 @@ mod tests {
 
         let report = handle.load_initial().unwrap();
         assert!(report.source_error.is_none());
-        assert!(matches!(&report.last_known_good, LastKnownGoodWrite::Written { path } if *path == s.copy));
+        assert!(
+            matches!(&report.last_known_good, LastKnownGoodWrite::Written { path } if *path == s.copy)
+        );
         assert_eq!(report.stats.source, format!("file {}", s.source.display()));
         assert!(!report.stats.from_last_known_good);
-        let counts = (report.stats.contracts, report.stats.routes, report.stats.authorizations);
+        let counts = (
+            report.stats.contracts,
+            report.stats.routes,
+            report.stats.authorizations,
+        );
         assert_eq!(counts, (1, 1, 1));
         assert_eq!(report.stats.hsa_nodes, 0);
         assert!(handle.is_loaded());
         assert_eq!(handle.stats(), Some(report.stats));
         assert_eq!(routed_url(&handle), "https://one.example/");
-        assert_eq!(fs::read_to_string(&s.copy).unwrap(), table_text("https://one.example/"));
+        assert_eq!(
+            fs::read_to_string(&s.copy).unwrap(),
+            table_text("https://one.example/")
+        );
     }
 
     #[test]
@@ -595,11 +604,20 @@ mod tests {
 
         fs::write(&s.source, table_text("https://two.example/")).unwrap();
         let report = handle.reload().unwrap();
-        assert!(matches!(report.last_known_good, LastKnownGoodWrite::Written { .. }));
+        assert!(matches!(
+            report.last_known_good,
+            LastKnownGoodWrite::Written { .. }
+        ));
         assert_eq!(routed_url(&handle), "https://two.example/");
-        assert_eq!(fs::read_to_string(&s.copy).unwrap(), table_text("https://two.example/"));
+        assert_eq!(
+            fs::read_to_string(&s.copy).unwrap(),
+            table_text("https://two.example/")
+        );
         // A reader holding the old snapshot keeps a consistent old table.
-        assert_eq!(before.table().route(PING, "A", day()).unwrap().url(), "https://one.example/");
+        assert_eq!(
+            before.table().route(PING, "A", day()).unwrap().url(),
+            "https://one.example/"
+        );
     }
 
     #[test]
@@ -615,10 +633,16 @@ mod tests {
         assert!(matches!(err, RoutingTableError::Syntax { .. }), "{err}");
         assert_eq!(handle.stats(), Some(stats_before));
         assert_eq!(routed_url(&handle), "https://one.example/");
-        assert_eq!(fs::read_to_string(&s.copy).unwrap(), table_text("https://one.example/"));
+        assert_eq!(
+            fs::read_to_string(&s.copy).unwrap(),
+            table_text("https://one.example/")
+        );
 
         fs::remove_file(&s.source).unwrap();
-        assert!(matches!(handle.reload(), Err(RoutingTableError::Read { .. })));
+        assert!(matches!(
+            handle.reload(),
+            Err(RoutingTableError::Read { .. })
+        ));
         assert_eq!(routed_url(&handle), "https://one.example/");
     }
 
@@ -630,24 +654,39 @@ mod tests {
         let handle = RoutingTableHandle::new(&s.source, s.copy.clone(), Vec::new());
 
         let report = handle.load_initial().unwrap();
-        assert!(matches!(report.source_error, Some(RoutingTableError::Syntax { .. })));
-        assert!(matches!(report.last_known_good, LastKnownGoodWrite::Unchanged));
+        assert!(matches!(
+            report.source_error,
+            Some(RoutingTableError::Syntax { .. })
+        ));
+        assert!(matches!(
+            report.last_known_good,
+            LastKnownGoodWrite::Unchanged
+        ));
         assert!(report.stats.from_last_known_good);
         assert!(
-            report.stats.source.starts_with(&format!("last-known-good copy {} (written at 20", s.copy.display())),
+            report.stats.source.starts_with(&format!(
+                "last-known-good copy {} (written at 20",
+                s.copy.display()
+            )),
             "{}",
             report.stats.source
         );
         assert_eq!(routed_url(&handle), "https://saved.example/");
         // The copy is not overwritten by a table that came from it.
-        assert_eq!(fs::read_to_string(&s.copy).unwrap(), table_text("https://saved.example/"));
+        assert_eq!(
+            fs::read_to_string(&s.copy).unwrap(),
+            table_text("https://saved.example/")
+        );
 
         // Once the source is fixed, a reload takes over from the copy.
         fs::write(&s.source, table_text("https://fixed.example/")).unwrap();
         let report = handle.reload().unwrap();
         assert!(!report.stats.from_last_known_good);
         assert_eq!(routed_url(&handle), "https://fixed.example/");
-        assert_eq!(fs::read_to_string(&s.copy).unwrap(), table_text("https://fixed.example/"));
+        assert_eq!(
+            fs::read_to_string(&s.copy).unwrap(),
+            table_text("https://fixed.example/")
+        );
     }
 
     #[test]
@@ -657,12 +696,30 @@ mod tests {
         fs::write(&s.copy, "{").unwrap();
         let handle = RoutingTableHandle::new(&s.source, s.copy.clone(), Vec::new());
         let err = handle.load_initial().unwrap_err();
-        let StartupError::NoUsableTable { source_error, last_known_good_error } = &err;
-        assert!(matches!(source_error, RoutingTableError::Syntax { .. }));
-        assert!(matches!(last_known_good_error, Some(RoutingTableError::Syntax { .. })));
+        let StartupError::NoUsableTable {
+            source_error,
+            last_known_good_error,
+        } = &err;
+        assert!(matches!(**source_error, RoutingTableError::Syntax { .. }));
+        assert!(matches!(
+            last_known_good_error.as_deref(),
+            Some(RoutingTableError::Syntax { .. })
+        ));
         let message = err.to_string();
-        assert!(message.starts_with(&format!("no routing table: routing table {} is not a valid TOML", s.source.display())), "{message}");
-        assert!(message.contains(&format!("; the last-known-good copy is unusable too: routing table {}", s.copy.display())), "{message}");
+        assert!(
+            message.starts_with(&format!(
+                "no routing table: routing table {} is not a valid TOML",
+                s.source.display()
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "; the last-known-good copy is unusable too: routing table {}",
+                s.copy.display()
+            )),
+            "{message}"
+        );
         assert!(!handle.is_loaded());
         assert!(handle.current().is_none());
         assert!(handle.current_guard().is_none());
@@ -671,30 +728,38 @@ mod tests {
         // Missing files and no copy configured.
         let handle = RoutingTableHandle::new(s.dir.path().join("missing.toml"), None, Vec::new());
         let err = handle.load_initial().unwrap_err();
-        assert!(err.to_string().ends_with("; no last-known-good copy is configured"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("; no last-known-good copy is configured"),
+            "{err}"
+        );
         assert!(!handle.is_loaded());
     }
 
     #[test]
     fn copy_is_replaced_atomically() {
+        use std::io::Read;
+
         let s = setup();
         fs::write(&s.copy, "old contents").unwrap();
         fs::write(&s.source, table_text("https://one.example/")).unwrap();
-        #[cfg(unix)]
-        let old_inode = {
-            use std::os::unix::fs::MetadataExt;
-            fs::metadata(&s.copy).unwrap().ino()
-        };
+        // A reader that has the old copy open while the gateway rewrites it.
+        let mut reader = fs::File::open(&s.copy).unwrap();
         let handle = RoutingTableHandle::new(&s.source, s.copy.clone(), Vec::new());
         handle.load_initial().unwrap();
-        handle.reload().unwrap();
         assert_eq!(fs::read(&s.copy).unwrap(), fs::read(&s.source).unwrap());
-        // Replaced by rename (a new file), not truncated and rewritten in place.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            assert_ne!(fs::metadata(&s.copy).unwrap().ino(), old_inode);
-        }
+        // The copy was replaced by rename (a new file), not truncated and rewritten in
+        // place: the reader still sees the complete old contents.
+        let mut seen = String::new();
+        reader.read_to_string(&mut seen).unwrap();
+        assert_eq!(seen, "old contents");
+
+        fs::write(&s.source, table_text("https://two.example/")).unwrap();
+        handle.reload().unwrap();
+        assert_eq!(
+            fs::read_to_string(&s.copy).unwrap(),
+            table_text("https://two.example/")
+        );
         // No temporary files are left behind.
         let names: Vec<_> = fs::read_dir(s.copy.parent().unwrap())
             .unwrap()
@@ -716,7 +781,10 @@ mod tests {
         assert!(!handle.is_loaded());
         assert!(!s.copy.exists());
         fs::write(&s.source, BROKEN).unwrap();
-        assert!(matches!(handle.check_source(), Err(RoutingTableError::Syntax { .. })));
+        assert!(matches!(
+            handle.check_source(),
+            Err(RoutingTableError::Syntax { .. })
+        ));
     }
 
     #[test]
@@ -726,12 +794,17 @@ mod tests {
         let copy = s.dir.path().join("no-such-dir").join("tak.toml");
         let handle = RoutingTableHandle::new(&s.source, copy.clone(), Vec::new());
         let report = handle.load_initial().unwrap();
-        assert!(matches!(&report.last_known_good, LastKnownGoodWrite::Failed { path, .. } if *path == copy));
+        assert!(
+            matches!(&report.last_known_good, LastKnownGoodWrite::Failed { path, .. } if *path == copy)
+        );
         assert_eq!(routed_url(&handle), "https://one.example/");
         assert!(!copy.exists());
 
         let handle = RoutingTableHandle::new(&s.source, None, Vec::new());
-        assert!(matches!(handle.reload().unwrap().last_known_good, LastKnownGoodWrite::NotConfigured));
+        assert!(matches!(
+            handle.reload().unwrap().last_known_good,
+            LastKnownGoodWrite::NotConfigured
+        ));
     }
 
     #[test]
@@ -761,8 +834,18 @@ mod tests {
     #[test]
     fn installed_tables_and_stats_serialise_for_status() {
         let handle = RoutingTableHandle::new("unused.toml", None, Vec::new());
-        let table = RoutingTable::from_str(&table_text("https://x.example/"), TableFormat::Toml, "inline").unwrap();
-        handle.install(table, TableOrigin::Provided { description: "demo".to_owned() });
+        let table = RoutingTable::from_str(
+            &table_text("https://x.example/"),
+            TableFormat::Toml,
+            "inline",
+        )
+        .unwrap();
+        handle.install(
+            table,
+            TableOrigin::Provided {
+                description: "demo".to_owned(),
+            },
+        );
         let json = serde_json::to_value(handle.stats().unwrap()).unwrap();
         assert_eq!(json["contracts"], 1);
         assert_eq!(json["routes"], 1);

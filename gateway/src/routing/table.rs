@@ -61,7 +61,9 @@ impl RoutingTable {
 
     /// The contract with this namespace (case-insensitive).
     pub fn contract(&self, namespace: &str) -> Option<&Contract> {
-        self.contracts.get_ci(namespace).map(|rules| &rules.contract)
+        self.contracts
+            .get_ci(namespace)
+            .map(|rules| &rules.contract)
     }
 
     /// All contracts, in no particular order.
