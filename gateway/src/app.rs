@@ -54,7 +54,11 @@ pub fn run(
                 .block_on(tokio::net::TcpListener::bind(addr))
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (admin.listen): {e}"))?;
             let local = listener.local_addr()?;
-            control.spawn(crate::ops::serve_admin(listener, shared.clone(), stop_rx.clone()));
+            control.spawn(crate::ops::serve_admin(
+                listener,
+                shared.clone(),
+                stop_rx.clone(),
+            ));
             Some(local)
         }
         None => None,

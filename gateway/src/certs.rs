@@ -73,41 +73,44 @@ const LOCK_WAIT: Duration = Duration::from_secs(60);
 const README_FILE: &str = "README-generated.txt";
 
 /// What went wrong while generating or checking the demo PKI. Every variant names the
-/// file or directory concerned.
+/// file or directory concerned. The message includes the underlying cause, so it is not
+/// repeated as `source()` (which would print it twice in an error chain).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertsError {
     /// The output directory could not be created.
-    #[error("cannot create the demo PKI directory {path}: {source}")]
+    #[error("cannot create the demo PKI directory {path}: {cause}")]
     CreateDir {
         /// The directory.
         path: PathBuf,
         /// The underlying I/O error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// A file of the demo PKI could not be written (or its permissions set).
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Write {
         /// The file.
         path: PathBuf,
         /// The underlying I/O error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// An existing file of the demo PKI could not be inspected (other than not existing).
-    #[error("cannot read {path}: {source}; fix its permissions or regenerate with `vaxel certs --force`")]
+    #[error(
+        "cannot read {path}: {cause}; fix its permissions, or regenerate with `vaxel certs --force`"
+    )]
     Read {
         /// The file.
         path: PathBuf,
         /// The underlying I/O error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// rcgen could not build a key or certificate.
-    #[error("cannot generate {path}: {source}")]
+    #[error("cannot generate {path}: {cause}")]
     Generate {
         /// The file being generated.
         path: PathBuf,
         /// The underlying rcgen error.
-        source: rcgen::Error,
+        cause: rcgen::Error,
     },
     /// Another process kept the generation lock for too long.
     #[error(
@@ -427,10 +430,17 @@ impl DemoPki {
         for path in self.files() {
             match fs::metadata(&path) {
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // NotADirectory: part of the path is a file; creating the directory
+                // will then fail with a message that says so.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
                     return Ok(Some(format!("{} is missing", path.display())));
                 }
-                Err(source) => return Err(CertsError::Read { path, source }),
+                Err(cause) => return Err(CertsError::Read { path, cause }),
             }
         }
         for cert in DemoCert::ALL {
@@ -438,9 +448,9 @@ impl DemoPki {
                 continue;
             }
             let path = self.cert_path(cert);
-            let pem = fs::read(&path).map_err(|source| CertsError::Read {
+            let pem = fs::read(&path).map_err(|cause| CertsError::Read {
                 path: path.clone(),
-                source,
+                cause,
             })?;
             let usable = match x509_parser::pem::parse_x509_pem(&pem) {
                 Ok((_, pem)) => match pem.parse_x509() {
@@ -499,9 +509,9 @@ pub fn generate_demo_pki(dir: &Path) -> Result<DemoPki, CertsError> {
 }
 
 fn create_dir(dir: &Path) -> Result<(), CertsError> {
-    fs::create_dir_all(dir).map_err(|source| CertsError::CreateDir {
+    fs::create_dir_all(dir).map_err(|cause| CertsError::CreateDir {
         path: dir.to_path_buf(),
-        source,
+        cause,
     })
 }
 
@@ -518,9 +528,9 @@ fn issue(
     issuer: Option<&Issued>,
 ) -> Result<Issued, CertsError> {
     let path = pki.cert_path(which);
-    let generate_error = |source| CertsError::Generate {
+    let generate_error = |cause| CertsError::Generate {
         path: path.clone(),
-        source,
+        cause,
     };
     // PKCS_ECDSA_P256_SHA256, rcgen's default.
     let key = KeyPair::generate().map_err(generate_error)?;
@@ -555,10 +565,10 @@ fn write_demo_pki(pki: &DemoPki) -> Result<(), CertsError> {
     match fs::remove_file(&readme) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
+        Err(cause) => {
             return Err(CertsError::Write {
                 path: readme,
-                source,
+                cause,
             })
         }
     }
@@ -577,9 +587,9 @@ fn write_demo_pki(pki: &DemoPki) -> Result<(), CertsError> {
 /// half-written certificate or key. Private files are created with mode 0600 and
 /// never exist with wider permissions.
 fn write_atomically(path: &Path, contents: &[u8], private: bool) -> Result<(), CertsError> {
-    let write_error = |source| CertsError::Write {
+    let write_error = |cause| CertsError::Write {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
@@ -589,7 +599,7 @@ fn write_atomically(path: &Path, contents: &[u8], private: bool) -> Result<(), C
     match fs::remove_file(&tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => return Err(write_error(source)),
+        Err(cause) => return Err(write_error(cause)),
     }
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -683,7 +693,7 @@ impl GenerationLock {
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(source) => return Err(CertsError::Write { path, source }),
+                Err(cause) => return Err(CertsError::Write { path, cause }),
             }
         }
     }
@@ -1241,12 +1251,22 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let not_a_dir = tmp.path().join("plain-file");
         fs::write(&not_a_dir, b"x").unwrap();
-        let err = generate_demo_pki(&not_a_dir.join("out")).unwrap_err();
-        assert!(matches!(err, CertsError::CreateDir { .. }), "{err:?}");
-        assert!(
-            err.to_string()
-                .contains(&not_a_dir.join("out").display().to_string()),
-            "{err}"
-        );
+        let out = not_a_dir.join("out");
+        for err in [
+            generate_demo_pki(&out).unwrap_err(),
+            ensure_demo_pki(&out).unwrap_err(),
+        ] {
+            assert!(matches!(err, CertsError::CreateDir { .. }), "{err:?}");
+            let message = err.to_string();
+            assert!(
+                message.starts_with(&format!(
+                    "cannot create the demo PKI directory {}: ",
+                    out.display()
+                )),
+                "{message}"
+            );
+            // The cause is in the message, not repeated as a source.
+            assert!(std::error::Error::source(&err).is_none());
+        }
     }
 }

@@ -22,7 +22,9 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("configuration file {path} is not valid TOML or has an unknown/mistyped key: {message}")]
+    #[error(
+        "configuration file {path} is not valid TOML or has an unknown/mistyped key: {message}"
+    )]
     Parse { path: PathBuf, message: String },
     #[error("configuration file {path}: key `{key}`: {problem}")]
     Invalid {
@@ -245,7 +247,11 @@ impl Config {
             certificate: v.existing_file("producers.certificate", &p.certificate)?,
             private_key: v.existing_file("producers.private_key", &p.private_key)?,
             ca: v.existing_file("producers.ca", &p.ca)?,
-            connect_timeout: v.millis("producers.connect_timeout_ms", p.connect_timeout_ms, 2_000)?,
+            connect_timeout: v.millis(
+                "producers.connect_timeout_ms",
+                p.connect_timeout_ms,
+                2_000,
+            )?,
             default_response_timeout: v.millis(
                 "producers.default_response_timeout_ms",
                 p.default_response_timeout_ms,
@@ -260,7 +266,11 @@ impl Config {
         };
 
         let r = raw.routing;
-        v.check("routing.source", !r.source.trim().is_empty(), "must name the routing table file")?;
+        v.check(
+            "routing.source",
+            !r.source.trim().is_empty(),
+            "must name the routing table file",
+        )?;
         let source = v.resolve(&r.source);
         let last_known_good = match r.last_known_good {
             Some(p) => v.resolve(&p),
@@ -405,7 +415,10 @@ source = "tak.toml"
         assert_eq!(cfg.service.certificate, dir.path().join("c.pem"));
         assert_eq!(cfg.service.max_body_bytes, 15 * 1024 * 1024);
         assert_eq!(cfg.producers.connect_timeout, Duration::from_secs(2));
-        assert_eq!(cfg.producers.default_response_timeout, Duration::from_secs(29));
+        assert_eq!(
+            cfg.producers.default_response_timeout,
+            Duration::from_secs(29)
+        );
         assert_eq!(
             cfg.routing.last_known_good,
             dir.path().join("tak.toml.last-known-good")
@@ -449,10 +462,14 @@ source = "tak.toml"
     fn bad_trusted_address_names_index() {
         let dir = tempfile::tempdir().unwrap();
         write_pki(dir.path());
-        let text = format!("{GOOD}\n[identity]\ntrusted_header_addresses = [\"127.0.0.1\", \"lb\"]\n");
+        let text =
+            format!("{GOOD}\n[identity]\ntrusted_header_addresses = [\"127.0.0.1\", \"lb\"]\n");
         let msg = Config::from_toml(&text, &dir.path().join("v.toml"))
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("identity.trusted_header_addresses[1]"), "{msg}");
+        assert!(
+            msg.contains("identity.trusted_header_addresses[1]"),
+            "{msg}"
+        );
     }
 }

@@ -116,7 +116,10 @@ async fn answer(
     let echo: Vec<(&'static str, Option<HeaderValue>)> = [
         ("x-demo-sender-id", "x-vp-sender-id"),
         ("x-demo-instance-id", "x-vp-instance-id"),
-        ("x-demo-original-consumer", "x-rivta-original-serviceconsumer-hsaid"),
+        (
+            "x-demo-original-consumer",
+            "x-rivta-original-serviceconsumer-hsaid",
+        ),
         ("x-demo-correlation-id", "x-skltp-correlation-id"),
         ("x-demo-routing-history", "x-rivta-routing-history"),
         ("x-demo-soapaction", "soapaction"),
@@ -131,11 +134,10 @@ async fn answer(
     if let Some(ms) = slow_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let (contract, element) =
-        match sniff(&body, true, &SniffLimits::default()) {
-            Ok(SniffOutcome::Complete(env)) => (env.contract_namespace, env.body_element),
-            _ => ("urn:vaxel:demo:unknown".to_string(), "Unknown".to_string()),
-        };
+    let (contract, element) = match sniff(&body, true, &SniffLimits::default()) {
+        Ok(SniffOutcome::Complete(env)) => (env.contract_namespace, env.body_element),
+        _ => ("urn:vaxel:demo:unknown".to_string(), "Unknown".to_string()),
+    };
     let (status, xml) = if path.starts_with("/fault") {
         (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -140,14 +140,19 @@ mod tests {
     #[test]
     fn fault_string_has_code_instance_and_text() {
         let f = Fault::NotAuthorized("consumer A may not call B".into());
-        assert_eq!(f.fault_string("vp-1"), "VP007 [vp-1] consumer A may not call B");
+        assert_eq!(
+            f.fault_string("vp-1"),
+            "VP007 [vp-1] consumer A may not call B"
+        );
     }
 
     #[test]
     fn soap_fault_escapes_text() {
         let f = Fault::Malformed("bad <x> & 'y'".into());
         let xml = f.to_soap("i");
-        assert!(xml.contains("<faultstring>VP015 [i] bad &lt;x&gt; &amp; &apos;y&apos;</faultstring>"));
+        assert!(
+            xml.contains("<faultstring>VP015 [i] bad &lt;x&gt; &amp; &apos;y&apos;</faultstring>")
+        );
         assert!(xml.contains("<faultcode>soap:Server</faultcode>"));
     }
 

@@ -152,7 +152,7 @@ impl Body for ForwardBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }
 
@@ -195,7 +195,7 @@ impl Forwarder {
     ) -> Result<Response<Incoming>, ForwardError> {
         let url = req.uri().clone();
         let slot = req.body().slot.clone();
-        let hint = req.body().hint.clone();
+        let hint = req.body().hint;
         let (parts, body) = req.into_parts();
         let retry_parts = clone_parts(&parts);
         let attempt = async {

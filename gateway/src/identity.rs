@@ -47,15 +47,14 @@ pub fn resolve_sender(
             let id = sender.to_str().map(str::trim).unwrap_or("");
             if id.is_empty() {
                 return Err(Fault::CallerIdentity(
-                    "x-vp-sender-id is empty or not ASCII: it must carry the caller's HSA id".into(),
+                    "x-vp-sender-id is empty or not ASCII: it must carry the caller's HSA id"
+                        .into(),
                 ));
             }
             return Ok(id.to_string());
         }
     }
-    conn.certificate_id
-        .clone()
-        .map_err(Fault::CallerIdentity)
+    conn.certificate_id.clone().map_err(Fault::CallerIdentity)
 }
 
 /// IPv4-mapped IPv6 addresses compare equal to their IPv4 form.
@@ -128,7 +127,9 @@ mod tests {
             certificate_id: Err("no name".into()),
         };
         assert_eq!(
-            resolve_sender(&c, &HeaderMap::new(), &cfg(), "vp").unwrap_err().code(),
+            resolve_sender(&c, &HeaderMap::new(), &cfg(), "vp")
+                .unwrap_err()
+                .code(),
             "VP002"
         );
     }

@@ -10,7 +10,11 @@ use vaxel::config::Config;
 use vaxel::demo::{self, DemoOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "vaxel", version, about = "Mutual-TLS gateway for RIV-TA services (service virtualisation)")]
+#[command(
+    name = "vaxel",
+    version,
+    about = "Mutual-TLS gateway for RIV-TA services (service virtualisation)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -105,7 +109,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     producer_listen,
                 };
                 let cfg = demo::prepare(&opts)?;
-                let certs = cfg.producers.ca.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+                let certs = cfg
+                    .producers
+                    .ca
+                    .parent()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_default();
                 let producer = Box::pin(async move {
                     vaxel::demo_producer::bind_and_run(
                         producer_listen,
@@ -163,7 +172,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .worker_threads(threads.max(1))
                 .enable_all()
                 .build()?;
-            rt.block_on(vaxel::demo_producer::bind_and_run(listen, &cert, &key, &client_ca))
+            rt.block_on(vaxel::demo_producer::bind_and_run(
+                listen, &cert, &key, &client_ca,
+            ))
         }
     }
 }

@@ -93,7 +93,10 @@ pub async fn reload(shared: &Shared) -> Response<Full<Bytes>> {
     match result {
         Ok(Ok(report)) => {
             tracing::info!(?report, "routing table reloaded");
-            json_response(StatusCode::OK, json!({"reloaded": true, "routing_table": routing_status(shared)}))
+            json_response(
+                StatusCode::OK,
+                json!({"reloaded": true, "routing_table": routing_status(shared)}),
+            )
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "routing table reload failed; keeping the table in use");

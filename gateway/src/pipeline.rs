@@ -129,8 +129,9 @@ async fn route_and_forward(
             }
             v.clone()
         }
-        None => HeaderValue::from_str(&sender)
-            .map_err(|_| Fault::CallerIdentity(format!("caller id {sender:?} is not a valid header value")))?,
+        None => HeaderValue::from_str(&sender).map_err(|_| {
+            Fault::CallerIdentity(format!("caller id {sender:?} is not a valid header value"))
+        })?,
     };
 
     // Phase 3: read the envelope head and sniff it.
@@ -165,21 +166,26 @@ async fn route_and_forward(
 
     // Phase 4: authorisation (anropsbehörighet) and route (vägval), from one snapshot of
     // the routing table.
-    let table = shared.routing.current().ok_or(Fault::NoRoutingTable)?;
-    let today = chrono::Local::now().date_naive();
+    // The lock-free guard is not held across an await: the block ends before forwarding.
     let contract = envelope.contract_namespace.as_str();
-    table
-        .authorize(&sender, contract, &address.value, today)
-        .map_err(crate::routing::authz_fault)?;
-    let route = table
-        .route(contract, &address.value, today)
-        .map_err(crate::routing::route_fault)?;
-    let producer_profile = route.rivta_profile.known().ok_or_else(|| {
-        Fault::RivVersion(format!(
-            "the route for {contract} at {} names RIV-TA profile \"{}\", which this gateway does not know: the routing table must say RIVTABP20 or RIVTABP21",
-            address.value, route.rivta_profile
-        ))
-    })?;
+    let (url, timeout, producer_profile) = {
+        let guard = shared.routing.current_guard();
+        let table = guard.as_ref().ok_or(Fault::NoRoutingTable)?;
+        let today = today();
+        table
+            .authorize(&sender, contract, &address.value, today)
+            .map_err(crate::routing::authz_fault)?;
+        let route = table
+            .route(contract, &address.value, today)
+            .map_err(crate::routing::route_fault)?;
+        let profile = route.rivta_profile.known().ok_or_else(|| {
+            Fault::RivVersion(format!(
+                "the route for {contract} at {} names RIV-TA profile \"{}\", which this gateway does not know: the routing table must say RIVTABP20 or RIVTABP21",
+                address.value, route.rivta_profile
+            ))
+        })?;
+        (route.url.clone(), route.response_timeout, profile)
+    };
     let mut head = head;
     let mut content_length = content_length;
     if producer_profile != address.profile {
@@ -209,7 +215,7 @@ async fn route_and_forward(
     // Phase 5: forward, body streamed.
     let mut fwd = Request::builder()
         .method(Method::POST)
-        .uri(route.url.clone())
+        .uri(url.clone())
         .body(ForwardBody::new(
             head.chunks,
             head.received,
@@ -224,7 +230,7 @@ async fn route_and_forward(
             h.append(name.clone(), value.clone());
         }
     }
-    if let Some(auth) = route.url.authority() {
+    if let Some(auth) = url.authority() {
         if let Ok(v) = HeaderValue::from_str(auth.as_str()) {
             h.insert(header::HOST, v);
         }
@@ -246,13 +252,10 @@ async fn route_and_forward(
     h.insert(headers::ORIGINAL_CONSUMER, original_consumer);
     h.insert(headers::CORRELATION_ID, correlation.clone());
 
-    let url = route.url.to_string();
-    let timeout = route.response_timeout;
-    drop(table);
     let resp = forwarder
         .send(fwd, timeout)
         .await
-        .map_err(|e| producer_fault(e, &url, timeout))?;
+        .map_err(|e| producer_fault(e, &url.to_string(), timeout))?;
 
     shared.stats.forwarded.fetch_add(1, Ordering::Relaxed);
     let (mut rparts, rbody) = resp.into_parts();
@@ -263,13 +266,41 @@ async fn route_and_forward(
             .producer_faults_passed
             .fetch_add(1, Ordering::Relaxed);
     }
-    for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "trailer"] {
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "trailer",
+    ] {
         rparts.headers.remove(name);
     }
     rparts
         .headers
         .insert(headers::CORRELATION_ID, correlation.clone());
     Ok(Response::from_parts(rparts, Either::Right(rbody)))
+}
+
+/// Today's local date for validity checks, recomputed at most once a second per thread
+/// (the local-time lookup is not free, and validity is by day).
+fn today() -> chrono::NaiveDate {
+    use std::cell::Cell;
+    thread_local! {
+        static CACHE: Cell<Option<(u64, chrono::NaiveDate)>> = const { Cell::new(None) };
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    CACHE.with(|c| match c.get() {
+        Some((secs, day)) if secs == now => day,
+        _ => {
+            let day = chrono::Local::now().date_naive();
+            c.set(Some((now, day)));
+            day
+        }
+    })
 }
 
 fn profile_name(p: RivProfile) -> &'static str {

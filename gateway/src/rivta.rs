@@ -89,6 +89,8 @@ mod tests {
     fn cdata_and_comments_are_fine() {
         let msg = b"<To><!-- c --><![CDATA[SE1]]></To>";
         let out = convert_address(msg, 0..msg.len(), "SE1", RivProfile::Rivta21).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains(">SE1</LogicalAddress>"));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains(">SE1</LogicalAddress>"));
     }
 }

@@ -102,7 +102,10 @@ pub fn start_service(
             })?;
         threads.push(t);
     }
-    Ok(ServiceThreads { threads, local_addr })
+    Ok(ServiceThreads {
+        threads,
+        local_addr,
+    })
 }
 
 async fn serve_core(
@@ -182,9 +185,8 @@ async fn serve_core(
                 peer: peer.ip(),
                 certificate_id,
             });
-            let svc = service_fn(move |req| {
-                handle(req, conn.clone(), shared.clone(), forwarder.clone())
-            });
+            let svc =
+                service_fn(move |req| handle(req, conn.clone(), shared.clone(), forwarder.clone()));
             let fut = builder.serve_connection(TokioIo::new(tls), svc);
             if let Err(e) = watcher.watch(fut.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -33,7 +33,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// TLS 1.2 and 1.3 only (TLS 1.0/1.1 are not offered by rustls at all).
-static VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+static VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
 
 /// Read every certificate in a PEM file.
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
