@@ -55,6 +55,9 @@ struct RawService {
     max_envelope_head_bytes: Option<usize>,
     envelope_head_timeout_ms: Option<u64>,
     tls_handshake_timeout_ms: Option<u64>,
+    body_idle_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_concurrent_requests: Option<usize>,
     tls: RawServerTls,
 }
 
@@ -125,6 +128,13 @@ pub struct ServiceConfig {
     pub max_envelope_head_bytes: usize,
     pub envelope_head_timeout: Duration,
     pub tls_handshake_timeout: Duration,
+    /// A request body that sends nothing for this long is abandoned (slowloris).
+    pub body_idle_timeout: Duration,
+    /// Open client connections, over all cores; more are closed at accept.
+    pub max_connections: usize,
+    /// Requests in progress (until the producer's response headers), over all cores;
+    /// more get HTTP 503 with Retry-After at once instead of queueing.
+    pub max_concurrent_requests: usize,
     pub certificate: PathBuf,
     pub private_key: PathBuf,
     pub client_ca: PathBuf,
@@ -231,6 +241,17 @@ impl Config {
                 "service.tls_handshake_timeout_ms",
                 s.tls_handshake_timeout_ms,
                 10_000,
+            )?,
+            body_idle_timeout: v.millis(
+                "service.body_idle_timeout_ms",
+                s.body_idle_timeout_ms,
+                30_000,
+            )?,
+            max_connections: v.count("service.max_connections", s.max_connections, 10_000)?,
+            max_concurrent_requests: v.count(
+                "service.max_concurrent_requests",
+                s.max_concurrent_requests,
+                4_096,
             )?,
             certificate: v.existing_file("service.tls.certificate", &s.tls.certificate)?,
             private_key: v.existing_file("service.tls.private_key", &s.tls.private_key)?,
@@ -369,6 +390,14 @@ impl Validator<'_> {
                 &format!("`{s}` is not an address:port (e.g. \"0.0.0.0:8443\" or \"[::1]:8443\")"),
             )
         })
+    }
+
+    fn count(&self, key: &str, v: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+        let n = v.unwrap_or(default);
+        if n == 0 || n > 10_000_000 {
+            return Err(self.invalid(key, "must be between 1 and 10000000"));
+        }
+        Ok(n)
     }
 
     fn millis(&self, key: &str, v: Option<u64>, default: u64) -> Result<Duration, ConfigError> {

@@ -7,6 +7,7 @@
 //! see DESIGN.md "Performance model".
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -30,6 +31,13 @@ pub struct BodyTooLarge {
     pub limit: u64,
 }
 
+/// The caller stopped sending its request body (slowloris protection).
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stalled: no bytes arrived for {idle_ms} ms")]
+pub struct BodyStalled {
+    pub idle_ms: u128,
+}
+
 /// Why a producer call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -42,6 +50,8 @@ pub enum ForwardError {
     Failed { url: String, reason: String },
     #[error(transparent)]
     TooLarge(BodyTooLarge),
+    #[error(transparent)]
+    Stalled(BodyStalled),
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -54,6 +64,8 @@ struct BodySource {
     rest: Option<Incoming>,
     received: u64,
     limit: u64,
+    idle: Duration,
+    idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// The body sent to the producer. Until it is first polled, its source stays in a shared
@@ -75,6 +87,7 @@ impl ForwardBody {
         rest: Option<Incoming>,
         content_length: Option<u64>,
         limit: u64,
+        idle: Duration,
     ) -> ForwardBody {
         let hint = match content_length {
             Some(n) => SizeHint::with_exact(n),
@@ -86,6 +99,8 @@ impl ForwardBody {
             rest,
             received,
             limit,
+            idle,
+            idle_timer: None,
         };
         ForwardBody {
             slot: Some(Arc::new(Mutex::new(Some(src)))),
@@ -130,6 +145,9 @@ impl Body for ForwardBody {
         };
         match Pin::new(rest).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
+                if let Some(timer) = src.idle_timer.as_mut() {
+                    timer.as_mut().reset(tokio::time::Instant::now() + src.idle);
+                }
                 if let Some(data) = frame.data_ref() {
                     src.received += data.len() as u64;
                     if src.received > src.limit {
@@ -143,7 +161,18 @@ impl Body for ForwardBody {
                 src.rest = None;
                 Poll::Ready(None)
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                let idle = src.idle;
+                let timer = src
+                    .idle_timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Some(Err(Box::new(BodyStalled {
+                        idle_ms: idle.as_millis(),
+                    }))));
+                }
+                Poll::Pending
+            }
         }
     }
 
@@ -246,6 +275,9 @@ fn classify(url: &Uri, e: hyper_util::client::legacy::Error) -> ForwardError {
     while let Some(s) = source {
         if let Some(t) = s.downcast_ref::<BodyTooLarge>() {
             return ForwardError::TooLarge(BodyTooLarge { limit: t.limit });
+        }
+        if let Some(t) = s.downcast_ref::<BodyStalled>() {
+            return ForwardError::Stalled(BodyStalled { idle_ms: t.idle_ms });
         }
         source = s.source();
     }

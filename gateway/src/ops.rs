@@ -145,6 +145,8 @@ fn status(shared: &Shared) -> serde_json::Value {
             "forwarded": st.forwarded.load(Ordering::Relaxed),
             "producer_faults_passed": st.producer_faults_passed.load(Ordering::Relaxed),
             "connections": st.connections.load(Ordering::Relaxed),
+            "connections_rejected": st.connections_rejected.load(Ordering::Relaxed),
+            "requests_rejected_busy": st.requests_rejected_busy.load(Ordering::Relaxed),
             "tls_handshake_failures": st.tls_handshake_failures.load(Ordering::Relaxed),
             "faults": st.faults(),
         }

@@ -2,7 +2,7 @@
 //! identity → loop and header checks → envelope sniff → authorisation → route →
 //! forward. Each phase returns a typed outcome; `fault.rs` turns failures into faults.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,14 +50,48 @@ const NOT_FORWARDED: [&str; 13] = [
     "x-skltp-correlation-id",
 ];
 
+/// Per-core request limit (thread-per-core: no counter is shared between cores).
+#[derive(Debug, Clone)]
+pub struct CoreLimits {
+    pub in_flight: Arc<AtomicUsize>,
+    pub max_in_flight: usize,
+}
+
+/// Decrements its counter when dropped.
+#[derive(Debug)]
+pub struct CountGuard(Arc<AtomicUsize>);
+
+impl CountGuard {
+    pub fn new(counter: Arc<AtomicUsize>) -> CountGuard {
+        counter.fetch_add(1, Ordering::Relaxed);
+        CountGuard(counter)
+    }
+}
+
+impl Drop for CountGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Handle one request; never fails (every failure is a SOAP fault response).
 pub async fn handle(
     req: Request<Incoming>,
     conn: Arc<ConnectionInfo>,
     shared: Arc<Shared>,
     forwarder: Forwarder,
+    limits: CoreLimits,
 ) -> Result<Response<GatewayBody>, std::convert::Infallible> {
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    if limits.in_flight.load(Ordering::Relaxed) >= limits.max_in_flight {
+        // Fast rejection instead of unbounded queueing.
+        shared
+            .stats
+            .requests_rejected_busy
+            .fetch_add(1, Ordering::Relaxed);
+        return Ok(busy_response());
+    }
+    let _in_flight = CountGuard::new(limits.in_flight.clone());
     let correlation = req
         .headers()
         .get(headers::CORRELATION_ID)
@@ -79,6 +113,20 @@ pub async fn handle(
             Ok(resp.map(Either::Left))
         }
     }
+}
+
+fn busy_response() -> Response<GatewayBody> {
+    let mut r = Response::new(Either::Left(Full::new(Bytes::from_static(
+        b"the gateway is at its limit of concurrent requests (service.max_concurrent_requests): retry after 1 s\n",
+    ))));
+    *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    r
 }
 
 fn new_correlation_id() -> HeaderValue {
@@ -222,6 +270,7 @@ async fn route_and_forward(
             head.rest,
             content_length,
             cfg.service.max_body_bytes,
+            cfg.service.body_idle_timeout,
         ))
         .map_err(|e| Fault::Producer(format!("cannot build the producer request: {e}")))?;
     let h = fwd.headers_mut();
@@ -313,6 +362,9 @@ fn profile_name(p: RivProfile) -> &'static str {
 fn producer_fault(e: ForwardError, url: &str, timeout: Duration) -> Fault {
     match e {
         ForwardError::TooLarge(t) => too_large(t.limit),
+        ForwardError::Stalled(t) => Fault::Malformed(format!(
+            "{t}: send the whole message without pauses (service.body_idle_timeout_ms)"
+        )),
         ForwardError::Timeout { .. } => Fault::Producer(format!(
             "the producer at {url} did not answer within {} ms (the contract's response timeout); the request may or may not have been processed",
             timeout.as_millis()

@@ -5,7 +5,7 @@
 //! (see ../BENCHMARKING.md in the shared folder and BENCHMARKS.md).
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::forward::Forwarder;
 use crate::identity::ConnectionInfo;
-use crate::pipeline::{handle, Shared};
+use crate::pipeline::{handle, CoreLimits, CountGuard, Shared};
 use crate::tls;
 
 /// Bind `addr` with SO_REUSEPORT so that every core can have a listener of its own.
@@ -133,6 +133,18 @@ async fn serve_core(
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     let handshake_timeout = shared.config.service.tls_handshake_timeout;
+    // Limits are split evenly over the cores: each core counts its own, uncontended.
+    let threads = shared.config.service.threads.max(1);
+    let max_connections = shared.config.service.max_connections.div_ceil(threads);
+    let limits = CoreLimits {
+        in_flight: Arc::new(AtomicUsize::new(0)),
+        max_in_flight: shared
+            .config
+            .service
+            .max_concurrent_requests
+            .div_ceil(threads),
+    };
+    let open = Arc::new(AtomicUsize::new(0));
 
     loop {
         let (tcp, peer) = tokio::select! {
@@ -147,14 +159,26 @@ async fn serve_core(
             },
             _ = shutdown.changed() => break,
         };
+        if open.load(Ordering::Relaxed) >= max_connections {
+            // Over the connection limit: close at once rather than queue.
+            shared
+                .stats
+                .connections_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            drop(tcp);
+            continue;
+        }
+        let conn_guard = CountGuard::new(open.clone());
         let _ = tcp.set_nodelay(true);
         shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let limits = limits.clone();
         let acceptor = acceptor.clone();
         let shared = shared.clone();
         let forwarder = forwarder.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _conn_guard = conn_guard;
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -185,8 +209,15 @@ async fn serve_core(
                 peer: peer.ip(),
                 certificate_id,
             });
-            let svc =
-                service_fn(move |req| handle(req, conn.clone(), shared.clone(), forwarder.clone()));
+            let svc = service_fn(move |req| {
+                handle(
+                    req,
+                    conn.clone(),
+                    shared.clone(),
+                    forwarder.clone(),
+                    limits.clone(),
+                )
+            });
             let fut = builder.serve_connection(TokioIo::new(tls), svc);
             if let Err(e) = watcher.watch(fut.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -15,6 +15,8 @@ pub struct Stats {
     pub forwarded: AtomicU64,
     pub producer_faults_passed: AtomicU64,
     pub connections: AtomicU64,
+    pub connections_rejected: AtomicU64,
+    pub requests_rejected_busy: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
     faults: [AtomicU64; 14],
 }
