@@ -427,6 +427,7 @@ async fn read_envelope_head(
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut joined = BytesMut::new();
     let mut received: u64 = 0;
+    let mut next_attempt: usize = 0;
     loop {
         let frame = body.frame().await;
         let is_final = match frame {
@@ -461,6 +462,13 @@ async fn read_envelope_head(
             1 => &chunks[0],
             _ => &joined,
         };
+        // The sniffer parses the prefix from its start each time: try again only when
+        // the prefix has grown by half (at least 1 KiB), so a body trickled in tiny
+        // frames costs linear, not quadratic, work.
+        if !is_final && view.len() < next_attempt {
+            continue;
+        }
+        next_attempt = (view.len() + (view.len() / 2).max(1024)).min(limits.max_prefix_bytes);
         match sniff(view, is_final, limits) {
             Ok(SniffOutcome::Complete(envelope)) => {
                 let rest = (!is_final).then_some(body);

@@ -103,7 +103,9 @@ pub enum SniffError {
     NoBody,
     #[error("SOAP Body is empty: the first Body child names the service contract")]
     EmptyBody,
-    #[error("first Body child <{element}> has no namespace: the service contract is its namespace")]
+    #[error(
+        "first Body child <{element}> has no namespace: the service contract is its namespace"
+    )]
     BodyChildWithoutNamespace { element: String },
     #[error("element nesting deeper than {limit} before the SOAP Body")]
     TooDeep { limit: usize },
@@ -260,6 +262,12 @@ impl<'i> Sniffer<'i> {
         };
         let first_event = !self.seen_event;
         self.seen_event = true;
+        // For markup, `before` is at its `<`, or just past it when text came first.
+        let markup_start = if self.window.get(before) == Some(&b'<') {
+            before
+        } else {
+            before.saturating_sub(1)
+        };
         match event {
             Event::Start(e) => self.start_element(ns, &e, false),
             Event::Empty(e) => self.start_element(ns, &e, true),
@@ -267,11 +275,14 @@ impl<'i> Sniffer<'i> {
             Event::Text(t) => self.text(&t, before),
             Event::CData(c) => {
                 if self.depth == 0 {
-                    return Err(malformed(before, "CDATA section outside the root element"));
+                    return Err(malformed(
+                        markup_start,
+                        "CDATA section outside the root element",
+                    ));
                 }
                 if let Some(address) = self.address_in_progress.as_mut() {
                     let text = std::str::from_utf8(&c)
-                        .map_err(|_| malformed(before, "CDATA section is not valid UTF-8"))?;
+                        .map_err(|_| malformed(markup_start, "CDATA section is not valid UTF-8"))?;
                     address.text.push_str(&normalize_line_ends(text));
                 }
                 Ok(())
@@ -280,12 +291,15 @@ impl<'i> Sniffer<'i> {
                 // XML 1.0 §2.8: the XML declaration may only stand at the very start.
                 if !first_event {
                     return Err(malformed(
-                        before,
+                        markup_start,
                         "XML declaration is only allowed at the very start of the message",
                     ));
                 }
                 if let Err(e) = d.version() {
-                    return Err(malformed(before, format!("invalid XML declaration: {e}")));
+                    return Err(malformed(
+                        markup_start,
+                        format!("invalid XML declaration: {e}"),
+                    ));
                 }
                 match d.encoding() {
                     None => Ok(()),
@@ -293,13 +307,16 @@ impl<'i> Sniffer<'i> {
                     // RIV-TA messages are UTF-8; the sniffer reads names and the address
                     // as UTF-8, so another declared encoding would be misread, not routed.
                     Some(Ok(enc)) => Err(malformed(
-                        before,
+                        markup_start,
                         format!(
                             "declared encoding \"{}\" is not supported: send the message in UTF-8",
                             quote(&enc)
                         ),
                     )),
-                    Some(Err(e)) => Err(malformed(before, format!("invalid XML declaration: {e}"))),
+                    Some(Err(e)) => Err(malformed(
+                        markup_start,
+                        format!("invalid XML declaration: {e}"),
+                    )),
                 }
             }
             Event::DocType(_) => Err(SniffError::DtdNotAllowed.into()),
@@ -332,11 +349,17 @@ impl<'i> Sniffer<'i> {
         let start = end.saturating_sub(tag_len);
         let qname = e.name();
         check_qname(qname.as_ref()).map_err(|why| {
-            malformed(start, format!("invalid element name <{}>: {why}", quote(qname.as_ref())))
+            malformed(
+                start,
+                format!("invalid element name <{}>: {why}", quote(qname.as_ref())),
+            )
         })?;
         // Namespaces in XML 1.0 §3: element names must not have the prefix `xmlns`.
         if qname.prefix().is_some_and(|p| p.as_ref() == b"xmlns") {
-            return Err(malformed(start, "element names must not use the prefix `xmlns`"));
+            return Err(malformed(
+                start,
+                "element names must not use the prefix `xmlns`",
+            ));
         }
         check_attributes(e, start)?;
         let depth = self.depth + 1;
@@ -359,7 +382,9 @@ impl<'i> Sniffer<'i> {
                 // 1.2 envelope is refused here: RIV-TA mandates SOAP 1.1.
                 if !is_soap("Envelope") {
                     let found = match namespace.as_deref() {
-                        Some(uri) => format!("{{{}}}{}", quote(uri.as_bytes()), quote(local.as_bytes())),
+                        Some(uri) => {
+                            format!("{{{}}}{}", quote(uri.as_bytes()), quote(local.as_bytes()))
+                        }
                         None => quote(local.as_bytes()),
                     };
                     return Err(SniffError::NotSoapEnvelope { found }.into());
@@ -383,7 +408,9 @@ impl<'i> Sniffer<'i> {
                 // LogicalAddress, RIV-TA 2.0 wsa:To). The first one wins; later ones
                 // are ignored like any other header block.
                 let profile = match namespace.as_deref() {
-                    Some(RIVTA21_ADDRESS_NS) if local == "LogicalAddress" => Some(RivProfile::Rivta21),
+                    Some(RIVTA21_ADDRESS_NS) if local == "LogicalAddress" => {
+                        Some(RivProfile::Rivta21)
+                    }
                     Some(WSA_NS) if local == "To" => Some(RivProfile::Rivta20),
                     _ => None,
                 };
@@ -479,9 +506,8 @@ impl<'i> Sniffer<'i> {
         if at_end {
             return Ok(());
         }
-        let raw = std::str::from_utf8(t).map_err(|e| {
-            malformed(start + e.valid_up_to(), "text is not valid UTF-8")
-        })?;
+        let raw = std::str::from_utf8(t)
+            .map_err(|e| malformed(start + e.valid_up_to(), "text is not valid UTF-8"))?;
         // Line ends are normalised before references are expanded, so `&#13;` stays a CR.
         let normalized = normalize_line_ends(raw);
         let text = quick_xml::escape::unescape(&normalized)
@@ -508,7 +534,9 @@ impl<'i> Sniffer<'i> {
                         Bang::Doctype => return SniffError::DtdNotAllowed.into(),
                         Bang::Invalid => false,
                     },
-                    SyntaxError::UnclosedPIOrXmlDecl => !contains(tail.get(1..).unwrap_or_default(), b"?>"),
+                    SyntaxError::UnclosedPIOrXmlDecl => {
+                        !contains(tail.get(1..).unwrap_or_default(), b"?>")
+                    }
                     // quick-xml reports an unclosed tag only when it runs out of bytes.
                     SyntaxError::UnclosedTag => self.pos() >= self.window.len(),
                 };
@@ -522,7 +550,9 @@ impl<'i> Sniffer<'i> {
                 }
             }
             // `<!DOCTYPE>` without a name is still a DTD.
-            XmlError::IllFormed(IllFormedError::MissingDoctypeName) => SniffError::DtdNotAllowed.into(),
+            XmlError::IllFormed(IllFormedError::MissingDoctypeName) => {
+                SniffError::DtdNotAllowed.into()
+            }
             // quick-xml does not record a position for namespace errors; the offending
             // start tag ends at the current position.
             XmlError::Namespace(e) => malformed(self.pos(), format!("namespace error: {e}")),
@@ -602,7 +632,9 @@ enum ElementNs {
 impl From<ResolveResult<'_>> for ElementNs {
     fn from(ns: ResolveResult<'_>) -> Self {
         match ns {
-            ResolveResult::Bound(uri) if !uri.as_ref().is_empty() => Self::Bound(uri.as_ref().to_vec()),
+            ResolveResult::Bound(uri) if !uri.as_ref().is_empty() => {
+                Self::Bound(uri.as_ref().to_vec())
+            }
             ResolveResult::Bound(_) | ResolveResult::Unbound => Self::Unbound,
             ResolveResult::Unknown(prefix) => Self::Unknown(prefix),
         }
@@ -614,12 +646,18 @@ fn element_namespace(ns: ElementNs, qname: &[u8], start: usize) -> Result<Option
     match ns {
         ElementNs::Bound(uri) => {
             let raw = std::str::from_utf8(&uri).map_err(|_| {
-                malformed(start, format!("namespace of <{}> is not valid UTF-8", quote(qname)))
+                malformed(
+                    start,
+                    format!("namespace of <{}> is not valid UTF-8", quote(qname)),
+                )
             })?;
             // quick-xml resolves prefixes to the raw attribute value; a URI written with
             // character references (`&#58;`) must still match the RIV-TA namespaces.
             let uri = quick_xml::escape::unescape(raw).map_err(|e| {
-                malformed(start, format!("invalid namespace of <{}>: {e}", quote(qname)))
+                malformed(
+                    start,
+                    format!("invalid namespace of <{}>: {e}", quote(qname)),
+                )
             })?;
             Ok(Some(uri.into_owned()))
         }
@@ -642,25 +680,40 @@ fn check_attributes(e: &BytesStart<'_>, start: usize) -> Result<(), Stop> {
     for attr in e.attributes().with_checks(true) {
         let element = || quote(e.name().as_ref());
         let attr = attr.map_err(|err| {
-            malformed(start, format!("invalid attribute in <{}>: {err}", element()))
+            malformed(
+                start,
+                format!("invalid attribute in <{}>: {err}", element()),
+            )
         })?;
         check_qname(attr.key.as_ref()).map_err(|why| {
             malformed(
                 start,
-                format!("invalid attribute name `{}` in <{}>: {why}", quote(attr.key.as_ref()), element()),
+                format!(
+                    "invalid attribute name `{}` in <{}>: {why}",
+                    quote(attr.key.as_ref()),
+                    element()
+                ),
             )
         })?;
         // XML 1.0 §3.1 (AttValue): `<` may not appear literally in an attribute value.
         if attr.value.contains(&b'<') {
             return Err(malformed(
                 start,
-                format!("`<` in the value of attribute `{}` in <{}>", quote(attr.key.as_ref()), element()),
+                format!(
+                    "`<` in the value of attribute `{}` in <{}>",
+                    quote(attr.key.as_ref()),
+                    element()
+                ),
             ));
         }
         attr.unescape_value().map_err(|err| {
             malformed(
                 start,
-                format!("invalid value of attribute `{}` in <{}>: {err}", quote(attr.key.as_ref()), element()),
+                format!(
+                    "invalid value of attribute `{}` in <{}>: {err}",
+                    quote(attr.key.as_ref()),
+                    element()
+                ),
             )
         })?;
     }
@@ -735,8 +788,21 @@ mod tests {
 
     #[test]
     fn bang_prefixes_wait_for_more_bytes() {
-        for tail in [&b"<!"[..], b"<!-", b"<!--", b"<!-- abc", b"<![CDA", b"<![CDATA[x]", b"<!DOC"] {
-            assert_eq!(classify_bang(tail), Bang::Incomplete, "{:?}", String::from_utf8_lossy(tail));
+        for tail in [
+            &b"<!"[..],
+            b"<!-",
+            b"<!--",
+            b"<!-- abc",
+            b"<![CDA",
+            b"<![CDATA[x]",
+            b"<!DOC",
+        ] {
+            assert_eq!(
+                classify_bang(tail),
+                Bang::Incomplete,
+                "{:?}",
+                String::from_utf8_lossy(tail)
+            );
         }
     }
 
@@ -748,18 +814,49 @@ mod tests {
 
     #[test]
     fn bogus_bang_markup_is_invalid() {
-        for tail in [&b"<!x"[..], b"<!-x -->", b"<![CDATA]]>", b"<!DOCX>", b"<!-- a -->"] {
-            assert_eq!(classify_bang(tail), Bang::Invalid, "{:?}", String::from_utf8_lossy(tail));
+        for tail in [
+            &b"<!x"[..],
+            b"<!-x -->",
+            b"<![CDATA]]>",
+            b"<!DOCX>",
+            b"<!-- a -->",
+        ] {
+            assert_eq!(
+                classify_bang(tail),
+                Bang::Invalid,
+                "{:?}",
+                String::from_utf8_lossy(tail)
+            );
         }
     }
 
     #[test]
     fn qnames() {
-        for ok in [&b"a"[..], b"soap:Envelope", b"_x.y-z", b"ns5:LogicalAddress", "å:ö".as_bytes()] {
+        for ok in [
+            &b"a"[..],
+            b"soap:Envelope",
+            b"_x.y-z",
+            b"ns5:LogicalAddress",
+            "å:ö".as_bytes(),
+        ] {
             assert_eq!(check_qname(ok), Ok(()), "{:?}", String::from_utf8_lossy(ok));
         }
-        for bad in [&b""[..], b":a", b"a:", b"a:b:c", b"1a", b"a b", b"a\"", b"-a", b"\xff"] {
-            assert!(check_qname(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b""[..],
+            b":a",
+            b"a:",
+            b"a:b:c",
+            b"1a",
+            b"a b",
+            b"a\"",
+            b"-a",
+            b"\xff",
+        ] {
+            assert!(
+                check_qname(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

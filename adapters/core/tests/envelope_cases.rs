@@ -5,7 +5,8 @@ use common::{envelope, error, sniff_in_chunks};
 use vaxel_adapter::{sniff, RivProfile, SniffError, SniffLimits, SniffOutcome};
 
 const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
-const CONTRACT: &str = "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2";
+const CONTRACT: &str =
+    "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2";
 
 /// A RIV-TA 2.1 request with the given header content.
 fn request_with_header(header: &str) -> String {
@@ -51,10 +52,18 @@ fn doctype_with_external_entity_is_refused() {
 
 #[test]
 fn billion_laughs_is_refused_before_any_expansion() {
-    let mut lol = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n");
+    let mut lol =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n");
     for i in 1..10 {
-        let prev = if i == 1 { "lol".to_owned() } else { format!("lol{}", i - 1) };
-        lol.push_str(&format!(" <!ENTITY lol{i} \"{}\">\n", format!("&{prev};").repeat(10)));
+        let prev = if i == 1 {
+            "lol".to_owned()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        lol.push_str(&format!(
+            " <!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
     }
     lol.push_str("]>\n<lolz>&lol9;</lolz>");
     assert_eq!(error(lol.as_bytes()), SniffError::DtdNotAllowed);
@@ -64,9 +73,15 @@ fn billion_laughs_is_refused_before_any_expansion() {
 fn doctype_is_refused_while_still_arriving() {
     // The gateway must not wait for the end of a DTD to refuse it.
     let partial = b"<?xml version=\"1.0\"?><!DOCTYPE x [ <!ENTITY a \"aaaaaaaa";
-    assert_eq!(sniff(partial, false, &SniffLimits::default()), Err(SniffError::DtdNotAllowed));
+    assert_eq!(
+        sniff(partial, false, &SniffLimits::default()),
+        Err(SniffError::DtdNotAllowed)
+    );
     // ... but a prefix that may still become a comment needs more bytes.
-    assert_eq!(sniff(b"<!DOC", false, &SniffLimits::default()), Ok(SniffOutcome::NeedMore));
+    assert_eq!(
+        sniff(b"<!DOC", false, &SniffLimits::default()),
+        Ok(SniffOutcome::NeedMore)
+    );
 }
 
 #[test]
@@ -78,10 +93,18 @@ fn doctype_inside_the_header_is_refused() {
 
 #[test]
 fn undefined_entity_in_the_address_is_malformed() {
-    let xml = rivta21_request(r#"<LogicalAddress xmlns="urn:riv:itintegration:registry:1">&xxe;</LogicalAddress>"#);
-    assert!(matches!(error(xml.as_bytes()), SniffError::Malformed { .. }));
+    let xml = rivta21_request(
+        r#"<LogicalAddress xmlns="urn:riv:itintegration:registry:1">&xxe;</LogicalAddress>"#,
+    );
+    assert!(matches!(
+        error(xml.as_bytes()),
+        SniffError::Malformed { .. }
+    ));
     let xml = request_with_header(r#"<h:Other xmlns:h="urn:h">&nbsp;</h:Other>"#);
-    assert!(matches!(error(xml.as_bytes()), SniffError::Malformed { .. }));
+    assert!(matches!(
+        error(xml.as_bytes()),
+        SniffError::Malformed { .. }
+    ));
 }
 
 // ---------------------------------------------------------------- not SOAP at all
@@ -91,19 +114,31 @@ fn json_is_refused_on_its_first_byte() {
     let json = br#"{"logicalAddress":"SE123","patientId":"191212121212"}"#;
     assert_eq!(malformed_position(json), 0);
     // Also when only a prefix has arrived: no need to wait for more of it.
-    assert!(matches!(sniff(&json[..5], false, &SniffLimits::default()), Err(SniffError::Malformed { position: 0, .. })));
+    assert!(matches!(
+        sniff(&json[..5], false, &SniffLimits::default()),
+        Err(SniffError::Malformed { position: 0, .. })
+    ));
 }
 
 #[test]
 fn binary_and_text_are_refused() {
     let binary: Vec<u8> = (0u8..=255).rev().collect();
     assert_eq!(malformed_position(&binary), 0);
-    assert!(matches!(error(b"\x00<soap:Envelope/>"), SniffError::Malformed { .. }));
-    assert!(matches!(error(b"hello, world"), SniffError::Malformed { .. }));
+    assert!(matches!(
+        error(b"\x00<soap:Envelope/>"),
+        SniffError::Malformed { .. }
+    ));
+    assert!(matches!(
+        error(b"hello, world"),
+        SniffError::Malformed { .. }
+    ));
     assert!(matches!(error(b"<\x01\x02>"), SniffError::Malformed { .. }));
     assert!(matches!(error(b"<1a/>"), SniffError::Malformed { .. }));
     // A UTF-16 message is not UTF-8: refused, not misread.
-    let utf16: Vec<u8> = "\u{feff}<a/>".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let utf16: Vec<u8> = "\u{feff}<a/>"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
     assert!(matches!(error(&utf16), SniffError::Malformed { .. }));
 }
 
@@ -111,14 +146,23 @@ fn binary_and_text_are_refused() {
 fn other_root_elements_are_named_in_the_error() {
     assert_eq!(
         error(b"<html><body>hi</body></html>"),
-        SniffError::NotSoapEnvelope { found: "html".into() }
+        SniffError::NotSoapEnvelope {
+            found: "html".into()
+        }
     );
     assert_eq!(
         error(br#"<m:GetCareDocumentation xmlns:m="urn:x"/>"#),
-        SniffError::NotSoapEnvelope { found: "{urn:x}GetCareDocumentation".into() }
+        SniffError::NotSoapEnvelope {
+            found: "{urn:x}GetCareDocumentation".into()
+        }
     );
     // Right local name, no namespace.
-    assert_eq!(error(b"<Envelope><Body/></Envelope>"), SniffError::NotSoapEnvelope { found: "Envelope".into() });
+    assert_eq!(
+        error(b"<Envelope><Body/></Envelope>"),
+        SniffError::NotSoapEnvelope {
+            found: "Envelope".into()
+        }
+    );
 }
 
 #[test]
@@ -127,8 +171,17 @@ fn soap12_envelope_is_not_soap11() {
         r#"<env:Envelope xmlns:env="{SOAP12_NS}"><env:Header/><env:Body><m:A xmlns:m="urn:a"/></env:Body></env:Envelope>"#
     );
     let err = error(xml.as_bytes());
-    assert_eq!(err, SniffError::NotSoapEnvelope { found: format!("{{{SOAP12_NS}}}Envelope") });
-    assert!(err.to_string().contains("http://schemas.xmlsoap.org/soap/envelope/"), "{err}");
+    assert_eq!(
+        err,
+        SniffError::NotSoapEnvelope {
+            found: format!("{{{SOAP12_NS}}}Envelope")
+        }
+    );
+    assert!(
+        err.to_string()
+            .contains("http://schemas.xmlsoap.org/soap/envelope/"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------- envelope structure
@@ -138,7 +191,10 @@ fn envelope_without_body_is_refused() {
     let no_body = br#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header/></soap:Envelope>"#;
     assert_eq!(error(no_body), SniffError::NoBody);
     // Decided as soon as the Envelope closes, whatever may follow.
-    assert_eq!(sniff(no_body, false, &SniffLimits::default()), Err(SniffError::NoBody));
+    assert_eq!(
+        sniff(no_body, false, &SniffLimits::default()),
+        Err(SniffError::NoBody)
+    );
     assert_eq!(
         error(br#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"/>"#),
         SniffError::NoBody
@@ -153,24 +209,47 @@ fn envelope_without_body_is_refused() {
 #[test]
 fn empty_body_is_refused() {
     let env = |body: &str| {
-        format!(r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/">{body}</S:Envelope>"#)
+        format!(
+            r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/">{body}</S:Envelope>"#
+        )
     };
-    for body in ["<S:Body/>", "<S:Body></S:Body>", "<S:Body>\n  <!-- nothing -->\n  </S:Body>", "<S:Body>text only</S:Body>"] {
+    for body in [
+        "<S:Body/>",
+        "<S:Body></S:Body>",
+        "<S:Body>\n  <!-- nothing -->\n  </S:Body>",
+        "<S:Body>text only</S:Body>",
+    ] {
         assert_eq!(error(env(body).as_bytes()), SniffError::EmptyBody, "{body}");
     }
     // A message that ends inside an empty Body: EmptyBody when final, NeedMore before.
     let open = br#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>  "#;
-    assert_eq!(sniff(open, true, &SniffLimits::default()), Err(SniffError::EmptyBody));
-    assert_eq!(sniff(open, false, &SniffLimits::default()), Ok(SniffOutcome::NeedMore));
+    assert_eq!(
+        sniff(open, true, &SniffLimits::default()),
+        Err(SniffError::EmptyBody)
+    );
+    assert_eq!(
+        sniff(open, false, &SniffLimits::default()),
+        Ok(SniffOutcome::NeedMore)
+    );
 }
 
 #[test]
 fn body_child_without_namespace_is_refused() {
     let xml = br#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><GetThing/></S:Body></S:Envelope>"#;
-    assert_eq!(error(xml), SniffError::BodyChildWithoutNamespace { element: "GetThing".into() });
+    assert_eq!(
+        error(xml),
+        SniffError::BodyChildWithoutNamespace {
+            element: "GetThing".into()
+        }
+    );
     // xmlns="" takes the default namespace away again.
     let reset = br#"<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><GetThing xmlns=""/></Body></Envelope>"#;
-    assert_eq!(error(reset), SniffError::BodyChildWithoutNamespace { element: "GetThing".into() });
+    assert_eq!(
+        error(reset),
+        SniffError::BodyChildWithoutNamespace {
+            element: "GetThing".into()
+        }
+    );
 }
 
 #[test]
@@ -189,38 +268,71 @@ fn missing_header_is_fine_but_has_no_address() {
 
 #[test]
 fn deep_nesting_is_refused() {
-    let deep = format!("{}{}", "<h:x xmlns:h=\"urn:h\">".repeat(100), "</h:x>".repeat(100));
+    let deep = format!(
+        "{}{}",
+        "<h:x xmlns:h=\"urn:h\">".repeat(100),
+        "</h:x>".repeat(100)
+    );
     let xml = request_with_header(&deep);
     assert_eq!(error(xml.as_bytes()), SniffError::TooDeep { limit: 64 });
     // Refused as soon as the limit is passed, before the rest arrives.
     let cut = &xml.as_bytes()[..xml.len() / 2];
-    assert_eq!(sniff(cut, false, &SniffLimits::default()), Err(SniffError::TooDeep { limit: 64 }));
+    assert_eq!(
+        sniff(cut, false, &SniffLimits::default()),
+        Err(SniffError::TooDeep { limit: 64 })
+    );
 
     // Envelope/Body/child is depth 3.
     let plain = rivta21_request("");
-    let three = SniffLimits { max_depth: 3, ..SniffLimits::default() };
-    assert!(matches!(sniff(plain.as_bytes(), true, &three), Ok(SniffOutcome::Complete(_))));
-    let two = SniffLimits { max_depth: 2, ..SniffLimits::default() };
-    assert_eq!(sniff(plain.as_bytes(), true, &two), Err(SniffError::TooDeep { limit: 2 }));
+    let three = SniffLimits {
+        max_depth: 3,
+        ..SniffLimits::default()
+    };
+    assert!(matches!(
+        sniff(plain.as_bytes(), true, &three),
+        Ok(SniffOutcome::Complete(_))
+    ));
+    let two = SniffLimits {
+        max_depth: 2,
+        ..SniffLimits::default()
+    };
+    assert_eq!(
+        sniff(plain.as_bytes(), true, &two),
+        Err(SniffError::TooDeep { limit: 2 })
+    );
 }
 
 #[test]
 fn header_larger_than_the_limit_is_refused() {
-    let filler = format!("<h:Filler xmlns:h=\"urn:h\">{}</h:Filler>", "x".repeat(300 * 1024));
+    let filler = format!(
+        "<h:Filler xmlns:h=\"urn:h\">{}</h:Filler>",
+        "x".repeat(300 * 1024)
+    );
     let xml = request_with_header(&filler);
     let limit = SniffLimits::default().max_prefix_bytes;
     assert_eq!(error(xml.as_bytes()), SniffError::HeaderTooLarge { limit });
-    assert_eq!(sniff(xml.as_bytes(), false, &SniffLimits::default()), Err(SniffError::HeaderTooLarge { limit }));
+    assert_eq!(
+        sniff(xml.as_bytes(), false, &SniffLimits::default()),
+        Err(SniffError::HeaderTooLarge { limit })
+    );
     // A non-final prefix exactly at the limit can never decide within it.
-    assert_eq!(sniff(&xml.as_bytes()[..limit], false, &SniffLimits::default()), Err(SniffError::HeaderTooLarge { limit }));
+    assert_eq!(
+        sniff(&xml.as_bytes()[..limit], false, &SniffLimits::default()),
+        Err(SniffError::HeaderTooLarge { limit })
+    );
     // One byte less may still get there.
-    assert_eq!(sniff(&xml.as_bytes()[..limit - 1], false, &SniffLimits::default()), Ok(SniffOutcome::NeedMore));
+    assert_eq!(
+        sniff(&xml.as_bytes()[..limit - 1], false, &SniffLimits::default()),
+        Ok(SniffOutcome::NeedMore)
+    );
 }
 
 #[test]
 fn a_large_body_does_not_count_against_the_limit() {
-    let xml = rivta21_request(r#"<LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress>"#)
-        .replace("191212121212", &"1".repeat(1024 * 1024));
+    let xml = rivta21_request(
+        r#"<LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress>"#,
+    )
+    .replace("191212121212", &"1".repeat(1024 * 1024));
     let env = envelope(xml.as_bytes());
     assert!(env.consumed < 1024);
 }
@@ -229,12 +341,22 @@ fn a_large_body_does_not_count_against_the_limit() {
 
 #[test]
 fn truncated_final_input_is_truncated() {
-    let xml = rivta21_request(r#"<LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress>"#);
+    let xml = rivta21_request(
+        r#"<LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress>"#,
+    );
     let header_end = xml.find("</soap:Header>").unwrap();
     for cut in [0, 10, 60, header_end, header_end + 5] {
         let prefix = &xml.as_bytes()[..cut];
-        assert_eq!(sniff(prefix, true, &SniffLimits::default()), Err(SniffError::Truncated), "cut at {cut}");
-        assert_eq!(sniff(prefix, false, &SniffLimits::default()), Ok(SniffOutcome::NeedMore), "cut at {cut}");
+        assert_eq!(
+            sniff(prefix, true, &SniffLimits::default()),
+            Err(SniffError::Truncated),
+            "cut at {cut}"
+        );
+        assert_eq!(
+            sniff(prefix, false, &SniffLimits::default()),
+            Ok(SniffOutcome::NeedMore),
+            "cut at {cut}"
+        );
     }
     assert_eq!(error(b""), SniffError::Truncated);
 }
@@ -307,10 +429,15 @@ fn malformed_content_is_refused_without_waiting_for_more() {
 fn malformed_error_says_where_and_why() {
     let xml = br#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns2:X></soap:Body>"#;
     let err = error(xml);
-    let SniffError::Malformed { position, .. } = &err else { panic!("{err:?}") };
+    let SniffError::Malformed { position, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(*position, xml.len() - "<ns2:X></soap:Body>".len());
     let text = err.to_string();
-    assert!(text.contains(&format!("at byte {position}")) && text.contains("ns2"), "{text}");
+    assert!(
+        text.contains(&format!("at byte {position}")) && text.contains("ns2"),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------- the address header
@@ -326,7 +453,11 @@ fn empty_address_gives_an_empty_value() {
         let xml = rivta21_request(element);
         let env = envelope(xml.as_bytes());
         let address = env.address.unwrap();
-        assert_eq!((address.profile, address.value.as_str()), (RivProfile::Rivta21, ""), "{element}");
+        assert_eq!(
+            (address.profile, address.value.as_str()),
+            (RivProfile::Rivta21, ""),
+            "{element}"
+        );
         assert_eq!(&xml[address.span], element);
     }
     let xml = rivta21_request(r#"<wsa:To xmlns:wsa="http://www.w3.org/2005/08/addressing"/>"#);
@@ -357,13 +488,31 @@ fn address_span_covers_the_whole_element() {
 fn address_text_is_unescaped_and_cdata_is_read() {
     let ns = "urn:riv:itintegration:registry:1";
     let cases = [
-        (format!(r#"<LogicalAddress xmlns="{ns}">SE&amp;1&lt;2&gt;&#x41;&#66;</LogicalAddress>"#), "SE&1<2>AB"),
-        (format!(r#"<LogicalAddress xmlns="{ns}"><![CDATA[ SE<1> ]]></LogicalAddress>"#), "SE<1>"),
-        (format!(r#"<LogicalAddress xmlns="{ns}">SE<!-- split -->123</LogicalAddress>"#), "SE123"),
-        (format!(r#"<LogicalAddress xmlns="{ns}">Region Östergötland</LogicalAddress>"#), "Region Östergötland"),
+        (
+            format!(
+                r#"<LogicalAddress xmlns="{ns}">SE&amp;1&lt;2&gt;&#x41;&#66;</LogicalAddress>"#
+            ),
+            "SE&1<2>AB",
+        ),
+        (
+            format!(r#"<LogicalAddress xmlns="{ns}"><![CDATA[ SE<1> ]]></LogicalAddress>"#),
+            "SE<1>",
+        ),
+        (
+            format!(r#"<LogicalAddress xmlns="{ns}">SE<!-- split -->123</LogicalAddress>"#),
+            "SE123",
+        ),
+        (
+            format!(r#"<LogicalAddress xmlns="{ns}">Region Östergötland</LogicalAddress>"#),
+            "Region Östergötland",
+        ),
     ];
     for (element, expected) in cases {
-        assert_eq!(address_of(&rivta21_request(&element)).1, expected, "{element}");
+        assert_eq!(
+            address_of(&rivta21_request(&element)).1,
+            expected,
+            "{element}"
+        );
     }
 }
 
@@ -373,14 +522,16 @@ fn only_direct_header_children_in_the_right_namespace_are_addresses() {
     let nested = r#"<h:Wrapper xmlns:h="urn:h"><LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress></h:Wrapper>"#;
     assert_eq!(envelope(rivta21_request(nested).as_bytes()).address, None);
     // Right local name, wrong namespace (the RIV-TA headers namespace is not the registry).
-    let wrong_ns = r#"<LogicalAddress xmlns="urn:riv:interoperability:headers:1">SE1</LogicalAddress>"#;
+    let wrong_ns =
+        r#"<LogicalAddress xmlns="urn:riv:interoperability:headers:1">SE1</LogicalAddress>"#;
     assert_eq!(envelope(rivta21_request(wrong_ns).as_bytes()).address, None);
     // `To` without WS-Addressing namespace.
-    assert_eq!(envelope(rivta21_request("<To>SE1</To>").as_bytes()).address, None);
-    // An address-looking element in the Body is not a header.
-    let in_body = format!(
-        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress></s:Body></s:Envelope>"#
+    assert_eq!(
+        envelope(rivta21_request("<To>SE1</To>").as_bytes()).address,
+        None
     );
+    // An address-looking element in the Body is not a header.
+    let in_body = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress></s:Body></s:Envelope>"#;
     let env = envelope(in_body.as_bytes());
     assert_eq!(env.address, None);
     assert_eq!(env.contract_namespace, "urn:riv:itintegration:registry:1");
@@ -389,13 +540,19 @@ fn only_direct_header_children_in_the_right_namespace_are_addresses() {
 #[test]
 fn first_address_header_wins() {
     let header = r#"<h:Other xmlns:h="urn:h">x</h:Other><wsa:To xmlns:wsa="http://www.w3.org/2005/08/addressing">FIRST</wsa:To><LogicalAddress xmlns="urn:riv:itintegration:registry:1">SECOND</LogicalAddress>"#;
-    assert_eq!(address_of(&rivta21_request(header)), (RivProfile::Rivta20, "FIRST".into()));
+    assert_eq!(
+        address_of(&rivta21_request(header)),
+        (RivProfile::Rivta20, "FIRST".into())
+    );
 }
 
 #[test]
 fn namespace_written_with_character_references_still_matches() {
     let element = r#"<a:LogicalAddress xmlns:a="urn:riv:itintegration:registry&#58;1">SE1</a:LogicalAddress>"#;
-    assert_eq!(address_of(&rivta21_request(element)), (RivProfile::Rivta21, "SE1".into()));
+    assert_eq!(
+        address_of(&rivta21_request(element)),
+        (RivProfile::Rivta21, "SE1".into())
+    );
 }
 
 // ---------------------------------------------------------------- prefixes never matter
@@ -421,26 +578,44 @@ fn prefixes_and_default_namespaces_give_the_same_answer() {
     for xml in &variants {
         let env = envelope(xml.as_bytes());
         let address = env.address.as_ref().unwrap();
-        assert_eq!((address.profile, address.value.as_str()), (RivProfile::Rivta21, "SE1"), "{xml}");
+        assert_eq!(
+            (address.profile, address.value.as_str()),
+            (RivProfile::Rivta21, "SE1"),
+            "{xml}"
+        );
         assert_eq!(env.contract_namespace, CONTRACT, "{xml}");
         assert_eq!(env.body_element, "GetCareDocumentation", "{xml}");
-        assert!(xml[address.span.clone()].contains("LogicalAddress"), "{xml}");
+        assert!(
+            xml[address.span.clone()].contains("LogicalAddress"),
+            "{xml}"
+        );
         for chunk in [1, 3, 17] {
-            assert_eq!(sniff_in_chunks(xml.as_bytes(), chunk, &SniffLimits::default()), Ok(SniffOutcome::Complete(env.clone())));
+            assert_eq!(
+                sniff_in_chunks(xml.as_bytes(), chunk, &SniffLimits::default()),
+                Ok(SniffOutcome::Complete(env.clone()))
+            );
         }
     }
 }
 
 #[test]
 fn bom_is_skipped_but_only_once() {
-    let xml = rivta21_request(r#"<LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress>"#);
+    let xml = rivta21_request(
+        r#"<LogicalAddress xmlns="urn:riv:itintegration:registry:1">SE1</LogicalAddress>"#,
+    );
     let mut with_bom = b"\xEF\xBB\xBF".to_vec();
     with_bom.extend_from_slice(xml.as_bytes());
     assert_eq!(envelope(&with_bom).address.unwrap().value, "SE1");
     let mut two_boms = b"\xEF\xBB\xBF".to_vec();
     two_boms.extend_from_slice(&with_bom);
-    assert!(matches!(error(&two_boms), SniffError::Malformed { position: 3, .. }));
-    assert!(matches!(error(b"\xEF\xBB"), SniffError::Malformed { .. } | SniffError::Truncated));
+    assert!(matches!(
+        error(&two_boms),
+        SniffError::Malformed { position: 3, .. }
+    ));
+    assert!(matches!(
+        error(b"\xEF\xBB"),
+        SniffError::Malformed { .. } | SniffError::Truncated
+    ));
 }
 
 #[test]

@@ -63,7 +63,11 @@ struct Message {
 }
 
 fn declared_on() -> impl Strategy<Value = DeclaredOn> {
-    prop_oneof![Just(DeclaredOn::Envelope), Just(DeclaredOn::Parent), Just(DeclaredOn::Element)]
+    prop_oneof![
+        Just(DeclaredOn::Envelope),
+        Just(DeclaredOn::Parent),
+        Just(DeclaredOn::Element)
+    ]
 }
 
 fn piece() -> impl Strategy<Value = Piece> {
@@ -83,37 +87,51 @@ fn address() -> impl Strategy<Value = Address> {
         prop::bool::weighted(0.15),
         any::<bool>(),
     )
-        .prop_map(|(rivta21, prefix, declared_on, pieces, self_closing, with_attribute)| Address {
-            rivta21,
-            prefix,
-            declared_on,
-            pieces,
-            self_closing,
-            with_attribute,
-        })
+        .prop_map(
+            |(rivta21, prefix, declared_on, pieces, self_closing, with_attribute)| Address {
+                rivta21,
+                prefix,
+                declared_on,
+                pieces,
+                self_closing,
+                with_attribute,
+            },
+        )
 }
 
 fn header() -> impl Strategy<Value = Header> {
-    (prop::option::weighted(0.85, address()), 0..3usize, any::<bool>(), any::<bool>()).prop_map(
-        |(address, others_before, decoy_before, other_after)| Header {
-            address,
-            others_before,
-            decoy_before,
-            other_after,
-        },
+    (
+        prop::option::weighted(0.85, address()),
+        0..3usize,
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(address, others_before, decoy_before, other_after)| Header {
+                address,
+                others_before,
+                decoy_before,
+                other_after,
+            },
+        )
 }
 
 fn message() -> impl Strategy<Value = Message> {
     (
         (any::<bool>(), any::<bool>(), any::<bool>()),
-        prop::option::weighted(0.8, prop::sample::select(vec!["soap", "soapenv", "S", "SOAP-ENV"])),
+        prop::option::weighted(
+            0.8,
+            prop::sample::select(vec!["soap", "soapenv", "S", "SOAP-ENV"]),
+        ),
         prop::option::weighted(0.9, header()),
         prop::option::of(prop::sample::select(vec!["ns2", "tns", "urn1", "m"])),
         declared_on(),
         any::<bool>(),
         prop_oneof![
-            Just("urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2".to_owned()),
+            Just(
+                "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2"
+                    .to_owned()
+            ),
             Just("urn:riv:itintegration:monitoring:PingForConfigurationResponder:1".to_owned()),
             "urn:riv:[a-z]{1,8}:[A-Z][a-zA-Z]{0,8}Responder:[1-9]",
             "http://example\\.org/[a-z]{1,6}",
@@ -122,7 +140,17 @@ fn message() -> impl Strategy<Value = Message> {
         prop::sample::select(vec!["", " ", "\n", "\r\n  ", "\n\t\t"]),
     )
         .prop_map(
-            |((bom, xml_decl, leading_comment), soap_prefix, header, body_prefix, body_declared_on, body_comment, contract, body_local, ws)| {
+            |(
+                (bom, xml_decl, leading_comment),
+                soap_prefix,
+                header,
+                body_prefix,
+                body_declared_on,
+                body_comment,
+                contract,
+                body_local,
+                ws,
+            )| {
                 Message {
                     bom,
                     xml_decl,
@@ -141,7 +169,9 @@ fn message() -> impl Strategy<Value = Message> {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn qname(prefix: Option<&str>, local: &str) -> String {
@@ -192,7 +222,11 @@ fn render(m: &Message) -> (Vec<u8>, String) {
             ));
         }
         if let Some(a) = &h.address {
-            let (uri, local) = if a.rivta21 { (REGISTRY, "LogicalAddress") } else { (WSA, "To") };
+            let (uri, local) = if a.rivta21 {
+                (REGISTRY, "LogicalAddress")
+            } else {
+                (WSA, "To")
+            };
             let decl = xmlns(a.prefix, uri);
             let mut own_decl = String::new();
             match a.declared_on {

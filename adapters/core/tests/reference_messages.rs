@@ -3,7 +3,9 @@
 //! must stop at the first Body child however large the body is.
 mod common;
 
-use common::{as_dom_answer, dom_answer, envelope, reference_dir, reference_requests, sniff_in_chunks};
+use common::{
+    as_dom_answer, dom_answer, envelope, reference_dir, reference_requests, sniff_in_chunks,
+};
 use vaxel_adapter::{Envelope, RivProfile, SniffError, SniffLimits, SniffOutcome};
 
 const SCHEDULING: &str = "urn:riv:crm:scheduling:GetSubjectOfCareScheduleResponder:1";
@@ -16,9 +18,17 @@ fn sniff_reference(name: &str) -> Option<Envelope> {
     Some(envelope(&bytes))
 }
 
-fn assert_routes(name: &str, profile: RivProfile, address: &str, contract: &str) -> Option<Envelope> {
+fn assert_routes(
+    name: &str,
+    profile: RivProfile,
+    address: &str,
+    contract: &str,
+) -> Option<Envelope> {
     let env = sniff_reference(name)?;
-    let found = env.address.as_ref().unwrap_or_else(|| panic!("{name}: no address"));
+    let found = env
+        .address
+        .as_ref()
+        .unwrap_or_else(|| panic!("{name}: no address"));
     assert_eq!(found.profile, profile, "{name}");
     assert_eq!(found.value, address, "{name}");
     assert_eq!(env.contract_namespace, contract, "{name}");
@@ -27,7 +37,12 @@ fn assert_routes(name: &str, profile: RivProfile, address: &str, contract: &str)
 
 #[test]
 fn rivta21_request_routes_on_logical_address() {
-    let Some(env) = assert_routes("vp-requests/Rivta21Request.xml", RivProfile::Rivta21, "RIVTA21REQUEST", SCHEDULING) else {
+    let Some(env) = assert_routes(
+        "vp-requests/Rivta21Request.xml",
+        RivProfile::Rivta21,
+        "RIVTA21REQUEST",
+        SCHEDULING,
+    ) else {
         return;
     };
     assert_eq!(env.body_element, "GetSubjectOfCareSchedule");
@@ -35,7 +50,12 @@ fn rivta21_request_routes_on_logical_address() {
 
 #[test]
 fn rivta20_request_routes_on_wsa_to() {
-    assert_routes("vp-requests/Rivta20Request.xml", RivProfile::Rivta20, "RIVTA20REQUEST", SCHEDULING);
+    assert_routes(
+        "vp-requests/Rivta20Request.xml",
+        RivProfile::Rivta20,
+        "RIVTA20REQUEST",
+        SCHEDULING,
+    );
 }
 
 #[test]
@@ -95,33 +115,52 @@ fn large_messages_are_not_read_past_the_first_body_child() {
     assert_eq!(env.address, None);
     assert_eq!(env.contract_namespace, SCHEDULING);
     assert_eq!(env.body_element, "GetSubjectOfCareScheduleResponse");
-    assert!(env.consumed < 4096, "consumed {} bytes of a ~1 MB message", env.consumed);
+    assert!(
+        env.consumed < 4096,
+        "consumed {} bytes of a ~1 MB message",
+        env.consumed
+    );
 
     let env = sniff_reference("vp-requests/ProcessNotificationLargePayload.xml").unwrap();
     let address = env.address.unwrap();
-    assert_eq!((address.profile, address.value.as_str()), (RivProfile::Rivta21, "5565594230"));
+    assert_eq!(
+        (address.profile, address.value.as_str()),
+        (RivProfile::Rivta21, "5565594230")
+    );
     assert_eq!(
         env.contract_namespace,
         "urn:riv:itintegration:engagementindex:ProcessNotificationResponder:1"
     );
-    assert!(env.consumed < 4096, "consumed {} bytes of a ~1 MB message", env.consumed);
+    assert!(
+        env.consumed < 4096,
+        "consumed {} bytes of a ~1 MB message",
+        env.consumed
+    );
 }
 
 #[test]
 fn every_reference_request_routes_like_a_dom_parse() {
     let Some(dir) = reference_dir() else { return };
     let files = reference_requests(&dir);
-    assert!(files.len() >= 30, "expected the VP and NPÖ request sets, found {}", files.len());
+    assert!(
+        files.len() >= 30,
+        "expected the VP and NPÖ request sets, found {}",
+        files.len()
+    );
     for (name, bytes) in &files {
         let env = envelope(bytes);
-        let dom = dom_answer(bytes).unwrap_or_else(|| panic!("{name}: roxmltree finds no routable envelope"));
+        let dom = dom_answer(bytes)
+            .unwrap_or_else(|| panic!("{name}: roxmltree finds no routable envelope"));
         assert_eq!(as_dom_answer(&env), dom, "{name}");
         assert!(env.consumed < 4096, "{name}: consumed {}", env.consumed);
         // The sniffer stops right after the first Body child's start tag.
         assert_eq!(bytes[env.consumed - 1], b'>', "{name}");
         if let Some(address) = &env.address {
             let element = std::str::from_utf8(&bytes[address.span.clone()]).unwrap();
-            assert!(element.starts_with('<') && element.ends_with('>'), "{name}: {element}");
+            assert!(
+                element.starts_with('<') && element.ends_with('>'),
+                "{name}: {element}"
+            );
             assert!(element.contains(&address.value), "{name}: {element}");
         }
     }
@@ -135,7 +174,11 @@ fn every_reference_request_gives_the_same_answer_in_chunks() {
         let one_shot = envelope(&bytes);
         for chunk in [1, 7, 64, 1000] {
             let chunked = sniff_in_chunks(&bytes, chunk, &limits);
-            assert_eq!(chunked, Ok(SniffOutcome::Complete(one_shot.clone())), "{name} in {chunk}-byte chunks");
+            assert_eq!(
+                chunked,
+                Ok(SniffOutcome::Complete(one_shot.clone())),
+                "{name} in {chunk}-byte chunks"
+            );
         }
     }
 }
@@ -167,13 +210,27 @@ fn a_small_prefix_limit_refuses_the_header() {
     let Some(dir) = reference_dir() else { return };
     for (name, bytes) in reference_requests(&dir) {
         let consumed = envelope(&bytes).consumed;
-        let tight = SniffLimits { max_prefix_bytes: consumed, ..SniffLimits::default() };
-        assert!(matches!(vaxel_adapter::sniff(&bytes, true, &tight), Ok(SniffOutcome::Complete(_))), "{name}");
-        let too_tight = SniffLimits { max_prefix_bytes: consumed - 1, ..SniffLimits::default() };
+        let tight = SniffLimits {
+            max_prefix_bytes: consumed,
+            ..SniffLimits::default()
+        };
+        assert!(
+            matches!(
+                vaxel_adapter::sniff(&bytes, true, &tight),
+                Ok(SniffOutcome::Complete(_))
+            ),
+            "{name}"
+        );
+        let too_tight = SniffLimits {
+            max_prefix_bytes: consumed - 1,
+            ..SniffLimits::default()
+        };
         for is_final in [true, false] {
             assert_eq!(
                 vaxel_adapter::sniff(&bytes, is_final, &too_tight),
-                Err(SniffError::HeaderTooLarge { limit: consumed - 1 }),
+                Err(SniffError::HeaderTooLarge {
+                    limit: consumed - 1
+                }),
                 "{name}"
             );
         }

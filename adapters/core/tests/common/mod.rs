@@ -12,10 +12,7 @@ pub fn reference_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        println!(
-            "skipping: reference folder not found at {}",
-            dir.display()
-        );
+        println!("skipping: reference folder not found at {}", dir.display());
         None
     }
 }
@@ -132,7 +129,11 @@ pub fn dom_answer(input: &[u8]) -> Option<DomAnswer> {
             let content = content.replace("\r\n", "\n").replace('\r', "\n");
             let value = content.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
             let range = n.range();
-            Some((profile, value.to_owned(), range.start + bom..range.end + bom))
+            Some((
+                profile,
+                value.to_owned(),
+                range.start + bom..range.end + bom,
+            ))
         });
     let body = root.children().find(|n| is_soap(n, "Body"))?;
     let child = body.children().find(|n| n.is_element())?;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Copies the national platform's reference XML messages into the sniff corpus as
+# fuzz/corpus/sniff/generated-<name>. These copies are git-ignored
+# (/fuzz/corpus/*/generated-*): the reference files are read, never committed here.
+#
+# usage: fuzz/seed-from-reference.sh [reference-dir]   (default: ../shared/reference
+#        relative to the repository root)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ref="${1:-$root/../shared/reference}"
+corpus="$root/fuzz/corpus/sniff"
+
+if [ ! -d "$ref" ]; then
+    echo "skipping: reference folder not found at $ref" >&2
+    exit 0
+fi
+
+mkdir -p "$corpus"
+count=0
+while IFS= read -r -d '' file; do
+    rel="${file#"$ref"/}"
+    cp "$file" "$corpus/generated-${rel//\//_}"
+    count=$((count + 1))
+done < <(find "$ref" -type f -name '*.xml' -print0)
+echo "copied $count reference files into $corpus (as generated-*)"
