@@ -29,14 +29,41 @@ use vaxel_adapter::{sniff, SniffLimits, SniffOutcome};
 use crate::fault::xml_escape;
 use crate::tls;
 
+/// How much of the request the producer keeps to find the contract name.
+const HEAD_KEEP: usize = 64 * 1024;
+
 /// FNV-1a 64: a cheap fingerprint of the body, to prove bytes arrived unchanged.
 pub fn fnv1a64(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in data {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut h = Fnv1a64::new();
+    h.update(data);
+    h.finish()
+}
+
+/// Incremental FNV-1a 64.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv1a64(u64);
+
+impl Fnv1a64 {
+    pub fn new() -> Self {
+        Fnv1a64(0xcbf2_9ce4_8422_2325)
     }
-    h
+
+    pub fn update(&mut self, data: &[u8]) {
+        for b in data {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Fnv1a64 {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Run the demo producer on `listener` until the process ends.
@@ -127,14 +154,27 @@ async fn answer(
     .into_iter()
     .map(|(out, inp)| (out, req.headers().get(inp).cloned()))
     .collect();
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
+    // Stream the body: hash every byte, keep only the head for the contract name, so
+    // large uploads (load and memory tests) cost the producer no memory.
+    let mut body = req.into_body();
+    let mut head: Vec<u8> = Vec::new();
+    let mut hash = Fnv1a64::new();
+    let mut body_len: usize = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        if let Ok(data) = frame.into_data() {
+            hash.update(&data);
+            body_len += data.len();
+            if head.len() < HEAD_KEEP {
+                let take = (HEAD_KEEP - head.len()).min(data.len());
+                head.extend_from_slice(&data[..take]);
+            }
+        }
+    }
     if let Some(ms) = slow_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let (contract, element) = match sniff(&body, true, &SniffLimits::default()) {
+    let (contract, element) = match sniff(&head, body_len == head.len(), &SniffLimits::default()) {
         Ok(SniffOutcome::Complete(env)) => (env.contract_namespace, env.body_element),
         _ => ("urn:vaxel:demo:unknown".to_string(), "Unknown".to_string()),
     };
@@ -155,7 +195,7 @@ async fn answer(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><ns:{el}Response xmlns:ns=\"{ns}\"><ns:result><ns:resultCode>OK</ns:resultCode><ns:producer>vaxel-demo-producer</ns:producer><ns:receivedBytes>{len}</ns:receivedBytes><ns:caller>{caller}</ns:caller></ns:result>{pad}</ns:{el}Response></soap:Body></soap:Envelope>",
                 el = xml_escape(&element),
                 ns = xml_escape(&contract),
-                len = body.len(),
+                len = body_len,
                 caller = xml_escape(&client_id),
             ),
         )
@@ -175,8 +215,8 @@ async fn answer(
     if let Ok(v) = HeaderValue::from_str(&client_id) {
         h.insert("x-demo-client-cert", v);
     }
-    h.insert("x-demo-body-bytes", HeaderValue::from(body.len()));
-    if let Ok(v) = HeaderValue::from_str(&format!("{:016x}", fnv1a64(&body))) {
+    h.insert("x-demo-body-bytes", HeaderValue::from(body_len));
+    if let Ok(v) = HeaderValue::from_str(&format!("{:016x}", hash.finish())) {
         h.insert("x-demo-body-fnv", v);
     }
     Ok(resp)

@@ -34,8 +34,11 @@ pub struct Shared {
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and the ones this gateway sets itself.
-const NOT_FORWARDED: [&str; 13] = [
+/// `content-length` is left to the client, which sets it from the forwarded body's exact
+/// size: the body differs from the caller's when the address header is converted.
+const NOT_FORWARDED: [&str; 14] = [
     "connection",
+    "content-length",
     "keep-alive",
     "proxy-connection",
     "te",
