@@ -219,7 +219,7 @@ async fn route_and_forward(
     // the routing table.
     // The lock-free guard is not held across an await: the block ends before forwarding.
     let contract = envelope.contract_namespace.as_str();
-    let (url, timeout, producer_profile) = {
+    let (url, timeout, producer_profile, contract_max_body) = {
         let guard = shared.routing.current_guard();
         let table = guard.as_ref().ok_or(Fault::NoRoutingTable)?;
         let today = today();
@@ -235,8 +235,20 @@ async fn route_and_forward(
                 address.value, route.rivta_profile
             ))
         })?;
-        (route.url.clone(), route.response_timeout, profile)
+        (
+            route.url.clone(),
+            route.response_timeout,
+            profile,
+            route.max_body_bytes,
+        )
     };
+    // A contract may allow less than the listener (routing table `max_body_bytes`).
+    let max_body = contract_max_body.map_or(cfg.service.max_body_bytes, |m| {
+        m.min(cfg.service.max_body_bytes)
+    });
+    if content_length.is_some_and(|n| n > max_body) || head.received > max_body {
+        return Err(too_large_for_contract(max_body, contract));
+    }
     let mut head = head;
     let mut content_length = content_length;
     if producer_profile != address.profile {
@@ -272,7 +284,7 @@ async fn route_and_forward(
             head.received,
             head.rest,
             content_length,
-            cfg.service.max_body_bytes,
+            max_body,
             cfg.service.body_idle_timeout,
         ))
         .map_err(|e| Fault::Producer(format!("cannot build the producer request: {e}")))?;
@@ -380,6 +392,12 @@ fn too_large(limit: u64) -> Fault {
     Fault::Malformed(format!(
         "the message is larger than the gateway's limit of {limit} bytes ({} MiB): split the message or send attachments another way",
         limit / (1024 * 1024)
+    ))
+}
+
+fn too_large_for_contract(limit: u64, contract: &str) -> Fault {
+    Fault::Malformed(format!(
+        "the message is larger than the limit of {limit} bytes for service contract {contract}: split the message or send attachments another way"
     ))
 }
 

@@ -22,6 +22,9 @@ use super::model::{
 use super::placeholder::{self, PlaceholderProblem};
 use super::table::{ContractRules, RoutingTable, TableCounts};
 
+/// Upper bound for a contract's `max_body_bytes` (1 GiB): larger values are typos.
+pub const MAX_CONTRACT_BODY_BYTES: u64 = 1024 * 1024 * 1024;
+
 /// Upper bound for `response_timeout_ms` (one hour): larger values are typos.
 pub const MAX_RESPONSE_TIMEOUT_MS: u64 = 3_600_000;
 
@@ -241,6 +244,8 @@ struct RawContract {
     namespace: String,
     #[serde(default)]
     response_timeout_ms: Option<u64>,
+    #[serde(default)]
+    max_body_bytes: Option<u64>,
     #[serde(default)]
     name: Option<String>,
 }
@@ -483,14 +488,28 @@ fn build(raw: RawTable, origin: &str) -> Result<RoutingTable, RoutingTableError>
                 continue;
             }
         };
+        let max_body_bytes = match raw_contract.max_body_bytes {
+            None => None,
+            Some(n) if (1024..=MAX_CONTRACT_BODY_BYTES).contains(&n) => Some(n),
+            Some(n) => {
+                report.problem(
+                    format!("{entry}.max_body_bytes"),
+                    format!("{n} is out of range; give the largest message for this contract in bytes between 1024 and {MAX_CONTRACT_BODY_BYTES}, or leave it out for the listener's limit"),
+                );
+                broken_contracts.insert(CiKey::new(namespace), ());
+                continue;
+            }
+        };
         let contract = Contract {
             namespace: Arc::from(namespace),
             name: raw_contract.name.as_deref().map(Box::from),
             response_timeout,
+            max_body_bytes,
         };
         if let Some(existing) = contracts.get_ci(namespace) {
             // Duplicate-but-identical entries are harmless (spec "Duplicates").
             if existing.contract.response_timeout != contract.response_timeout
+                || existing.contract.max_body_bytes != contract.max_body_bytes
                 || existing.contract.name != contract.name
             {
                 let first = contract_first_index.get_ci(namespace).copied().unwrap_or(0);
@@ -563,6 +582,7 @@ fn build(raw: RawTable, origin: &str) -> Result<RoutingTable, RoutingTableError>
             url,
             rivta_profile: profile,
             response_timeout: rules.contract.response_timeout,
+            max_body_bytes: rules.contract.max_body_bytes,
             validity,
         };
         let same_address = rules.routes.entry(CiKey::new(address)).or_default();
@@ -929,6 +949,47 @@ parent = "SE"
             Duration::from_secs(29)
         );
         assert_eq!(table.contract(PING).unwrap().name(), None);
+    }
+
+    #[test]
+    fn contract_body_limit_reaches_its_routes() {
+        let text = table_with(GOOD_ROUTE, GOOD_AUTHZ).replacen(
+            &format!("namespace = \"{PING}\""),
+            &format!("namespace = \"{PING}\"\nmax_body_bytes = 4096"),
+            1,
+        );
+        let table = parse_toml(&text).unwrap();
+        assert_eq!(table.contract(PING).unwrap().max_body_bytes(), Some(4096));
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        assert_eq!(
+            table.route(PING, "A", day).unwrap().max_body_bytes(),
+            Some(4096)
+        );
+        assert_eq!(
+            parse_toml(&table_with(GOOD_ROUTE, GOOD_AUTHZ))
+                .unwrap()
+                .route(PING, "A", day)
+                .unwrap()
+                .max_body_bytes(),
+            None
+        );
+    }
+
+    #[test]
+    fn contract_body_limit_out_of_range_is_rejected() {
+        let text = table_with(GOOD_ROUTE, GOOD_AUTHZ).replacen(
+            &format!("namespace = \"{PING}\""),
+            &format!("namespace = \"{PING}\"\nmax_body_bytes = 10"),
+            1,
+        );
+        let found = problems(parse_toml(&text));
+        assert!(
+            found
+                .iter()
+                .any(|(entry, problem)| entry == "contracts[0].max_body_bytes"
+                    && problem.contains("between 1024")),
+            "{found:?}"
+        );
     }
 
     #[test]

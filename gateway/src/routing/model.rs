@@ -182,6 +182,7 @@ pub struct Contract {
     pub(crate) namespace: Arc<str>,
     pub(crate) name: Option<Box<str>>,
     pub(crate) response_timeout: Duration,
+    pub(crate) max_body_bytes: Option<u64>,
 }
 
 impl Contract {
@@ -199,6 +200,11 @@ impl Contract {
     pub fn response_timeout(&self) -> Duration {
         self.response_timeout
     }
+
+    /// Largest message for this contract, when smaller than the listener's limit.
+    pub fn max_body_bytes(&self) -> Option<u64> {
+        self.max_body_bytes
+    }
 }
 
 /// A routing rule (vägval): where calls for a contract and logical address go.
@@ -209,6 +215,7 @@ pub struct Route {
     pub(crate) url: http::Uri,
     pub(crate) rivta_profile: RivtaProfile,
     pub(crate) response_timeout: Duration,
+    pub(crate) max_body_bytes: Option<u64>,
     pub(crate) validity: Validity,
 }
 
@@ -226,6 +233,11 @@ impl Route {
     /// Producer response timeout, from the rule's contract.
     pub fn response_timeout(&self) -> Duration {
         self.response_timeout
+    }
+
+    /// Largest message for the rule's contract, if the table limits it.
+    pub fn max_body_bytes(&self) -> Option<u64> {
+        self.max_body_bytes
     }
 
     /// Service contract namespace, as spelled in the table's `contracts`.
