@@ -101,9 +101,17 @@ pub async fn handle(
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .cloned()
         .unwrap_or_else(new_correlation_id);
-    match route_and_forward(req, &conn, &shared, &forwarder, &correlation).await {
+    let http1 = req.version() < http::Version::HTTP_2;
+    let mut unread = None;
+    match route_and_forward(req, &conn, &shared, &forwarder, &correlation, &mut unread).await {
         Ok(resp) => Ok(resp),
         Err(fault) => {
+            if let (true, Some(body)) = (http1, unread.take()) {
+                tokio::spawn(discard_unread_body(
+                    body,
+                    shared.config.service.max_body_bytes.saturating_mul(2),
+                ));
+            }
             shared.stats.fault(fault.code());
             tracing::info!(
                 code = fault.code(),
@@ -137,27 +145,55 @@ fn new_correlation_id() -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
+/// How long at most the rest of a refused HTTP/1.1 request is read and discarded.
+const DISCARD_UNREAD_BODY_FOR: Duration = Duration::from_secs(10);
+
+/// After a fault on HTTP/1.1 the caller may still be sending its body. Closing the
+/// connection now would make its writes fail (broken pipe / reset) before it reads the
+/// fault. So the rest is read and thrown away, bounded in bytes and time (a lingering
+/// close, RFC 9112 §9.6); then the connection is reused or closed as usual. HTTP/2
+/// needs none of this: an unread request stream is reset on its own.
+async fn discard_unread_body(mut body: Incoming, max_bytes: u64) {
+    let discard = async {
+        let mut discarded: u64 = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                discarded += data.len() as u64;
+                if discarded > max_bytes {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_UNREAD_BODY_FOR, discard).await;
+}
+
+/// `unread` holds the request body while it is not (fully) read, so that the caller can
+/// discard the rest after a fault.
 async fn route_and_forward(
     req: Request<Incoming>,
     conn: &ConnectionInfo,
     shared: &Shared,
     forwarder: &Forwarder,
     correlation: &HeaderValue,
+    unread: &mut Option<Incoming>,
 ) -> Result<Response<GatewayBody>, Fault> {
     let cfg = &shared.config;
-    if req.method() != Method::POST {
+    let (parts, body) = req.into_parts();
+    *unread = Some(body);
+    if parts.method != Method::POST {
         return Err(Fault::Malformed(format!(
             "method {} is not supported: RIV-TA services are called with HTTP POST and a SOAP 1.1 envelope",
-            req.method()
+            parts.method
         )));
     }
 
     // Phase 1: who is calling.
-    let sender = resolve_sender(conn, req.headers(), &cfg.identity, &cfg.instance_id)?;
+    let sender = resolve_sender(conn, &parts.headers, &cfg.identity, &cfg.instance_id)?;
 
     // Phase 2: loop protection and the original consumer.
-    let history = req
-        .headers()
+    let history = parts
+        .headers
         .get(headers::ROUTING_HISTORY)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
@@ -171,7 +207,7 @@ async fn route_and_forward(
             cfg.instance_id
         )));
     }
-    let original_consumer = match req.headers().get(headers::ORIGINAL_CONSUMER) {
+    let original_consumer = match parts.headers.get(headers::ORIGINAL_CONSUMER) {
         Some(v) => {
             if !cfg.identity.may_set_original_consumer(&sender) {
                 return Err(Fault::OriginalConsumerNotAllowed(format!(
@@ -186,18 +222,20 @@ async fn route_and_forward(
     };
 
     // Phase 3: read the envelope head and sniff it.
-    let content_length = content_length(req.headers())?;
+    let content_length = content_length(&parts.headers)?;
     if let Some(n) = content_length {
         if n > cfg.service.max_body_bytes {
             return Err(too_large(cfg.service.max_body_bytes));
         }
     }
-    let (parts, body) = req.into_parts();
+    let Some(body) = unread.take() else {
+        return Err(Fault::Malformed("the request body was already read".into()));
+    };
     let limits = SniffLimits {
         max_prefix_bytes: cfg.service.max_envelope_head_bytes,
         ..SniffLimits::default()
     };
-    let head = tokio::time::timeout(
+    let mut head = tokio::time::timeout(
         cfg.service.envelope_head_timeout,
         read_envelope_head(body, &limits, cfg.service.max_body_bytes),
     )
@@ -208,6 +246,7 @@ async fn route_and_forward(
             cfg.service.envelope_head_timeout.as_millis()
         ))
     })??;
+    *unread = head.rest.take();
     let envelope = head.envelope.clone();
     let address = match &envelope.address {
         None => return Err(Fault::NoLogicalAddress),
@@ -249,7 +288,6 @@ async fn route_and_forward(
     if content_length.is_some_and(|n| n > max_body) || head.received > max_body {
         return Err(too_large_for_contract(max_body, contract));
     }
-    let mut head = head;
     let mut content_length = content_length;
     if producer_profile != address.profile {
         // The producer speaks the other basic profile: rewrite the address header only.
@@ -276,6 +314,7 @@ async fn route_and_forward(
     }
 
     // Phase 5: forward, body streamed.
+    head.rest = unread.take();
     let mut fwd = Request::builder()
         .method(Method::POST)
         .uri(url.clone())

@@ -1,0 +1,142 @@
+//! The README's first steps: `vaxel serve --demo` generates everything it needs and the
+//! README's curl call gets the demo producer's answer.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_answers_the_readme_curl_call() {
+    let Some(refs) = reference_dir() else { return };
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut started = None;
+    for attempt in 0..3 {
+        let (listen, admin, producer) = (free_port(), free_port(), free_port());
+        let mut cmd = Command::new(VAXEL);
+        cmd.current_dir(root.path())
+            .args(["serve", "--demo", "--demo-root"])
+            .arg(root.path())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{listen}"))
+            .arg("--admin-listen")
+            .arg(format!("127.0.0.1:{admin}"))
+            .arg("--producer-listen")
+            .arg(format!("127.0.0.1:{producer}"));
+        let mut proc = Proc::spawn(
+            "vaxel serve --demo",
+            &mut cmd,
+            root.path().join(format!("demo-{attempt}.log")),
+        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut up = false;
+        while Instant::now() < deadline && proc.exited().is_none() {
+            if admin_get_status(admin, "/ready") == Some(200)
+                && tcp_accepts(listen)
+                && tcp_accepts(producer)
+            {
+                up = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        if up {
+            started = Some((proc, listen));
+            break;
+        }
+        eprintln!("demo attempt {attempt} did not come up:\n{}", proc.logs());
+    }
+    let (demo, listen) = started.expect("`vaxel serve --demo` did not become ready");
+
+    let certs = root.path().join("certs-example").join("out");
+    for f in [
+        "ca.pem",
+        "gateway.pem",
+        "gateway.key",
+        "producer.pem",
+        "consumer.pem",
+        "consumer.key",
+    ] {
+        assert!(certs.join(f).is_file(), "demo PKI file {f} generated");
+    }
+    let config = root.path().join("vaxel-data").join("demo.toml");
+    let text = std::fs::read_to_string(&config).expect("vaxel-data/demo.toml is written");
+    assert!(text.contains(&format!("127.0.0.1:{listen}")), "{text}");
+    assert!(
+        root.path()
+            .join("vaxel-data")
+            .join("demo-routing-table.toml")
+            .is_file(),
+        "the demo routing table is written next to it"
+    );
+
+    let demo_pki = Pki { dir: certs.clone() };
+    let rivta21 = reference(&refs, "riv-ta/vp-requests/Rivta21Request.xml");
+    let url = format!("https://localhost:{listen}/vp/GetSubjectOfCareSchedule/1/rivtabp21");
+    let r = post(
+        &client_in(&demo_pki, Some("consumer"), Http::Negotiate),
+        &url,
+        rivta21.clone(),
+        &[],
+    )
+    .await;
+    assert_forwarded(&r, &rivta21);
+    assert!(
+        r.text().contains("GetSubjectOfCareScheduleResponse"),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(r.header("x-demo-sender-id"), Some(CONSUMER_ID));
+
+    if tool_available("curl") {
+        // The README's commands, with the real curl.
+        let c = certs.display().to_string();
+        for (file, path) in [
+            (
+                "Rivta21Request.xml",
+                "/vp/GetSubjectOfCareSchedule/1/rivtabp21",
+            ),
+            ("Rivta20Request.xml", "/"),
+        ] {
+            let sample = refs.join("riv-ta/vp-requests").join(file);
+            let args: Vec<String> = vec![
+                "-sS".into(),
+                "-i".into(),
+                "--max-time".into(),
+                "15".into(),
+                "--cert".into(),
+                format!("{c}/consumer.pem"),
+                "--key".into(),
+                format!("{c}/consumer.key"),
+                "--cacert".into(),
+                format!("{c}/ca.pem"),
+                "-H".into(),
+                "content-type: text/xml; charset=UTF-8".into(),
+                "--data-binary".into(),
+                format!("@{}", sample.display()),
+                format!("https://localhost:{listen}{path}"),
+            ];
+            let run = run_tool("curl", &args, b"", Duration::from_secs(20));
+            assert!(run.success(), "{file}: {}", run.describe());
+            let out = &run.stdout;
+            let sent = std::fs::read(&sample).expect("sample");
+            assert!(out.starts_with("HTTP/2 200"), "{file}: {}", run.describe());
+            assert!(
+                out.contains("GetSubjectOfCareScheduleResponse"),
+                "{file}: {}",
+                run.describe()
+            );
+            assert!(
+                out.contains(&format!("<ns:caller>{GATEWAY_CLIENT_ID}</ns:caller>")),
+                "{file}: {}",
+                run.describe()
+            );
+            assert!(
+                out.contains(&format!("x-demo-body-fnv: {}", fnv_hex(&sent))),
+                "{file}: forwarded unchanged: {}",
+                run.describe()
+            );
+        }
+    }
+    drop(demo);
+}
