@@ -56,6 +56,7 @@ struct RawService {
     envelope_head_timeout_ms: Option<u64>,
     tls_handshake_timeout_ms: Option<u64>,
     body_idle_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
     max_concurrent_requests: Option<usize>,
     tls: RawServerTls,
@@ -130,6 +131,8 @@ pub struct ServiceConfig {
     pub tls_handshake_timeout: Duration,
     /// A request body that sends nothing for this long is abandoned (slowloris).
     pub body_idle_timeout: Duration,
+    /// HTTP/1.1 request headers must be complete within this time (slowloris).
+    pub header_read_timeout: Duration,
     /// Open client connections, over all cores; more are closed at accept.
     pub max_connections: usize,
     /// Requests in progress (until the producer's response headers), over all cores;
@@ -245,6 +248,11 @@ impl Config {
             body_idle_timeout: v.millis(
                 "service.body_idle_timeout_ms",
                 s.body_idle_timeout_ms,
+                30_000,
+            )?,
+            header_read_timeout: v.millis(
+                "service.header_read_timeout_ms",
+                s.header_read_timeout_ms,
                 30_000,
             )?,
             max_connections: v.count("service.max_connections", s.max_connections, 10_000)?,

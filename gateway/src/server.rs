@@ -129,7 +129,7 @@ async fn serve_core(
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(shared.config.service.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     let handshake_timeout = shared.config.service.tls_handshake_timeout;

@@ -424,6 +424,8 @@ struct ContractEntry {
     namespace: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     response_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_body_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -517,6 +519,7 @@ impl Table {
             self.contracts.push(ContractEntry {
                 namespace: namespace.to_string(),
                 response_timeout_ms: None,
+                max_body_bytes: None,
             });
         }
         self
@@ -528,6 +531,17 @@ impl Table {
         for c in &mut self.contracts {
             if c.namespace == namespace {
                 c.response_timeout_ms = Some(ms);
+            }
+        }
+        self
+    }
+
+    /// Sets a contract's largest message (listing the contract if needed).
+    pub fn max_body(mut self, namespace: &str, bytes: u64) -> Table {
+        self = self.contract(namespace);
+        for c in &mut self.contracts {
+            if c.namespace == namespace {
+                c.max_body_bytes = Some(bytes);
             }
         }
         self
@@ -611,6 +625,8 @@ pub struct GatewayConfig {
     pub connect_timeout_ms: Option<u64>,
     /// Wait for /ready == 200 (otherwise only /health).
     pub expect_ready: bool,
+    /// Extra `key = value` lines for the `[service]` table (limits).
+    pub service_extra: String,
 }
 
 impl GatewayConfig {
@@ -623,6 +639,7 @@ impl GatewayConfig {
             original_consumer_allowed: Vec::new(),
             connect_timeout_ms: None,
             expect_ready: true,
+            service_extra: String::new(),
         }
     }
 
@@ -648,6 +665,7 @@ impl GatewayConfig {
 [service]
 listen = "127.0.0.1:{listen}"
 threads = {threads}
+{service_extra}
 
 [service.tls]
 certificate = {gw_cert:?}
@@ -671,6 +689,7 @@ original_consumer_allowed = {allowed}
 "#,
             instance = self.instance_id,
             threads = self.threads,
+            service_extra = self.service_extra,
             gw_cert = pki.cert("gateway").display().to_string(),
             gw_key = pki.key("gateway").display().to_string(),
             ca = pki.ca().display().to_string(),

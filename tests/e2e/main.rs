@@ -11,6 +11,7 @@ mod harness;
 mod demo;
 mod faults;
 mod interop;
+mod limits;
 mod ops;
 mod routing;
 mod tls;
