@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -124,14 +123,15 @@ async fn serve_core(
     };
     let forwarder = Forwarder::new(client_tls, &shared.config.producers);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
+    // ALPN already told which protocol the client speaks: serve it directly instead of
+    // sniffing the connection preface.
+    let mut h1 = hyper::server::conn::http1::Builder::new();
+    h1.timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(shared.config.service.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
+    let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new());
+    let builders = Arc::new((h1, h2));
     let handshake_timeout = shared.config.service.tls_handshake_timeout;
     // Limits are split evenly over the cores: each core counts its own, uncontended.
     let threads = shared.config.service.threads.max(1);
@@ -175,7 +175,7 @@ async fn serve_core(
         let acceptor = acceptor.clone();
         let shared = shared.clone();
         let forwarder = forwarder.clone();
-        let builder = builder.clone();
+        let builders = builders.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _conn_guard = conn_guard;
@@ -218,8 +218,14 @@ async fn serve_core(
                     limits.clone(),
                 )
             });
-            let fut = builder.serve_connection(TokioIo::new(tls), svc);
-            if let Err(e) = watcher.watch(fut.into_owned()).await {
+            let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let io = TokioIo::new(tls);
+            let result = if is_h2 {
+                watcher.watch(builders.1.serve_connection(io, svc)).await
+            } else {
+                watcher.watch(builders.0.serve_connection(io, svc)).await
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
