@@ -53,6 +53,7 @@ struct RawService {
     threads: Option<usize>,
     max_body_bytes: Option<u64>,
     max_envelope_head_bytes: Option<usize>,
+    max_element_depth: Option<usize>,
     envelope_head_timeout_ms: Option<u64>,
     tls_handshake_timeout_ms: Option<u64>,
     body_idle_timeout_ms: Option<u64>,
@@ -127,6 +128,8 @@ pub struct ServiceConfig {
     pub threads: usize,
     pub max_body_bytes: u64,
     pub max_envelope_head_bytes: usize,
+    /// Deepest element nesting allowed before the first Body child.
+    pub max_element_depth: usize,
     pub envelope_head_timeout: Duration,
     pub tls_handshake_timeout: Duration,
     /// A request body that sends nothing for this long is abandoned (slowloris).
@@ -235,6 +238,16 @@ impl Config {
             threads,
             max_body_bytes,
             max_envelope_head_bytes,
+            max_element_depth: match s.max_element_depth {
+                None => 64,
+                Some(n) if (4..=1024).contains(&n) => n,
+                Some(_) => {
+                    return Err(v.invalid(
+                        "service.max_element_depth",
+                        "must be between 4 and 1024 (an envelope head needs 4 levels)",
+                    ))
+                }
+            },
             envelope_head_timeout: v.millis(
                 "service.envelope_head_timeout_ms",
                 s.envelope_head_timeout_ms,

@@ -233,7 +233,7 @@ async fn route_and_forward(
     };
     let limits = SniffLimits {
         max_prefix_bytes: cfg.service.max_envelope_head_bytes,
-        ..SniffLimits::default()
+        max_depth: cfg.service.max_element_depth,
     };
     let mut head = tokio::time::timeout(
         cfg.service.envelope_head_timeout,

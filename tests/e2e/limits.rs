@@ -272,3 +272,78 @@ async fn a_contract_limit_below_the_listener_limit_is_enforced() {
     let r = post(&consumer(), &gw.url(), big_npo.clone(), &[]).await;
     assert_forwarded(&r, big_npo.as_bytes());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_nested_deeper_than_the_limit_is_vp015() {
+    let producer = DemoProducer::start();
+    let mut cfg = GatewayConfig::new(&Table::standard(&producer.url("")));
+    cfg.service_extra = "max_element_depth = 8".into();
+    let gw = Gateway::start(&cfg);
+    let nest = |n: usize| {
+        format!(
+            "{}{}",
+            "<x:e xmlns:x=\"urn:e2e\">".repeat(n),
+            "</x:e>".repeat(n)
+        )
+    };
+    let msg = |n: usize| {
+        format!(
+            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Header>\
+<la:LogicalAddress xmlns:la=\"urn:riv:itintegration:registry:1\">RIVTA21REQUEST</la:LogicalAddress>{}</soap:Header>\
+<soap:Body><c:Request xmlns:c=\"{SCHEDULE}\"/></soap:Body></soap:Envelope>",
+            nest(n)
+        )
+    };
+    // Envelope + Header + 4 = depth 6: within the limit.
+    let ok = post(&consumer(), &gw.url(), msg(4), &[]).await;
+    assert_eq!(ok.status, 200, "{}", ok.describe());
+    let r = post(&consumer(), &gw.url(), msg(20), &[]).await;
+    assert_fault(&r, &gw, "VP015", &["nesting deeper than 8"]);
+    assert_still_serving(&gw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envelope_head_over_the_limit_is_vp015() {
+    let producer = DemoProducer::start();
+    let mut cfg = GatewayConfig::new(&Table::standard(&producer.url("")));
+    cfg.service_extra = "max_envelope_head_bytes = 4096".into();
+    let gw = Gateway::start(&cfg);
+    let msg = format!(
+        "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Header>\
+<la:LogicalAddress xmlns:la=\"urn:riv:itintegration:registry:1\">RIVTA21REQUEST</la:LogicalAddress>\
+<!--{}--></soap:Header><soap:Body><c:Request xmlns:c=\"{SCHEDULE}\"/></soap:Body></soap:Envelope>",
+        "h".repeat(10_000)
+    );
+    let r = post(&consumer(), &gw.url(), msg, &[]).await;
+    assert_fault(&r, &gw, "VP015", &["4096 bytes", "header is too large"]);
+    assert_still_serving(&gw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billion_laughs_is_refused_without_expansion() {
+    let producer = DemoProducer::start();
+    let gw = Gateway::start(&GatewayConfig::new(&Table::standard(&producer.url(""))));
+    let mut dtd = String::from("<!DOCTYPE lolz [<!ENTITY lol \"lol\">");
+    for i in 1..10 {
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        dtd.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    dtd.push(']');
+    dtd.push('>');
+    let msg = format!(
+        "<?xml version=\"1.0\"?>{dtd}<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\
+<soap:Header><la:LogicalAddress xmlns:la=\"urn:riv:itintegration:registry:1\">&lol9;</la:LogicalAddress></soap:Header>\
+<soap:Body><c:Request xmlns:c=\"{SCHEDULE}\"/></soap:Body></soap:Envelope>"
+    );
+    let r = post(&consumer(), &gw.url(), msg, &[]).await;
+    assert_fault(&r, &gw, "VP015", &["DTD"]);
+    assert!(r.elapsed < Duration::from_secs(2), "took {:?}", r.elapsed);
+    assert_still_serving(&gw).await;
+}
