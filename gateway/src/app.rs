@@ -48,6 +48,8 @@ pub fn run(
         });
     }
 
+    let threads = crate::server::start_service(shared.clone(), stop_rx.clone())?;
+    // The admin listener (and so /ready) comes up only after the service port is bound.
     let admin_addr = match shared.config.admin_listen {
         Some(addr) => {
             let listener = control
@@ -64,7 +66,6 @@ pub fn run(
         None => None,
     };
 
-    let threads = crate::server::start_service(shared.clone(), stop_rx.clone())?;
     tracing::info!(
         service = %threads.local_addr,
         admin = ?admin_addr,
