@@ -383,6 +383,33 @@ fn check_key<'a>(value: &'a str, what: &str) -> Result<&'a str, String> {
     Ok(value)
 }
 
+/// The namespace of a rule's contract, if the table lists it. Rules of a contract whose
+/// own entry is broken are skipped silently (that entry's problem is already reported).
+fn unknown_contract(contract: &str) -> String {
+    format!("service contract '{contract}' is not listed in `contracts`; add it there or correct the namespace")
+}
+
+fn known_contract<'a>(
+    raw: &'a str,
+    entry: &str,
+    contracts: &CiMap<ContractRules>,
+    broken_contracts: &CiMap<()>,
+    report: &mut Report,
+) -> Option<&'a str> {
+    match check_namespace(raw) {
+        Ok(ns) if contracts.get_ci(ns).is_some() => Some(ns),
+        Ok(ns) if broken_contracts.get_ci(ns).is_some() => None,
+        Ok(ns) => {
+            report.problem(format!("{entry}.contract"), unknown_contract(ns));
+            None
+        }
+        Err(problem) => {
+            report.problem(format!("{entry}.contract"), problem);
+            None
+        }
+    }
+}
+
 fn check_namespace(value: &str) -> Result<&str, String> {
     let value = check_key(value, "service contract namespace")?;
     if value.chars().any(char::is_whitespace) {
@@ -531,25 +558,16 @@ fn build(raw: RawTable, origin: &str) -> Result<RoutingTable, RoutingTableError>
         );
     }
 
-    let unknown_contract = |contract: &str| {
-        format!("service contract '{contract}' is not listed in `contracts`; add it there or correct the namespace")
-    };
-
     let mut route_count = 0;
     for (i, raw_route) in raw.routes.iter().enumerate() {
         let entry = format!("routes[{i}]");
-        let contract = match check_namespace(&raw_route.contract) {
-            Ok(ns) if contracts.get_ci(ns).is_some() => Some(ns),
-            Ok(ns) if broken_contracts.get_ci(ns).is_some() => None,
-            Ok(ns) => {
-                report.problem(format!("{entry}.contract"), unknown_contract(ns));
-                None
-            }
-            Err(problem) => {
-                report.problem(format!("{entry}.contract"), problem);
-                None
-            }
-        };
+        let contract = known_contract(
+            &raw_route.contract,
+            &entry,
+            &contracts,
+            &broken_contracts,
+            &mut report,
+        );
         let address = check_key(&raw_route.logical_address, "logical address")
             .map_err(|p| report.problem(format!("{entry}.logical_address"), p))
             .ok();
@@ -613,18 +631,13 @@ fn build(raw: RawTable, origin: &str) -> Result<RoutingTable, RoutingTableError>
                 None
             }
         };
-        let contract = match check_namespace(&raw_authz.contract) {
-            Ok(ns) if contracts.get_ci(ns).is_some() => Some(ns),
-            Ok(ns) if broken_contracts.get_ci(ns).is_some() => None,
-            Ok(ns) => {
-                report.problem(format!("{entry}.contract"), unknown_contract(ns));
-                None
-            }
-            Err(problem) => {
-                report.problem(format!("{entry}.contract"), problem);
-                None
-            }
-        };
+        let contract = known_contract(
+            &raw_authz.contract,
+            &entry,
+            &contracts,
+            &broken_contracts,
+            &mut report,
+        );
         let address = check_key(&raw_authz.logical_address, "logical address")
             .map_err(|p| report.problem(format!("{entry}.logical_address"), p))
             .ok();

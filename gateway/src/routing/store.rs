@@ -330,20 +330,8 @@ impl RoutingTableHandle {
             .unwrap_or_else(PoisonError::into_inner);
         match self.load_source() {
             Ok((table, bytes)) => {
-                let stats = self.install(
-                    table,
-                    TableOrigin::Source {
-                        path: self.source.clone(),
-                    },
-                );
-                let last_known_good = self.write_last_known_good(&bytes);
-                tracing::info!(
-                    source = %self.source.display(),
-                    contracts = stats.contracts,
-                    routes = stats.routes,
-                    authorizations = stats.authorizations,
-                    "routing table reloaded"
-                );
+                let (stats, last_known_good) =
+                    self.install_from_source(table, &bytes, "routing table reloaded");
                 Ok(ReloadReport {
                     stats,
                     last_known_good,
@@ -365,6 +353,31 @@ impl RoutingTableHandle {
         }
     }
 
+    /// Swap in a table read from the source, copy the source to the last-known-good
+    /// file and log `what`.
+    fn install_from_source(
+        &self,
+        table: RoutingTable,
+        bytes: &[u8],
+        what: &str,
+    ) -> (TableStats, LastKnownGoodWrite) {
+        let stats = self.install(
+            table,
+            TableOrigin::Source {
+                path: self.source.clone(),
+            },
+        );
+        let last_known_good = self.write_last_known_good(bytes);
+        tracing::info!(
+            source = %self.source.display(),
+            contracts = stats.contracts,
+            routes = stats.routes,
+            authorizations = stats.authorizations,
+            "{what}"
+        );
+        (stats, last_known_good)
+    }
+
     /// Startup: loads the source; if it is unusable, loads the last-known-good copy
     /// and logs an error naming both; if both fail, the handle stays empty and the
     /// error is returned (and logged).
@@ -375,20 +388,8 @@ impl RoutingTableHandle {
             .unwrap_or_else(PoisonError::into_inner);
         let source_error = match self.load_source() {
             Ok((table, bytes)) => {
-                let stats = self.install(
-                    table,
-                    TableOrigin::Source {
-                        path: self.source.clone(),
-                    },
-                );
-                let last_known_good = self.write_last_known_good(&bytes);
-                tracing::info!(
-                    source = %self.source.display(),
-                    contracts = stats.contracts,
-                    routes = stats.routes,
-                    authorizations = stats.authorizations,
-                    "routing table loaded"
-                );
+                let (stats, last_known_good) =
+                    self.install_from_source(table, &bytes, "routing table loaded");
                 return Ok(StartupReport {
                     stats,
                     source_error: None,
