@@ -37,13 +37,19 @@ for target in "${targets[@]}"; do
     # seeds in fuzz/corpus/<target> are only read.
     work="fuzz/target/corpus/$target"
     mkdir -p "fuzz/corpus/$target" "$work"
-    echo "== $target: fuzzing for ${seconds}s (log: $logs/$target.log)"
-    # The reference seeds are up to 1.2 MB; the sniffer stops at the first Body child,
-    # so longer inputs only slow mutation down.
+    case "$target" in
+        # The reference seeds are up to 1.2 MB; the sniffer stops at the first Body
+        # child, so longer inputs only slow mutation down.
+        sniff) dict=fuzz/dict/soap.dict max_len=65536 ;;
+        # Routing tables and configurations: TOML/JSON text. A few KiB hold every shape
+        # of entry; longer tables mostly repeat entries and cost exec rate.
+        *) dict=fuzz/dict/toml.dict max_len=16384 ;;
+    esac
+    echo "== $target: fuzzing for ${seconds}s (dictionary $dict, log: $logs/$target.log)"
     if cargo fuzz run -s none -a "$target" "$work" "fuzz/corpus/$target" -- \
         -max_total_time="$seconds" \
-        -dict=fuzz/dict/soap.dict \
-        -max_len=65536 \
+        -dict="$dict" \
+        -max_len="$max_len" \
         -print_final_stats=1 >"$logs/$target.log" 2>&1; then
         result+=("ok")
     else

@@ -9,6 +9,9 @@
 //!   tag and the address span is a `<...>` element before it.
 #![no_main]
 
+mod common;
+
+use common::Rng;
 use libfuzzer_sys::fuzz_target;
 use vaxel_adapter::{sniff, SniffError, SniffLimits, SniffOutcome};
 
@@ -75,29 +78,3 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
-
-/// xorshift64*, seeded with FNV-1a of the input.
-struct Rng(u64);
-
-impl Rng {
-    fn new(data: &[u8]) -> Self {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in data {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        Rng(h | 1)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        if n == 0 {
-            0
-        } else {
-            (x % n as u64) as usize
-        }
-    }
-}
