@@ -778,14 +778,22 @@ fn build_hsa_tree(nodes: &[RawHsaNode], report: &mut Report) -> CiMap<Box<str>> 
 
     if report.problems.len() == problems_before {
         // Every parent is SE or a listed id, so a chain either reaches SE or loops.
+        // Ids already known to reach SE end a walk early, and the ids of the walk in
+        // progress are kept in a set: linear in the size of the tree, however deep.
+        let mut reaches_root: CiMap<()> = CiMap::new();
         'nodes: for (i, node) in nodes.iter().enumerate() {
             let mut chain: Vec<&str> = vec![node.id.as_str()];
+            let mut in_chain: CiMap<()> = CiMap::new();
+            in_chain.insert(CiKey::new(node.id.as_str()), ());
             let mut current = node.id.as_str();
             while let Some(parent) = parents.get_ci(current) {
-                if parent.eq_ignore_ascii_case(HSA_ROOT) {
+                if parent.eq_ignore_ascii_case(HSA_ROOT) || reaches_root.get_ci(parent).is_some() {
+                    for id in chain {
+                        reaches_root.insert(CiKey::new(id), ());
+                    }
                     continue 'nodes;
                 }
-                let looped = chain.iter().any(|seen| seen.eq_ignore_ascii_case(parent));
+                let looped = in_chain.get_ci(parent).is_some();
                 chain.push(parent);
                 if looped {
                     report.problem(
@@ -797,6 +805,7 @@ fn build_hsa_tree(nodes: &[RawHsaNode], report: &mut Report) -> CiMap<Box<str>> 
                     );
                     break 'nodes;
                 }
+                in_chain.insert(CiKey::new(parent), ());
                 current = parent;
             }
         }
@@ -962,6 +971,48 @@ parent = "SE"
             Duration::from_secs(29)
         );
         assert_eq!(table.contract(PING).unwrap().name(), None);
+    }
+
+    #[test]
+    fn a_deep_hsa_chain_loads_in_linear_time_and_a_deep_cycle_is_found() {
+        // Found by reading the fuzz target's code: the cycle check once walked every
+        // chain from scratch (cubic); a 4000-deep chain took ~50 s to load.
+        let depth = 20_000;
+        let mut text = table_with(GOOD_ROUTE, GOOD_AUTHZ);
+        for i in 0..depth {
+            let parent = if i == 0 {
+                "SE".to_string()
+            } else {
+                format!("N{}", i - 1)
+            };
+            text.push_str(&format!(
+                "[[hsa_tree]]\nid = \"N{i}\"\nparent = \"{parent}\"\n"
+            ));
+        }
+        let started = std::time::Instant::now();
+        let table = parse_toml(&text).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            table.hsa_parent(&format!("N{}", depth - 1)),
+            Some(format!("N{}", depth - 2).as_str())
+        );
+
+        // Close the chain into a loop far from its start: N0's parent becomes the last id.
+        let looped = text.replacen(
+            "id = \"N0\"\nparent = \"SE\"",
+            &format!("id = \"N0\"\nparent = \"N{}\"", depth - 1),
+            1,
+        );
+        let found = problems(parse_toml(&looped));
+        assert!(
+            found.iter().any(|(_, p)| p.contains("never reaches 'SE'")),
+            "{:?}",
+            &found[..found.len().min(3)]
+        );
     }
 
     #[test]
