@@ -645,15 +645,19 @@ impl From<ResolveResult<'_>> for ElementNs {
 fn element_namespace(ns: ElementNs, qname: &[u8], start: usize) -> Result<Option<String>, Stop> {
     match ns {
         ElementNs::Bound(uri) => {
-            let raw = std::str::from_utf8(&uri).map_err(|_| {
+            let raw = String::from_utf8(uri).map_err(|_| {
                 malformed(
                     start,
                     format!("namespace of <{}> is not valid UTF-8", quote(qname)),
                 )
             })?;
+            if !raw.contains('&') {
+                // The common case: the resolved bytes are the URI (no second copy).
+                return Ok(Some(raw));
+            }
             // quick-xml resolves prefixes to the raw attribute value; a URI written with
             // character references (`&#58;`) must still match the RIV-TA namespaces.
-            let uri = quick_xml::escape::unescape(raw).map_err(|e| {
+            let uri = quick_xml::escape::unescape(&raw).map_err(|e| {
                 malformed(
                     start,
                     format!("invalid namespace of <{}>: {e}", quote(qname)),
