@@ -302,7 +302,7 @@ impl Config {
             pool_idle_timeout: v.millis(
                 "producers.pool_idle_timeout_ms",
                 p.pool_idle_timeout_ms,
-                90_000,
+                20_000,
             )?,
             pool_max_idle_per_host: p.pool_max_idle_per_host.unwrap_or(256),
         };

@@ -102,6 +102,9 @@ pub async fn run(
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .keep_alive(true)
+                // Idle keep-alive connections stay open for the proxies in front (hyper's
+                // default header timeout would close them after 30 s).
+                .header_read_timeout(Duration::from_secs(300))
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });

@@ -93,11 +93,20 @@ pub fn start_service(
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        tracing::error!(core, error = %e, "cannot start runtime");
-                        return;
+                        tracing::error!(core, error = %e, "cannot start runtime; stopping");
+                        std::process::exit(70);
                     }
                 };
-                rt.block_on(serve_core(listener, acceptor, client_tls, shared, shutdown));
+                // A core that dies would leave its listener accepting connections that
+                // nobody serves: stop the whole process instead, so a supervisor restarts
+                // it. (Panics inside a connection's task are contained by tokio.)
+                let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    rt.block_on(serve_core(listener, acceptor, client_tls, shared, shutdown))
+                }));
+                if served.is_err() {
+                    tracing::error!(core, "service core panicked; stopping the gateway");
+                    std::process::exit(70);
+                }
             })?;
         threads.push(t);
     }
