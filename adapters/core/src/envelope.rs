@@ -727,7 +727,8 @@ fn check_attributes(e: &BytesStart<'_>, start: usize) -> Result<(), Stop> {
 /// Checks a qualified name against Namespaces in XML 1.0 (QName = NCName [':' NCName]).
 /// Non-ASCII name characters are accepted as long as the name is UTF-8.
 fn check_qname(name: &[u8]) -> Result<(), &'static str> {
-    if std::str::from_utf8(name).is_err() {
+    // Names are almost always ASCII: validate UTF-8 only when a byte says otherwise.
+    if !name.is_ascii() && std::str::from_utf8(name).is_err() {
         return Err("name is not valid UTF-8");
     }
     let mut parts = name.splitn(2, |b| *b == b':');
