@@ -613,14 +613,7 @@ async fn vp015_content_length_over_15_mib_is_refused_not_hung() {
     let producer = DemoProducer::start();
     let gw = Gateway::start(&GatewayConfig::new(&standard(&producer)));
     let body = bytes::Bytes::from(oversized_message(SIXTEEN_MIB));
-    for http in [Http::Negotiate, Http::H1] {
-        let r = post(
-            &client_with(Some("consumer"), http),
-            &gw.url(),
-            body.clone(),
-            &[],
-        )
-        .await;
+    for (http, r) in post_each_http(&gw.url(), &body).await {
         assert_fault(&r, &gw, "VP015", &["15728640 bytes", "15 MiB"]);
         assert!(
             r.elapsed < Duration::from_secs(10),
@@ -680,14 +673,7 @@ async fn producer_soap_fault_passes_through_unchanged() {
     )
     .await;
     assert_eq!(direct.status, 500);
-    for http in [Http::Negotiate, Http::H1] {
-        let r = post(
-            &client_with(Some("consumer"), http),
-            &gw.url(),
-            body.clone(),
-            &[],
-        )
-        .await;
+    for (_, r) in post_each_http(&gw.url(), &body).await {
         assert_eq!(r.status, 500, "{}", r.describe());
         assert!(
             r.body == direct.body,

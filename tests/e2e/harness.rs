@@ -573,6 +573,12 @@ impl Table {
         self
     }
 
+    /// A RIV-TA 2.1 route to `url` that the demo consumer may call for exactly `address`.
+    pub fn route_for_consumer(self, contract: &str, address: &str, url: &str) -> Table {
+        self.route(contract, address, "RIVTABP21", url)
+            .authorize(CONSUMER_ID, contract, address)
+    }
+
     /// An authorisation valid from 2024-01-01 on.
     pub fn authorize(self, consumer: &str, contract: &str, address: &str) -> Table {
         self.authorize_valid(consumer, contract, address, Some("2024-01-01"), None)
@@ -1001,6 +1007,22 @@ pub async fn try_post(
         body,
         elapsed: started.elapsed(),
     })
+}
+
+/// The same POST as the demo consumer over HTTP/2 (negotiated) and HTTP/1.1.
+pub async fn post_each_http(url: &str, body: &[u8]) -> Vec<(Http, Reply)> {
+    let mut replies = Vec::new();
+    for http in [Http::Negotiate, Http::H1] {
+        let r = post(
+            &client_with(Some("consumer"), http),
+            url,
+            body.to_vec(),
+            &[],
+        )
+        .await;
+        replies.push((http, r));
+    }
+    replies
 }
 
 /// [`try_post`] that panics (with the error chain) on transport errors.

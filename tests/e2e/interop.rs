@@ -115,14 +115,7 @@ async fn one_megabyte_reference_request_arrives_byte_identical() {
         &format!("{VP_REQUESTS}/ProcessNotificationLargePayload.xml"),
     );
     assert!(body.len() > 900_000, "the sample is ~1 MB");
-    for http in [Http::Negotiate, Http::H1] {
-        let r = post(
-            &client_with(Some("consumer"), http),
-            &gw.url(),
-            body.clone(),
-            &[],
-        )
-        .await;
+    for (_, r) in post_each_http(&gw.url(), &body).await {
         assert_forwarded(&r, &body);
         assert!(r.text().contains(PROCESS_NOTIFICATION), "{}", r.describe());
     }
@@ -151,14 +144,7 @@ async fn one_megabyte_reference_response_streams_back_byte_identical() {
         .authorize(CONSUMER_ID, SCHEDULE, "*");
     let gw = Gateway::start(&GatewayConfig::new(&table));
     let request = reference(&refs, &format!("{VP_REQUESTS}/Rivta21Request.xml"));
-    for http in [Http::Negotiate, Http::H1] {
-        let r = post(
-            &client_with(Some("consumer"), http),
-            &gw.url(),
-            request.clone(),
-            &[],
-        )
-        .await;
+    for (_, r) in post_each_http(&gw.url(), &request).await {
         assert_eq!(r.status, 200, "{}", r.describe());
         assert_eq!(r.body.len(), large.len(), "response length");
         assert!(

@@ -11,14 +11,11 @@ use crate::harness::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_over_the_concurrency_limit_get_503_with_retry_after() {
     let producer = DemoProducer::start();
-    let table = Table::standard(&producer.url(""))
-        .route(
-            SCHEDULE,
-            "SLOW",
-            "RIVTABP21",
-            &producer.url("/slow?ms=2500"),
-        )
-        .authorize(CONSUMER_ID, SCHEDULE, "SLOW");
+    let table = Table::standard(&producer.url("")).route_for_consumer(
+        SCHEDULE,
+        "SLOW",
+        &producer.url("/slow?ms=2500"),
+    );
     let mut cfg = GatewayConfig::new(&table);
     cfg.service_extra = "max_concurrent_requests = 1".into();
     let gw = Gateway::start(&cfg);

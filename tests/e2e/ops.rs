@@ -221,14 +221,11 @@ async fn last_known_good_copy_serves_when_the_source_is_broken_at_startup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     let producer = DemoProducer::start();
-    let table = Table::standard(&producer.url(""))
-        .route(
-            SCHEDULE,
-            "SLOW",
-            "RIVTABP21",
-            &producer.url("/slow?ms=1500"),
-        )
-        .authorize(CONSUMER_ID, SCHEDULE, "SLOW");
+    let table = Table::standard(&producer.url("")).route_for_consumer(
+        SCHEDULE,
+        "SLOW",
+        &producer.url("/slow?ms=1500"),
+    );
     let mut gw = Gateway::start(&GatewayConfig::new(&table));
     let body = rivta21(SCHEDULE, "SLOW");
     let url = gw.url();

@@ -79,14 +79,11 @@ async fn http1_and_http2_both_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_mebibyte_streamed_response_comes_back_whole() {
     let producer = DemoProducer::start();
-    let table = Table::standard(&producer.url(""))
-        .route(
-            SCHEDULE,
-            "LARGE-ANSWER",
-            "RIVTABP21",
-            &producer.url("/large?kb=2048"),
-        )
-        .authorize(CONSUMER_ID, SCHEDULE, "LARGE-ANSWER");
+    let table = Table::standard(&producer.url("")).route_for_consumer(
+        SCHEDULE,
+        "LARGE-ANSWER",
+        &producer.url("/large?kb=2048"),
+    );
     let gw = Gateway::start(&GatewayConfig::new(&table));
     let body = rivta21(SCHEDULE, "LARGE-ANSWER");
 
@@ -105,14 +102,7 @@ async fn two_mebibyte_streamed_response_comes_back_whole() {
         "producer sends ≥ 2 MiB"
     );
 
-    for http in [Http::Negotiate, Http::H1] {
-        let r = post(
-            &client_with(Some("consumer"), http),
-            &gw.url(),
-            body.clone(),
-            &[],
-        )
-        .await;
+    for (http, r) in post_each_http(&gw.url(), &body).await {
         assert_forwarded(&r, &body);
         assert_eq!(r.body.len(), direct.body.len(), "{http:?}: whole response");
         assert!(r.body == direct.body, "{http:?}: response bytes unchanged");
@@ -254,14 +244,11 @@ async fn rivta21_request_is_converted_for_a_rivtabp20_producer_and_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_call_does_not_hold_up_other_callers() {
     let producer = DemoProducer::start();
-    let table = Table::standard(&producer.url(""))
-        .route(
-            SCHEDULE,
-            "SLOW",
-            "RIVTABP21",
-            &producer.url("/slow?ms=3000"),
-        )
-        .authorize(CONSUMER_ID, SCHEDULE, "SLOW");
+    let table = Table::standard(&producer.url("")).route_for_consumer(
+        SCHEDULE,
+        "SLOW",
+        &producer.url("/slow?ms=3000"),
+    );
     // One service thread: concurrency must come from async I/O, not from more cores.
     let gw = Gateway::start(&GatewayConfig::new(&table));
     let slow_body = rivta21(SCHEDULE, "SLOW");
