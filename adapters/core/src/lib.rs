@@ -10,3 +10,10 @@ pub mod envelope;
 pub use envelope::{
     sniff, AddressHeader, Envelope, RivProfile, SniffError, SniffLimits, SniffOutcome,
 };
+pub mod information_set;
+
+pub use information_set::{
+    AdapterError, CausingAgent, InformationSet, InformationSetDescriptor, MergeInput,
+    ProducerResponse, QueryRequest, Record, RecordHeader, RecordPaths, RequestPaths,
+    SourceOutcome, SourceStatus,
+};

@@ -1,0 +1,198 @@
+//! The information-set adapter model: what the gateway needs to know about one kind of
+//! journal information (care documentation, diagnoses, ...) to aggregate it across
+//! producers and to enforce consent per record.
+//!
+//! An adapter crate (`adapters/<set>/`) is thin: it describes its contract with an
+//! [`InformationSetDescriptor`] (names and paths), and the generic machinery here parses
+//! requests and producer responses and writes the merged response. Records are kept as
+//! byte ranges of the producer's response, so a merged response carries every record
+//! byte-for-byte (only namespace declarations that the record inherited from its
+//! ancestors are added to its start tag, so that it stays well-formed on its own).
+//!
+//! API contract (implemented in this module's submodules):
+//! - [`InformationSet::parse_request`]: the query a consumer sent (patient, filters);
+//! - [`InformationSet::parse_response`]: one producer's response → records with their
+//!   [`RecordHeader`] (care giver, care unit, source system, time, id);
+//! - [`InformationSet::write_merged_response`]: the merged SOAP response.
+
+use std::ops::Range;
+
+/// Where the fields of one record's header sit, as paths of local names below the record
+/// element (namespaces are matched by the generic parser against the descriptor's
+/// namespaces, never by prefix). A path is a list of child element local names,
+/// e.g. `&["header", "accountableHealthcareProfessional", "healthcareProfessionalCareGiverHSAId"]`.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordPaths {
+    /// Unique id of the record in its source system (e.g. `header/documentId`).
+    pub record_id: &'static [&'static str],
+    /// HSA id of the source system (e.g. `header/sourceSystemHSAId`).
+    pub source_system: &'static [&'static str],
+    /// HSA id of the care giver (vårdgivare) responsible for the record.
+    pub care_giver: &'static [&'static str],
+    /// HSA id of the care unit (vårdenhet) responsible for the record.
+    pub care_unit: &'static [&'static str],
+    /// Time the record applies to, `yyyyMMddHHmmss` or `yyyyMMdd` (e.g. `header/documentTime`).
+    pub time: &'static [&'static str],
+}
+
+/// Where the query fields sit in the request element (paths of local names below it).
+/// An empty path means the contract has no such filter.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestPaths {
+    /// Patient id (`patientId/id`).
+    pub patient_id: &'static [&'static str],
+    /// Start of the requested period (`timePeriod/start` or `datePeriod/start`).
+    pub period_start: &'static [&'static str],
+    /// End of the requested period.
+    pub period_end: &'static [&'static str],
+    /// Requested care units (repeated element), e.g. `careUnitHSAId`.
+    pub care_unit: &'static [&'static str],
+    /// Requested record ids (repeated element), e.g. `documentId`.
+    pub record_id: &'static [&'static str],
+    /// Requested source system, e.g. `sourceSystemHSAId`.
+    pub source_system: &'static [&'static str],
+}
+
+/// Everything that distinguishes one information set from another.
+#[derive(Debug, Clone, Copy)]
+pub struct InformationSetDescriptor {
+    /// Short name used in config, logs and the access log, e.g. `care-documentation`.
+    pub name: &'static str,
+    /// Namespace of the request and response elements (the service contract),
+    /// e.g. `urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2`.
+    pub contract_namespace: &'static str,
+    /// Local name of the request element, e.g. `GetCareDocumentation`.
+    pub request_element: &'static str,
+    /// Local name of the response element, e.g. `GetCareDocumentationResponse`.
+    pub response_element: &'static str,
+    /// Local name of one record (repeated child of the response element),
+    /// e.g. `careDocumentation`.
+    pub record_element: &'static str,
+    /// Engagement index service domain, e.g. `riv:clinicalprocess:healthcond:description`.
+    pub ei_service_domain: &'static str,
+    /// Engagement index categorization, e.g. `voo`.
+    pub ei_categorization: &'static str,
+    pub request: RequestPaths,
+    pub record: RecordPaths,
+}
+
+/// A consumer's query, as far as aggregation and filtering need it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryRequest {
+    pub patient_id: String,
+    /// Inclusive bounds as written (`yyyyMMdd` or `yyyyMMddHHmmss`).
+    pub period_start: Option<String>,
+    pub period_end: Option<String>,
+    pub care_units: Vec<String>,
+    pub record_ids: Vec<String>,
+    pub source_system: Option<String>,
+}
+
+/// One record's header fields (empty strings are kept as `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordHeader {
+    pub record_id: Option<String>,
+    pub source_system: Option<String>,
+    pub care_giver: Option<String>,
+    pub care_unit: Option<String>,
+    pub time: Option<String>,
+}
+
+/// One record found in a producer's response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Byte range of the whole record element (start tag to end tag) in the response.
+    pub span: Range<usize>,
+    /// Namespace declarations (`prefix` or `""` for the default, URI) in scope at the
+    /// record but declared on its ancestors; the writer adds them to the start tag.
+    pub inherited_namespaces: Vec<(String, String)>,
+    pub header: RecordHeader,
+}
+
+/// A producer's answer: its records, or the SOAP fault it sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProducerResponse {
+    Records(Vec<Record>),
+    /// `faultstring` of a SOAP fault.
+    Fault(String),
+}
+
+/// Status of one source in the merged answer (urn:riv:interoperability:headers:1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceStatus {
+    DataFromSource,
+    DataFromCache,
+    /// The source could not be asked or did not answer in time.
+    NoDataSynchFailed {
+        causing_agent: CausingAgent,
+        code: String,
+        text: String,
+    },
+}
+
+/// Who failed, in ProcessingStatus terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CausingAgent {
+    ServiceProducer,
+    VirtualizationPlatform,
+    EngagementIndex,
+    Other,
+}
+
+/// One line of the ProcessingStatus header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceOutcome {
+    /// Logical address (source system HSA id) that was asked.
+    pub logical_address: String,
+    pub status: SourceStatus,
+    /// `yyyyMMddHHmmss` of this call (success) or of the failure.
+    pub timestamp: String,
+}
+
+/// Records taken from one producer's response body, for the merged response.
+#[derive(Debug, Clone, Copy)]
+pub struct MergeInput<'a> {
+    pub body: &'a [u8],
+    pub records: &'a [Record],
+}
+
+/// Why a request or response could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdapterError {
+    #[error("malformed XML at byte {offset}: {reason}")]
+    Malformed { offset: u64, reason: String },
+    #[error("expected element {expected} in namespace {namespace} as the first child of the SOAP Body")]
+    UnexpectedElement {
+        expected: &'static str,
+        namespace: &'static str,
+    },
+    #[error("missing required field {0}")]
+    MissingField(&'static str),
+}
+
+/// One information set. Adapters implement [`InformationSet::descriptor`]; the other
+/// methods have generic implementations driven by the descriptor, and an adapter
+/// overrides one only where its contract really differs (say why in a comment).
+pub trait InformationSet: Send + Sync + std::fmt::Debug {
+    fn descriptor(&self) -> &'static InformationSetDescriptor;
+
+    /// Reads the consumer's request (a whole SOAP envelope).
+    fn parse_request(&self, envelope: &[u8]) -> Result<QueryRequest, AdapterError>;
+
+    /// Reads one producer's response (a whole SOAP envelope): its records or its fault.
+    fn parse_response(&self, envelope: &[u8]) -> Result<ProducerResponse, AdapterError>;
+
+    /// Writes the merged SOAP 1.1 response: a `ProcessingStatus` header listing
+    /// `sources`, then the response element with every kept record of `parts`
+    /// byte-for-byte (plus inherited namespace declarations), then whatever trailing
+    /// elements the contract requires (e.g. `result` with `resultCode` OK for
+    /// GetCareDocumentation:2), so that the response validates against the contract's
+    /// XSD when the records do.
+    fn write_merged_response(
+        &self,
+        out: &mut Vec<u8>,
+        parts: &[MergeInput<'_>],
+        sources: &[SourceOutcome],
+    );
+}
