@@ -7,8 +7,14 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v xmllint >/dev/null || need+=(libxml2-utils)
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
+# zeep: an independent Python SOAP client, the consumer's view of aggregated queries.
+if ! python3 -c "import zeep" 2>/dev/null; then
+  echo "installing: zeep (PyPI)"
+  python3 -m pip install -q --disable-pip-version-check "zeep==4.3.*" \
+    || echo "zeep could not be installed: the zeep interop test will skip" >&2
+fi
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test tools present: openssl curl xmllint xmlsec1"
+  echo "test tools present: openssl curl xmllint xmlsec1 zeep"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::pipeline::Shared;
+use crate::pipeline::{LocalServices, Shared};
 use crate::routing::RoutingTableHandle;
 use crate::stats::Stats;
 
@@ -37,6 +37,7 @@ pub fn run(
         routing,
         stats: Stats::default(),
         started: std::time::Instant::now(),
+        local: LocalServices::default(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 

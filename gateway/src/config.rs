@@ -44,6 +44,14 @@ struct RawConfig {
     routing: RawRouting,
     #[serde(default)]
     identity: RawIdentity,
+    #[serde(default)]
+    aggregation: RawAggregation,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAggregation {
+    deadline_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +127,14 @@ pub struct Config {
     pub producers: ProducerConfig,
     pub routing: RoutingConfig,
     pub identity: IdentityConfig,
+    pub aggregation: AggregationConfig,
+}
+
+/// Aggregated journal queries (specs/aggregation.md).
+#[derive(Debug, Clone)]
+pub struct AggregationConfig {
+    /// The whole aggregated call, fan-out included, ends within this time.
+    pub deadline: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -346,6 +362,14 @@ impl Config {
             original_consumer_allowed: raw.identity.original_consumer_allowed,
         };
 
+        let aggregation = AggregationConfig {
+            deadline: v.millis(
+                "aggregation.deadline_ms",
+                raw.aggregation.deadline_ms,
+                crate::aggregate::DEFAULT_DEADLINE.as_millis() as u64,
+            )?,
+        };
+
         Ok(Config {
             origin: path.to_path_buf(),
             instance_id,
@@ -354,6 +378,7 @@ impl Config {
             producers,
             routing,
             identity,
+            aggregation,
         })
     }
 }

@@ -54,7 +54,7 @@ pub enum ForwardError {
     Stalled(BodyStalled),
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Where the request body comes from: the chunks already read while sniffing, then the
 /// rest of the caller's body.

@@ -6,6 +6,7 @@
 //! `demo_producer`).
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
 pub mod app;
 pub mod certs;
 pub mod config;

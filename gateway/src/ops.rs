@@ -138,6 +138,7 @@ fn status(shared: &Shared) -> serde_json::Value {
         "counts": {
             "requests": st.requests.load(Ordering::Relaxed),
             "forwarded": st.forwarded.load(Ordering::Relaxed),
+            "answered_locally": st.local_answers.load(Ordering::Relaxed),
             "producer_faults_passed": st.producer_faults_passed.load(Ordering::Relaxed),
             "connections": st.connections.load(Ordering::Relaxed),
             "connections_rejected": st.connections_rejected.load(Ordering::Relaxed),

@@ -18,7 +18,7 @@ use crate::fault::Fault;
 use crate::forward::{ForwardBody, ForwardError, Forwarder};
 use crate::headers;
 use crate::identity::{resolve_sender, ConnectionInfo};
-use crate::routing::RoutingTableHandle;
+use crate::routing::{LocalService, RoutingTableHandle};
 use crate::stats::Stats;
 
 /// What the gateway answers with: its own small bodies, or the producer's stream.
@@ -31,6 +31,25 @@ pub struct Shared {
     pub routing: Arc<RoutingTableHandle>,
     pub stats: Stats,
     pub started: std::time::Instant,
+    /// The gateway's own SOAP services (`local://...` routes).
+    pub local: LocalServices,
+}
+
+/// A SOAP service answered inside the gateway (e.g. the engagement index): the whole
+/// request envelope in, the whole response envelope (HTTP 200) or a fault out.
+pub trait LocalSoapService: Send + Sync + std::fmt::Debug {
+    fn call<'a>(
+        &'a self,
+        contract: &'a str,
+        envelope: Bytes,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, Fault>> + Send + 'a>>;
+}
+
+/// The services behind `local://<name>` routes; `None` when not configured.
+#[derive(Debug, Default)]
+pub struct LocalServices {
+    pub engagement_index: Option<Arc<dyn LocalSoapService>>,
+    pub aggregator: Option<crate::aggregate::Aggregator>,
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and the ones this gateway sets itself.
@@ -258,7 +277,7 @@ async fn route_and_forward(
     // the routing table.
     // The lock-free guard is not held across an await: the block ends before forwarding.
     let contract = envelope.contract_namespace.as_str();
-    let (url, timeout, producer_profile, contract_max_body) = {
+    let (url, timeout, producer_profile, contract_max_body, local) = {
         let guard = shared.routing.current_guard();
         let table = guard.as_ref().ok_or(Fault::NoRoutingTable)?;
         let today = today();
@@ -279,6 +298,7 @@ async fn route_and_forward(
             route.response_timeout,
             profile,
             route.max_body_bytes,
+            route.local_service(),
         )
     };
     // A contract may allow less than the listener (routing table `max_body_bytes`).
@@ -287,6 +307,35 @@ async fn route_and_forward(
     });
     if content_length.is_some_and(|n| n > max_body) || head.received > max_body {
         return Err(too_large_for_contract(max_body, contract));
+    }
+    if let Some(service) = local {
+        // The gateway answers itself: read the whole (bounded) message first.
+        let whole = ForwardBody::new(
+            std::mem::take(&mut head.chunks),
+            head.received,
+            unread.take(),
+            content_length,
+            max_body,
+            cfg.service.body_idle_timeout,
+        )
+        .collect()
+        .await
+        .map_err(|e| body_fault(e, max_body, contract))?
+        .to_bytes();
+        let new_history = if history.trim().is_empty() {
+            cfg.instance_id.clone()
+        } else {
+            format!("{history},{}", cfg.instance_id)
+        };
+        let original = original_consumer.to_str().unwrap_or(&sender).to_string();
+        let ctx = crate::aggregate::CallContext {
+            sender: &sender,
+            original_consumer: &original,
+            correlation,
+            routing_history: &new_history,
+            request_headers: &parts.headers,
+        };
+        return call_local(shared, forwarder, service, &envelope, whole, &ctx).await;
     }
     let mut content_length = content_length;
     if producer_profile != address.profile {
@@ -383,6 +432,65 @@ async fn route_and_forward(
         .headers
         .insert(headers::CORRELATION_ID, correlation.clone());
     Ok(Response::from_parts(rparts, Either::Right(rbody)))
+}
+
+/// Dispatch to one of the gateway's own services.
+async fn call_local(
+    shared: &Shared,
+    forwarder: &Forwarder,
+    service: LocalService,
+    envelope: &Envelope,
+    whole: Bytes,
+    ctx: &crate::aggregate::CallContext<'_>,
+) -> Result<Response<GatewayBody>, Fault> {
+    let contract = envelope.contract_namespace.as_str();
+    let not_configured = || {
+        Fault::NoRoute(format!(
+            "the routing table sends {contract} to local://{}, which is not enabled on this gateway; see specs/configuration.md",
+            service.name()
+        ))
+    };
+    let resp = match service {
+        LocalService::EngagementIndex => {
+            let ei = shared
+                .local
+                .engagement_index
+                .as_ref()
+                .ok_or_else(not_configured)?;
+            let out = ei.call(contract, whole).await?;
+            let mut r = Response::new(Full::new(Bytes::from(out)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/xml; charset=UTF-8"),
+            );
+            r.headers_mut()
+                .insert(headers::CORRELATION_ID, ctx.correlation.clone());
+            r
+        }
+        LocalService::Aggregating => {
+            let agg = shared
+                .local
+                .aggregator
+                .as_ref()
+                .ok_or_else(not_configured)?;
+            agg.handle(shared, forwarder, envelope, whole, ctx).await?
+        }
+    };
+    shared.stats.local_answers.fetch_add(1, Ordering::Relaxed);
+    Ok(resp.map(Either::Left))
+}
+
+/// A request body that could not be read whole for a local service.
+fn body_fault(e: crate::forward::BoxError, limit: u64, contract: &str) -> Fault {
+    if e.downcast_ref::<crate::forward::BodyTooLarge>().is_some() {
+        too_large_for_contract(limit, contract)
+    } else if let Some(stalled) = e.downcast_ref::<crate::forward::BodyStalled>() {
+        Fault::Malformed(format!(
+            "{stalled}: send the whole message without pauses (service.body_idle_timeout_ms)"
+        ))
+    } else {
+        Fault::Malformed(format!("reading the request body failed: {e}"))
+    }
 }
 
 /// Today's local date for validity checks, recomputed at most once a second per thread

@@ -18,6 +18,8 @@ pub struct Stats {
     pub connections_rejected: AtomicU64,
     pub requests_rejected_busy: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
+    /// Requests answered by the gateway's own services (engagement index, aggregation).
+    pub local_answers: AtomicU64,
     faults: [AtomicU64; 14],
 }
 

@@ -162,7 +162,9 @@ pub struct MergeInput<'a> {
 pub enum AdapterError {
     #[error("malformed XML at byte {offset}: {reason}")]
     Malformed { offset: u64, reason: String },
-    #[error("expected element {expected} in namespace {namespace} as the first child of the SOAP Body")]
+    #[error(
+        "expected element {expected} in namespace {namespace} as the first child of the SOAP Body"
+    )]
     UnexpectedElement {
         expected: &'static str,
         namespace: &'static str,

@@ -14,6 +14,6 @@ pub mod information_set;
 
 pub use information_set::{
     AdapterError, CausingAgent, InformationSet, InformationSetDescriptor, MergeInput,
-    ProducerResponse, QueryRequest, Record, RecordHeader, RecordPaths, RequestPaths,
-    SourceOutcome, SourceStatus,
+    ProducerResponse, QueryRequest, Record, RecordHeader, RecordPaths, RequestPaths, SourceOutcome,
+    SourceStatus,
 };

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::key::{CiKey, CiMap, CiMapExt};
 use super::model::{
-    Authorization, Contract, RivtaProfile, Route, TableFormat, Validity, DEFAULT_RESPONSE_TIMEOUT,
-    HSA_ROOT, WILDCARD_ADDRESS,
+    Authorization, Contract, LocalService, RivtaProfile, Route, TableFormat, Validity,
+    DEFAULT_RESPONSE_TIMEOUT, HSA_ROOT, WILDCARD_ADDRESS,
 };
 use super::placeholder::{self, PlaceholderProblem};
 use super::table::{ContractRules, RoutingTable, TableCounts};
@@ -430,9 +430,24 @@ fn check_url(value: &str) -> Result<http::Uri, String> {
         .map_err(|e| format!("'{value}' is not a valid URL ({e}); {HINT}"))?;
     match uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http") => {}
+        Some(s) if s.eq_ignore_ascii_case("local") => {
+            let host = uri.host().unwrap_or("");
+            let path_is_empty = uri.path().is_empty() || uri.path() == "/";
+            if LocalService::from_host(host).is_none() || !path_is_empty || uri.port().is_some() {
+                let names: Vec<String> = LocalService::ALL
+                    .iter()
+                    .map(|(_, n)| format!("local://{n}"))
+                    .collect();
+                return Err(format!(
+                    "'{value}' names no service of this gateway; local services are {}",
+                    names.join(", ")
+                ));
+            }
+            return Ok(uri);
+        }
         Some(other) => {
             return Err(format!(
-                "'{value}' uses the scheme '{other}'; producers are called over https:// (or http:// on a trusted network)"
+                "'{value}' uses the scheme '{other}'; producers are called over https:// (or http:// on a trusted network), the gateway's own services are local://<service>"
             ))
         }
         None => return Err(format!("'{value}' has no scheme; {HINT}")),
@@ -594,10 +609,16 @@ fn build(raw: RawTable, origin: &str) -> Result<RoutingTable, RoutingTableError>
         let Some(rules) = contracts.get_mut_ci(contract) else {
             continue;
         };
+        let local = url
+            .scheme_str()
+            .filter(|s| s.eq_ignore_ascii_case("local"))
+            .and_then(|_| url.host())
+            .and_then(LocalService::from_host);
         let route = Route {
             contract: Arc::clone(&rules.contract.namespace),
             logical_address: Box::from(address),
             url,
+            local,
             rivta_profile: profile,
             response_timeout: rules.contract.response_timeout,
             max_body_bytes: rules.contract.max_body_bytes,
@@ -1167,6 +1188,31 @@ parent = "SE"
         }
         let http = GOOD_ROUTE.replace("https://", "http://");
         assert!(parse_toml(&table_with(&http, GOOD_AUTHZ)).is_ok());
+    }
+
+    #[test]
+    fn local_service_urls_name_a_gateway_service() {
+        for (service, name) in LocalService::ALL {
+            let route = GOOD_ROUTE.replace("https://p.example/ping", &format!("local://{name}"));
+            let table = parse_toml(&table_with(&route, GOOD_AUTHZ)).unwrap();
+            let rule = table.routes().next().unwrap();
+            assert_eq!(rule.local_service(), Some(service));
+        }
+        let producer = parse_toml(&table_with(GOOD_ROUTE, GOOD_AUTHZ)).unwrap();
+        assert_eq!(producer.routes().next().unwrap().local_service(), None);
+        for url in [
+            "local://nothing-here",
+            "local://aggregating/x",
+            "local://aggregating:80",
+        ] {
+            let route = GOOD_ROUTE.replace("https://p.example/ping", url);
+            let (entry, got) = single_problem(&table_with(&route, GOOD_AUTHZ));
+            assert_eq!(entry, "routes[0].url");
+            assert!(
+                got.contains("local://engagement-index, local://aggregating"),
+                "{url}: {got}"
+            );
+        }
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub use demo::{
 pub use load::{EntryProblem, RoutingTableError, MAX_RESPONSE_TIMEOUT_MS};
 pub use lookup::{authz_fault, route_fault, AuthzError, InactiveRule, RouteError};
 pub use model::{
-    Authorization, Contract, RivtaProfile, Route, TableFormat, Validity, DEFAULT_RESPONSE_TIMEOUT,
-    HSA_ROOT, WILDCARD_ADDRESS,
+    Authorization, Contract, LocalService, RivtaProfile, Route, TableFormat, Validity,
+    DEFAULT_RESPONSE_TIMEOUT, HSA_ROOT, WILDCARD_ADDRESS,
 };
 pub use store::{
     LastKnownGoodWrite, LoadedTable, ReloadReport, RoutingTableHandle, SourceCheck, StartupError,

@@ -207,12 +207,51 @@ impl Contract {
     }
 }
 
+/// A service the gateway answers itself instead of forwarding to a producer; a route
+/// names one with the URL `local://<name>` (specs/routing-table.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LocalService {
+    /// `local://engagement-index`: the engagement index contracts
+    /// (`urn:riv:itintegration:engagementindex:*Responder:1`) on the gateway's store.
+    EngagementIndex,
+    /// `local://aggregating`: an NPÖ-style aggregated query (engagement lookup, fan-out
+    /// to every source system, merge, ProcessingStatus).
+    Aggregating,
+}
+
+impl LocalService {
+    /// Every local service with its URL host name.
+    pub const ALL: [(LocalService, &'static str); 2] = [
+        (LocalService::EngagementIndex, "engagement-index"),
+        (LocalService::Aggregating, "aggregating"),
+    ];
+
+    /// The service named by the host of a `local://` URL (exact, lower case).
+    pub fn from_host(host: &str) -> Option<LocalService> {
+        LocalService::ALL
+            .iter()
+            .find(|(_, name)| *name == host)
+            .map(|(service, _)| *service)
+    }
+
+    /// The host name used in `local://<name>`.
+    pub fn name(self) -> &'static str {
+        LocalService::ALL
+            .iter()
+            .find(|(service, _)| *service == self)
+            .map_or("unknown", |(_, name)| name)
+    }
+}
+
 /// A routing rule (vägval): where calls for a contract and logical address go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub(crate) contract: Arc<str>,
     pub(crate) logical_address: Box<str>,
     pub(crate) url: http::Uri,
+    /// `Some` when `url` is `local://<service>`: answered inside the gateway.
+    pub(crate) local: Option<LocalService>,
     pub(crate) rivta_profile: RivtaProfile,
     pub(crate) response_timeout: Duration,
     pub(crate) max_body_bytes: Option<u64>,
@@ -223,6 +262,11 @@ impl Route {
     /// Producer endpoint (scheme `https` or `http`, with an authority).
     pub fn url(&self) -> &http::Uri {
         &self.url
+    }
+
+    /// The gateway's own service this rule routes to (`url = "local://..."`), if any.
+    pub fn local_service(&self) -> Option<LocalService> {
+        self.local
     }
 
     /// RIV-TA profile the producer speaks; `Unknown` means the gateway faults VP005.

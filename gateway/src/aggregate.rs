@@ -1,0 +1,497 @@
+//! NPÖ-style aggregated journal queries (DESIGN.md job 2): a consumer asks once for a
+//! patient's information of one kind; the gateway finds every source system in the
+//! engagement index, asks them all in parallel, merges their records and reports, per
+//! source, whether it answered (`ProcessingStatus`, urn:riv:interoperability:headers:1).
+//!
+//! Rules (issue "Engagement index and NPÖ-style aggregated journal queries"):
+//! - sources come from the engagement index (patient + the information set's service
+//!   domain and categorization), narrowed by the request's `sourceSystemHSAId`;
+//! - a source is asked only if the consumer may reach it under the routing table
+//!   (anropsbehörighet for the contract at the source's logical address); sources it
+//!   may not reach are left out without a trace in the answer, as the national
+//!   aggregating services do;
+//! - a slow or failing source never fails the whole answer: HTTP 200 with the records
+//!   that did arrive and `NoDataSynchFailed` with the reason for the others; one overall
+//!   deadline (`aggregation.deadline_ms`, default 28 s) bounds the call;
+//! - records are filtered again by the request's period, care units and record ids
+//!   (producers are expected to filter; the gateway does not rely on it).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use vaxel_adapter::{
+    CausingAgent, Envelope, InformationSet, MergeInput, ProducerResponse, QueryRequest, Record,
+    RivProfile, SourceOutcome, SourceStatus,
+};
+
+use crate::fault::Fault;
+use crate::forward::{ForwardBody, ForwardError, Forwarder};
+use crate::headers;
+use crate::pipeline::Shared;
+
+/// Default overall deadline of an aggregated call: below the consumer's usual 30 s
+/// timeout, so the consumer gets the partial answer instead of its own timeout.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(28_000);
+
+/// One engagement's source, as the aggregator needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EngagementSource {
+    /// Logical address to ask (the engagement's `logicalAddress`).
+    pub logical_address: String,
+    /// The engagement's `sourceSystem` HSA id.
+    pub source_system: String,
+}
+
+/// Where the aggregator finds the sources of a patient's information (the engagement
+/// index; a trait so that the aggregation can be tested on its own).
+pub trait EngagementLookup: Send + Sync + fmt::Debug {
+    fn find<'a>(
+        &'a self,
+        patient_id: &'a str,
+        service_domain: &'a str,
+        categorization: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<EngagementSource>, String>> + Send + 'a>>;
+}
+
+/// Who is asking, for the calls to the sources.
+#[derive(Debug, Clone)]
+pub struct CallContext<'a> {
+    /// The calling system (certificate or trusted header).
+    pub sender: &'a str,
+    /// The system on whose behalf it calls; authorisation is checked for this one.
+    pub original_consumer: &'a str,
+    pub correlation: &'a HeaderValue,
+    /// `x-rivta-routing-history` including this gateway.
+    pub routing_history: &'a str,
+    /// Headers of the consumer's request (content type, SOAPAction).
+    pub request_headers: &'a HeaderMap,
+}
+
+/// The aggregating service: information sets by contract, the engagement lookup and the
+/// deadline.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    sets: &'static [&'static dyn InformationSet],
+    lookup: Arc<dyn EngagementLookup>,
+    deadline: Duration,
+}
+
+/// What one source gave.
+struct SourceAnswer {
+    outcome: SourceOutcome,
+    body: Option<Bytes>,
+    records: Vec<Record>,
+}
+
+impl Aggregator {
+    pub fn new(
+        sets: &'static [&'static dyn InformationSet],
+        lookup: Arc<dyn EngagementLookup>,
+        deadline: Duration,
+    ) -> Aggregator {
+        Aggregator {
+            sets,
+            lookup,
+            deadline,
+        }
+    }
+
+    /// The information set for a contract namespace (case-insensitive, like the table).
+    pub fn information_set(&self, contract: &str) -> Option<&'static dyn InformationSet> {
+        self.sets.iter().copied().find(|s| {
+            s.descriptor()
+                .contract_namespace
+                .eq_ignore_ascii_case(contract)
+        })
+    }
+
+    /// Answer one aggregated query. `request` is the consumer's whole envelope,
+    /// `envelope` what the sniffer found in it.
+    pub async fn handle(
+        &self,
+        shared: &Shared,
+        forwarder: &Forwarder,
+        envelope: &Envelope,
+        request: Bytes,
+        ctx: &CallContext<'_>,
+    ) -> Result<Response<Full<Bytes>>, Fault> {
+        let started = Instant::now();
+        let contract = envelope.contract_namespace.as_str();
+        let set = self.information_set(contract).ok_or_else(|| {
+            Fault::NoRoute(format!(
+                "the routing table sends {contract} to local://aggregating, but this gateway has no information-set adapter for it; route it to a producer instead"
+            ))
+        })?;
+        let address = envelope.address.as_ref().ok_or(Fault::NoLogicalAddress)?;
+        let query = set.parse_request(&request).map_err(|e| {
+            Fault::Malformed(format!(
+                "the {} request cannot be read: {e}",
+                set.descriptor().request_element
+            ))
+        })?;
+        let descriptor = set.descriptor();
+
+        // Sources: engagement index, narrowed by the request's source system.
+        let mut sources = self
+            .lookup
+            .find(
+                &query.patient_id,
+                descriptor.ei_service_domain,
+                descriptor.ei_categorization,
+            )
+            .await
+            .map_err(|e| {
+                Fault::Producer(format!(
+                    "the engagement index could not be read, so the sources of the patient's information are unknown: {e}"
+                ))
+            })?;
+        if let Some(wanted) = &query.source_system {
+            sources.retain(|s| s.source_system.eq_ignore_ascii_case(wanted));
+        }
+        sources.sort();
+        sources.dedup_by(|a, b| a.logical_address.eq_ignore_ascii_case(&b.logical_address));
+
+        // Which sources the consumer may reach, and how (one table snapshot).
+        let today = chrono::Local::now().date_naive();
+        let mut calls = Vec::new();
+        let mut failed = Vec::new();
+        {
+            let guard = shared.routing.current_guard();
+            let table = guard.as_ref().ok_or(Fault::NoRoutingTable)?;
+            for source in &sources {
+                let la = source.logical_address.as_str();
+                if table
+                    .authorize(ctx.original_consumer, contract, la, today)
+                    .is_err()
+                {
+                    continue;
+                }
+                match table.route(contract, la, today) {
+                    Ok(route) => match (route.local_service(), route.rivta_profile().known()) {
+                        (None, Some(profile)) => calls.push((
+                            source.clone(),
+                            route.url().clone(),
+                            profile,
+                            route.response_timeout(),
+                        )),
+                        (Some(service), _) => failed.push(failure(
+                            la,
+                            CausingAgent::VirtualizationPlatform,
+                            "VP004",
+                            format!(
+                                "the route for {la} leads to the gateway's own local://{} service, not to a source system",
+                                service.name()
+                            ),
+                        )),
+                        (None, None) => failed.push(failure(
+                            la,
+                            CausingAgent::VirtualizationPlatform,
+                            "VP005",
+                            format!(
+                                "the route for {la} names RIV-TA profile {}, which this gateway does not know",
+                                route.rivta_profile()
+                            ),
+                        )),
+                    },
+                    Err(e) => failed.push(failure(
+                        la,
+                        CausingAgent::VirtualizationPlatform,
+                        "VP004",
+                        e.to_string(),
+                    )),
+                }
+            }
+        }
+        tracing::debug!(
+            contract,
+            address = %address.value,
+            sources = sources.len(),
+            asked = calls.len(),
+            "aggregating"
+        );
+
+        // Fan out, all at once, bounded by the deadline.
+        let deadline = started + self.deadline;
+        let max_response = shared.config.service.max_body_bytes;
+        let answers = futures_util::future::join_all(calls.into_iter().map(
+            |(source, url, profile, timeout)| {
+                let request = request.clone();
+                async move {
+                    let la = source.logical_address.clone();
+                    let budget = deadline.saturating_duration_since(Instant::now());
+                    let timeout = timeout.min(budget);
+                    let asked = call_source(
+                        forwarder,
+                        set,
+                        envelope,
+                        &request,
+                        &la,
+                        &url,
+                        profile,
+                        timeout,
+                        max_response,
+                        &shared.config.instance_id,
+                        ctx,
+                    );
+                    match tokio::time::timeout(timeout, asked).await {
+                        Ok(answer) => answer,
+                        Err(_) => SourceAnswer {
+                            outcome: failure(
+                                &la,
+                                CausingAgent::VirtualizationPlatform,
+                                "VP009",
+                                format!(
+                                    "the source did not answer within {} ms (the aggregated call's deadline)",
+                                    timeout.as_millis()
+                                ),
+                            ),
+                            body: None,
+                            records: Vec::new(),
+                        },
+                    }
+                }
+            },
+        ))
+        .await;
+
+        let mut outcomes: Vec<SourceOutcome> = Vec::with_capacity(answers.len() + failed.len());
+        let mut kept: Vec<(Bytes, Vec<Record>)> = Vec::new();
+        for answer in answers {
+            outcomes.push(answer.outcome);
+            if let Some(body) = answer.body {
+                let records = keep_requested(answer.records, &query);
+                kept.push((body, records));
+            }
+        }
+        outcomes.extend(failed);
+        outcomes.sort_by(|a, b| a.logical_address.cmp(&b.logical_address));
+
+        let parts: Vec<MergeInput<'_>> = kept
+            .iter()
+            .map(|(body, records)| MergeInput { body, records })
+            .collect();
+        let mut out = Vec::with_capacity(parts.iter().map(|p| p.body.len()).sum::<usize>() + 1024);
+        set.write_merged_response(&mut out, &parts, &outcomes);
+
+        let mut resp = Response::new(Full::new(Bytes::from(out)));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/xml; charset=UTF-8"),
+        );
+        resp.headers_mut()
+            .insert(headers::CORRELATION_ID, ctx.correlation.clone());
+        *resp.status_mut() = StatusCode::OK;
+        Ok(resp)
+    }
+}
+
+/// Records that match the request's filters (period, care units, record ids).
+fn keep_requested(records: Vec<Record>, query: &QueryRequest) -> Vec<Record> {
+    records
+        .into_iter()
+        .filter(|r| record_matches(&r.header, query))
+        .collect()
+}
+
+/// Whether a record falls inside the request's filters. A filter the request does not
+/// set lets everything through; a record without the filtered field is kept only when
+/// that filter is not set (it cannot be shown to match).
+fn record_matches(h: &vaxel_adapter::RecordHeader, q: &QueryRequest) -> bool {
+    let in_list = |value: &Option<String>, list: &[String]| {
+        list.is_empty()
+            || value
+                .as_deref()
+                .is_some_and(|v| list.iter().any(|x| x.eq_ignore_ascii_case(v)))
+    };
+    if !in_list(&h.care_unit, &q.care_units) || !in_list(&h.record_id, &q.record_ids) {
+        return false;
+    }
+    // Times compare as text once cut to the same precision: yyyyMMdd[HHmmss].
+    let within = |time: &str| {
+        let after_start = q.period_start.as_deref().is_none_or(|start| {
+            let n = start.len().min(time.len());
+            time[..n] >= start[..n]
+        });
+        let before_end = q.period_end.as_deref().is_none_or(|end| {
+            let n = end.len().min(time.len());
+            time[..n] <= end[..n]
+        });
+        after_start && before_end
+    };
+    match h.time.as_deref() {
+        Some(t) if t.is_ascii() => within(t),
+        Some(_) => false,
+        None => q.period_start.is_none() && q.period_end.is_none(),
+    }
+}
+
+fn failure(la: &str, agent: CausingAgent, code: &str, text: String) -> SourceOutcome {
+    SourceOutcome {
+        logical_address: la.to_string(),
+        status: SourceStatus::NoDataSynchFailed {
+            causing_agent: agent,
+            code: code.to_string(),
+            text,
+        },
+        timestamp: now_stamp(),
+    }
+}
+
+/// `yyyyMMddHHmmss`, local time (the format of ProcessingStatus timestamps).
+fn now_stamp() -> String {
+    chrono::Local::now().format("%Y%m%d%H%M%S").to_string()
+}
+
+/// Ask one source: the consumer's request with the address header set to the source.
+#[allow(clippy::too_many_arguments)]
+async fn call_source(
+    forwarder: &Forwarder,
+    set: &'static dyn InformationSet,
+    envelope: &Envelope,
+    request: &Bytes,
+    la: &str,
+    url: &http::Uri,
+    profile: RivProfile,
+    timeout: Duration,
+    max_response: u64,
+    instance_id: &str,
+    ctx: &CallContext<'_>,
+) -> SourceAnswer {
+    let fail = |agent, code: &str, text: String| SourceAnswer {
+        outcome: failure(la, agent, code, text),
+        body: None,
+        records: Vec::new(),
+    };
+    let Some(address) = envelope.address.as_ref() else {
+        return fail(
+            CausingAgent::VirtualizationPlatform,
+            "VP003",
+            "the request has no address header".into(),
+        );
+    };
+    let body = match crate::rivta::convert_address(request, address.span.clone(), la, profile) {
+        Ok(b) => Bytes::from(b),
+        Err(e) => return fail(CausingAgent::VirtualizationPlatform, "VP012", e),
+    };
+    let len = body.len() as u64;
+    let mut req = match Request::builder()
+        .method(Method::POST)
+        .uri(url.clone())
+        .body(ForwardBody::new(
+            vec![body],
+            len,
+            None,
+            Some(len),
+            len.max(1),
+            timeout,
+        )) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                CausingAgent::VirtualizationPlatform,
+                "VP009",
+                format!("cannot build the request: {e}"),
+            )
+        }
+    };
+    let h = req.headers_mut();
+    for name in [
+        header::CONTENT_TYPE,
+        http::HeaderName::from_static("soapaction"),
+    ] {
+        if let Some(v) = ctx.request_headers.get(&name) {
+            h.insert(name, v.clone());
+        }
+    }
+    if !h.contains_key(header::CONTENT_TYPE) {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/xml; charset=UTF-8"),
+        );
+    }
+    if let Some(auth) = url.authority() {
+        if let Ok(v) = HeaderValue::from_str(auth.as_str()) {
+            h.insert(header::HOST, v);
+        }
+    }
+    for (name, value) in [
+        (headers::VP_SENDER_ID, ctx.sender),
+        (headers::VP_INSTANCE_ID, instance_id),
+        (headers::ORIGINAL_CONSUMER, ctx.original_consumer),
+        (headers::ROUTING_HISTORY, ctx.routing_history),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+    h.insert(headers::CORRELATION_ID, ctx.correlation.clone());
+
+    let resp = match forwarder.send(req, timeout).await {
+        Ok(r) => r,
+        Err(ForwardError::Timeout { timeout_ms, .. }) => {
+            return fail(
+                CausingAgent::VirtualizationPlatform,
+                "VP009",
+                format!("the source did not answer within {timeout_ms} ms"),
+            )
+        }
+        Err(e) => {
+            return fail(
+                CausingAgent::VirtualizationPlatform,
+                "VP009",
+                format!("the source could not be called: {e}"),
+            )
+        }
+    };
+    let status = resp.status();
+    let body = match Limited::new(resp.into_body(), max_response as usize)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return fail(
+                CausingAgent::ServiceProducer,
+                "VP009",
+                format!("reading the source's answer failed: {e}"),
+            )
+        }
+    };
+    if status != StatusCode::OK && status != StatusCode::INTERNAL_SERVER_ERROR {
+        return fail(
+            CausingAgent::ServiceProducer,
+            "VP009",
+            format!("the source answered HTTP {status}"),
+        );
+    }
+    match set.parse_response(&body) {
+        Ok(ProducerResponse::Records(records)) if status == StatusCode::OK => SourceAnswer {
+            outcome: SourceOutcome {
+                logical_address: la.to_string(),
+                status: SourceStatus::DataFromSource,
+                timestamp: now_stamp(),
+            },
+            body: Some(body),
+            records,
+        },
+        Ok(ProducerResponse::Records(_)) => fail(
+            CausingAgent::ServiceProducer,
+            "VP009",
+            format!("the source answered HTTP {status} without a SOAP fault"),
+        ),
+        Ok(ProducerResponse::Fault(text)) => {
+            fail(CausingAgent::ServiceProducer, "SOAP-Fault", text)
+        }
+        Err(e) => fail(
+            CausingAgent::ServiceProducer,
+            "VP009",
+            format!("the source's answer cannot be read: {e}"),
+        ),
+    }
+}
