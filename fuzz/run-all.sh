@@ -41,6 +41,9 @@ for target in "${targets[@]}"; do
         # The reference seeds are up to 1.2 MB; the sniffer stops at the first Body
         # child, so longer inputs only slow mutation down.
         sniff) dict=fuzz/dict/soap.dict max_len=65536 ;;
+        # Whole requests and producer responses: a few records hold every structure the
+        # readers and the merge writer handle.
+        record_parser) dict=fuzz/dict/soap.dict max_len=16384 ;;
         # Routing tables and configurations: TOML/JSON text. A few KiB hold every shape
         # of entry; longer tables mostly repeat entries and cost exec rate.
         *) dict=fuzz/dict/toml.dict max_len=16384 ;;

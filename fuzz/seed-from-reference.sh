@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Copies the national platform's reference XML messages into the sniff corpus as
-# fuzz/corpus/sniff/generated-<name>. These copies are git-ignored
+# fuzz/corpus/sniff/generated-<name>, and the NPÖ requests (template variables
+# substituted) into the record_parser corpus as fuzz/corpus/record_parser/generated-<name>.
+# These copies are git-ignored
 # (/fuzz/corpus/*/generated-*): the reference files are read, never committed here.
 #
 # usage: fuzz/seed-from-reference.sh [reference-dir]   (default: ../shared/reference
@@ -24,3 +26,17 @@ while IFS= read -r -d '' file; do
     count=$((count + 1))
 done < <(find "$ref" -type f -name '*.xml' -print0)
 echo "copied $count reference files into $corpus (as generated-*)"
+
+# record_parser reads whole requests and responses: the NPÖ journal queries, with the
+# load-test template variables replaced so that the patient id is found.
+records="$root/fuzz/corpus/record_parser"
+mkdir -p "$records"
+count=0
+if [ -d "$ref/riv-ta/npo-requests" ]; then
+    while IFS= read -r -d '' file; do
+        sed -e 's/\${patientId1}/191212121212/g' -e 's/\${logicalAddress}/SE2321000016-A1B2/g' \
+            "$file" >"$records/generated-npo-$(basename "$file")"
+        count=$((count + 1))
+    done < <(find "$ref/riv-ta/npo-requests" -type f -name 'Get*.xml' -print0)
+fi
+echo "copied $count NPÖ requests into $records (as generated-*)"

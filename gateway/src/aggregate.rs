@@ -292,43 +292,9 @@ impl Aggregator {
 }
 
 /// Records that match the request's filters (period, care units, record ids).
-fn keep_requested(records: Vec<Record>, query: &QueryRequest) -> Vec<Record> {
+fn keep_requested(mut records: Vec<Record>, query: &QueryRequest) -> Vec<Record> {
+    vaxel_adapter::retain_matching(query, &mut records);
     records
-        .into_iter()
-        .filter(|r| record_matches(&r.header, query))
-        .collect()
-}
-
-/// Whether a record falls inside the request's filters. A filter the request does not
-/// set lets everything through; a record without the filtered field is kept only when
-/// that filter is not set (it cannot be shown to match).
-fn record_matches(h: &vaxel_adapter::RecordHeader, q: &QueryRequest) -> bool {
-    let in_list = |value: &Option<String>, list: &[String]| {
-        list.is_empty()
-            || value
-                .as_deref()
-                .is_some_and(|v| list.iter().any(|x| x.eq_ignore_ascii_case(v)))
-    };
-    if !in_list(&h.care_unit, &q.care_units) || !in_list(&h.record_id, &q.record_ids) {
-        return false;
-    }
-    // Times compare as text once cut to the same precision: yyyyMMdd[HHmmss].
-    let within = |time: &str| {
-        let after_start = q.period_start.as_deref().is_none_or(|start| {
-            let n = start.len().min(time.len());
-            time[..n] >= start[..n]
-        });
-        let before_end = q.period_end.as_deref().is_none_or(|end| {
-            let n = end.len().min(time.len());
-            time[..n] <= end[..n]
-        });
-        after_start && before_end
-    };
-    match h.time.as_deref() {
-        Some(t) if t.is_ascii() => within(t),
-        Some(_) => false,
-        None => q.period_start.is_none() && q.period_end.is_none(),
-    }
 }
 
 fn failure(la: &str, agent: CausingAgent, code: &str, text: String) -> SourceOutcome {

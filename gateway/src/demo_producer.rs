@@ -6,6 +6,7 @@
 //! | `/fault` | HTTP 500 with a producer SOAP fault (must pass through the gateway unchanged) |
 //! | `/slow?ms=N` | waits N ms (default 60000), then answers like `/echo` |
 //! | `/large?kb=N` | answers with a response of about N KiB (default 1024) |
+//! | `/journal?care_giver=G&care_unit=U&records=N&delay_ms=D` | a journal source system: for a request of a contract with an information-set adapter, answers with N (default 2) generated records for the requested patient, written by source system = the request's logical address, care giver G and care unit U, after D ms (default 0) |
 //! | anything else | `/echo`: a `<Contract>Response` in the request's contract namespace |
 //!
 //! Every answer carries `x-demo-*` headers describing what arrived (caller headers,
@@ -126,10 +127,45 @@ pub async fn bind_and_run(
 }
 
 fn query_param(req: &Request<Incoming>, name: &str) -> Option<u64> {
-    req.uri().query()?.split('&').find_map(|kv| {
+    query_text(req.uri(), name)?.parse().ok()
+}
+
+/// A query parameter as text (HSA ids need no percent-decoding).
+fn query_text(uri: &http::Uri, name: &str) -> Option<String> {
+    uri.query()?.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
-        (k == name).then(|| v.parse().ok()).flatten()
+        (k == name).then(|| v.to_string())
     })
+}
+
+/// The answer of a demo journal source system (`/journal`): generated records for the
+/// requested patient, or `None` when the request is not a journal query it can read.
+fn journal_answer(uri: &http::Uri, request: &[u8], logical_address: &str) -> Option<String> {
+    let contract = match sniff(request, true, &SniffLimits::default()) {
+        Ok(SniffOutcome::Complete(env)) => env.contract_namespace,
+        _ => return None,
+    };
+    let set = vaxel_adapters::by_contract(&contract)?;
+    let query = set.parse_request(request).ok()?;
+    let care_giver = query_text(uri, "care_giver").unwrap_or_else(|| "SE2321000016-DEMO".into());
+    let care_unit =
+        query_text(uri, "care_unit").unwrap_or_else(|| "SE2321000016-DEMO-UNIT1".into());
+    let records = query_text(uri, "records")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2usize)
+        .min(1000);
+    Some(vaxel_adapters::samples::producer_response(
+        set,
+        &vaxel_adapters::samples::SampleSource {
+            patient_id: &query.patient_id,
+            source_system: logical_address,
+            care_giver: &care_giver,
+            care_unit: &care_unit,
+            records,
+            time_base: "20240115",
+            style: Default::default(),
+        },
+    ))
 }
 
 async fn answer(
@@ -137,9 +173,12 @@ async fn answer(
     client_id: Arc<String>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
-    let slow_ms = path
-        .starts_with("/slow")
-        .then(|| query_param(&req, "ms").unwrap_or(60_000));
+    let slow_ms = if path.starts_with("/slow") {
+        Some(query_param(&req, "ms").unwrap_or(60_000))
+    } else {
+        query_param(&req, "delay_ms")
+    };
+    let uri = req.uri().clone();
     let large_kb = path
         .starts_with("/large")
         .then(|| query_param(&req, "kb").unwrap_or(1024));
@@ -177,11 +216,30 @@ async fn answer(
     if let Some(ms) = slow_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let (contract, element) = match sniff(&head, body_len == head.len(), &SniffLimits::default()) {
-        Ok(SniffOutcome::Complete(env)) => (env.contract_namespace, env.body_element),
-        _ => ("urn:vaxel:demo:unknown".to_string(), "Unknown".to_string()),
-    };
-    let (status, xml) = if path.starts_with("/fault") {
+    let (contract, element, address) =
+        match sniff(&head, body_len == head.len(), &SniffLimits::default()) {
+            Ok(SniffOutcome::Complete(env)) => (
+                env.contract_namespace,
+                env.body_element,
+                env.address.map(|a| a.value).unwrap_or_default(),
+            ),
+            _ => (
+                "urn:vaxel:demo:unknown".to_string(),
+                "Unknown".to_string(),
+                String::new(),
+            ),
+        };
+    let journal = (path.starts_with("/journal") && body_len == head.len())
+        .then(|| journal_answer(&uri, &head, &address))
+        .flatten();
+    let (status, xml) = if let Some(journal) = journal {
+        (StatusCode::OK, journal)
+    } else if path.starts_with("/journal") {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>Demo journal source: the request is not a journal query with a patient id</faultstring></soap:Fault></soap:Body></soap:Envelope>".to_string(),
+        )
+    } else if path.starts_with("/fault") {
         (
             StatusCode::INTERNAL_SERVER_ERROR,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>Demo producer fault: the source system is unavailable</faultstring></soap:Fault></soap:Body></soap:Envelope>".to_string(),

@@ -17,6 +17,14 @@
 
 use std::ops::Range;
 
+mod filter;
+mod parse;
+mod write;
+
+pub use filter::{record_matches, retain_matching};
+pub use parse::SOAP11_NAMESPACE;
+pub use write::{write_processing_status, PROCESSING_STATUS_NAMESPACE};
+
 /// Where the fields of one record's header sit, as paths of local names below the record
 /// element (namespaces are matched by the generic parser against the descriptor's
 /// namespaces, never by prefix). A path is a list of child element local names,
@@ -74,6 +82,22 @@ pub struct InformationSetDescriptor {
     pub ei_categorization: &'static str,
     pub request: RequestPaths,
     pub record: RecordPaths,
+    /// The `result` element the contract's response schema wants after the records
+    /// (`None`: the response element holds only records).
+    pub result: Option<ResultElement>,
+}
+
+/// A contract's trailing `result` element (RIV-TA `ResultType`: `resultCode`, `logId`).
+/// The merged response carries `resultCode` OK and a fresh `logId`.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultElement {
+    /// Namespace of the `result` element itself: the responder namespace when the
+    /// schema declares it as a local element, or e.g. `...description:2.1` for
+    /// GetCareDocumentation:2 (`m1:result`).
+    pub namespace: &'static str,
+    /// Namespace of its children `resultCode` and `logId` (the namespace of the schema
+    /// that defines `ResultType`).
+    pub field_namespace: &'static str,
 }
 
 /// A consumer's query, as far as aggregation and filtering need it.
@@ -180,10 +204,14 @@ pub trait InformationSet: Send + Sync + std::fmt::Debug {
     fn descriptor(&self) -> &'static InformationSetDescriptor;
 
     /// Reads the consumer's request (a whole SOAP envelope).
-    fn parse_request(&self, envelope: &[u8]) -> Result<QueryRequest, AdapterError>;
+    fn parse_request(&self, envelope: &[u8]) -> Result<QueryRequest, AdapterError> {
+        parse::parse_request(self.descriptor(), envelope)
+    }
 
     /// Reads one producer's response (a whole SOAP envelope): its records or its fault.
-    fn parse_response(&self, envelope: &[u8]) -> Result<ProducerResponse, AdapterError>;
+    fn parse_response(&self, envelope: &[u8]) -> Result<ProducerResponse, AdapterError> {
+        parse::parse_response(self.descriptor(), envelope)
+    }
 
     /// Writes the merged SOAP 1.1 response: a `ProcessingStatus` header listing
     /// `sources`, then the response element with every kept record of `parts`
@@ -196,5 +224,7 @@ pub trait InformationSet: Send + Sync + std::fmt::Debug {
         out: &mut Vec<u8>,
         parts: &[MergeInput<'_>],
         sources: &[SourceOutcome],
-    );
+    ) {
+        write::write_merged_response(self.descriptor(), out, parts, sources)
+    }
 }

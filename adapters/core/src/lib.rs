@@ -13,7 +13,8 @@ pub use envelope::{
 pub mod information_set;
 
 pub use information_set::{
-    AdapterError, CausingAgent, InformationSet, InformationSetDescriptor, MergeInput,
-    ProducerResponse, QueryRequest, Record, RecordHeader, RecordPaths, RequestPaths, SourceOutcome,
-    SourceStatus,
+    record_matches, retain_matching, write_processing_status, AdapterError, CausingAgent,
+    InformationSet, InformationSetDescriptor, MergeInput, ProducerResponse, QueryRequest, Record,
+    RecordHeader, RecordPaths, RequestPaths, ResultElement, SourceOutcome, SourceStatus,
+    PROCESSING_STATUS_NAMESPACE, SOAP11_NAMESPACE,
 };

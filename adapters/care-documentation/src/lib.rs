@@ -1,0 +1,72 @@
+//! GetCareDocumentation:2 (vårddokumentation, care documentation: clinical notes).
+//!
+//! Sources: the service schema `GetCareDocumentationResponder_2.1.xsd` and core components
+//! `clinicalprocess_healthcond_description_2.1.xsd` / `_2.1_ext.xsd` (TD
+//! clinicalprocess_healthcond_description 2.1, in `shared/reference/riv-ta/care-documentation-schemas`):
+//! the response holds `careDocumentation*` (`CareDocumentationType`, header
+//! `CPatientSummaryHeaderType`, where the source system field is spelled `sourceSystemHSAid`)
+//! followed by an optional `m1:result` in namespace `...description:2.1`, whose children are
+//! in that namespace too. The request filters on `careUnitHSAid*`, `timePeriod`,
+//! `sourceSystemHSAid` and `careContactId*` (a care contact, not a document id: no record-id
+//! filter). Engagement index domain and categorization from
+//! skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.description.GetAggregatedCareDocumentation
+//! (`GACDAgpServiceConfiguration`).
+#![forbid(unsafe_code)]
+
+use vaxel_adapter::{
+    InformationSet, InformationSetDescriptor, RecordPaths, RequestPaths, ResultElement,
+};
+
+/// Namespace of the request and response elements (the service contract).
+pub const CONTRACT_NAMESPACE: &str =
+    "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2";
+/// Namespace of the record's content (the domain's core components).
+pub const CORE_NAMESPACE: &str = "urn:riv:clinicalprocess:healthcond:description:2";
+
+/// What aggregation needs to know about GetCareDocumentation.
+pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
+    name: "care-documentation",
+    contract_namespace: CONTRACT_NAMESPACE,
+    request_element: "GetCareDocumentation",
+    response_element: "GetCareDocumentationResponse",
+    record_element: "careDocumentation",
+    ei_service_domain: "riv:clinicalprocess:healthcond:description",
+    ei_categorization: "voo",
+    request: RequestPaths {
+        patient_id: &["patientId", "id"],
+        period_start: &["timePeriod", "start"],
+        period_end: &["timePeriod", "end"],
+        care_unit: &["careUnitHSAid"],
+        record_id: &[],
+        source_system: &["sourceSystemHSAid"],
+    },
+    record: RecordPaths {
+        record_id: &["careDocumentationHeader", "documentId"],
+        source_system: &["careDocumentationHeader", "sourceSystemHSAid"],
+        care_giver: &[
+            "careDocumentationHeader",
+            "accountableHealthcareProfessional",
+            "healthcareProfessionalCareGiverHSAId",
+        ],
+        care_unit: &[
+            "careDocumentationHeader",
+            "accountableHealthcareProfessional",
+            "healthcareProfessionalCareUnitHSAId",
+        ],
+        time: &["careDocumentationHeader", "documentTime"],
+    },
+    result: Some(ResultElement {
+        namespace: "urn:riv:clinicalprocess:healthcond:description:2.1",
+        field_namespace: "urn:riv:clinicalprocess:healthcond:description:2.1",
+    }),
+};
+
+/// The GetCareDocumentation:2 information set; all behaviour comes from [`DESCRIPTOR`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CareDocumentation;
+
+impl InformationSet for CareDocumentation {
+    fn descriptor(&self) -> &'static InformationSetDescriptor {
+        &DESCRIPTOR
+    }
+}

@@ -1,0 +1,800 @@
+//! Streaming readers for a consumer's request and a producer's response.
+//!
+//! One pass with quick-xml's `NsReader` over the whole envelope; no DOM. Elements of the
+//! envelope, the request/response element and the record element are matched by
+//! namespace URI and local name (never by prefix); the header fields below a record are
+//! matched by local-name paths, as the descriptor says.
+//!
+//! Records are later copied byte-for-byte into the merged response, so this reader is
+//! deliberately stricter than quick-xml alone: it checks what a conforming XML parser
+//! would reject (name syntax, characters, entity references, attribute values, unbound
+//! prefixes, duplicate attributes, stray text, a second root). A document type
+//! declaration is refused outright: no DTD, no entity expansion.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::{PrefixDeclaration, ResolveResult};
+use quick_xml::NsReader;
+
+use super::{
+    AdapterError, InformationSetDescriptor, ProducerResponse, QueryRequest, Record, RecordHeader,
+};
+
+/// SOAP 1.1 envelope namespace.
+pub const SOAP11_NAMESPACE: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// Deeper nesting than this is refused (RIV-TA payloads are a few dozen levels deep).
+const MAX_DEPTH: usize = 256;
+
+/// The `xml` prefix is bound by definition (XML Namespaces §3) and never declared.
+const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// One open element.
+struct Frame {
+    local: String,
+    namespace: String,
+    /// Length of `Walker::declarations` before this element's own declarations.
+    declarations_before: usize,
+}
+
+/// What the walker reports to a reader of a particular message kind.
+enum Step<'t> {
+    /// An element opened; `start` is the offset of its `<`. Its frame is the last on the
+    /// stack. `empty` elements are followed by an `End` at once.
+    Start { start: usize },
+    /// Character data of the innermost open element (already unescaped).
+    Text(&'t str),
+    /// The innermost element closes (its frame is still on the stack); `end` is the
+    /// offset just after its end tag.
+    End { end: usize },
+}
+
+struct Walker<'i> {
+    reader: NsReader<&'i [u8]>,
+    /// Bytes skipped before the reader's input (a UTF-8 byte order mark).
+    base: usize,
+    stack: Vec<Frame>,
+    /// Namespace declarations of the open elements, outermost first: (prefix or "", URI).
+    declarations: Vec<(String, String)>,
+    seen_root: bool,
+    root_closed: bool,
+}
+
+fn malformed(offset: usize, reason: impl Into<String>) -> AdapterError {
+    AdapterError::Malformed {
+        offset: offset as u64,
+        reason: reason.into(),
+    }
+}
+
+impl<'i> Walker<'i> {
+    fn new(input: &'i [u8]) -> Self {
+        let base = if input.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let mut reader = NsReader::from_reader(&input[base..]);
+        // End tags must match start tags (the default, stated because we rely on it).
+        reader.config_mut().check_end_names = true;
+        Walker {
+            reader,
+            base,
+            stack: Vec::new(),
+            declarations: Vec::new(),
+            seen_root: false,
+            root_closed: false,
+        }
+    }
+
+    fn position(&self) -> usize {
+        self.base + self.reader.buffer_position() as usize
+    }
+
+    /// Namespace declarations in scope at the innermost open element that were made on
+    /// its ancestors and are not redeclared on the element itself (innermost wins).
+    fn inherited_declarations(&self) -> Vec<(String, String)> {
+        let Some(frame) = self.stack.last() else {
+            return Vec::new();
+        };
+        let own = &self.declarations[frame.declarations_before..];
+        let mut inherited: Vec<(String, String)> = Vec::new();
+        for (prefix, uri) in self.declarations[..frame.declarations_before].iter().rev() {
+            if own.iter().any(|(p, _)| p == prefix) || inherited.iter().any(|(p, _)| p == prefix) {
+                continue;
+            }
+            inherited.push((prefix.clone(), uri.clone()));
+        }
+        inherited.reverse();
+        inherited
+    }
+
+    /// Local names of the open elements below `depth` (the element at `depth` excluded).
+    fn path_below(&self, depth: usize) -> impl Iterator<Item = &str> {
+        self.stack[depth.min(self.stack.len())..]
+            .iter()
+            .map(|f| f.local.as_str())
+    }
+
+    /// Reads until the next step; `None` at the end of a well-formed document.
+    fn next(&mut self, pending_end: &mut Option<usize>) -> Result<Option<StepOwned>, AdapterError> {
+        if let Some(end) = pending_end.take() {
+            return Ok(Some(StepOwned::End { end }));
+        }
+        loop {
+            let before = self.position();
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
+                Err(e) => {
+                    return Err(malformed(
+                        self.base + self.reader.error_position() as usize,
+                        e.to_string(),
+                    ))
+                }
+            };
+            match event {
+                Event::Start(start) => {
+                    self.open(&start, before)?;
+                    return Ok(Some(StepOwned::Start { start: before }));
+                }
+                Event::Empty(start) => {
+                    self.open(&start, before)?;
+                    *pending_end = Some(self.position());
+                    return Ok(Some(StepOwned::Start { start: before }));
+                }
+                Event::End(_) => {
+                    // quick-xml checked that the name matches the open element.
+                    return Ok(Some(StepOwned::End {
+                        end: self.position(),
+                    }));
+                }
+                Event::Text(text) => {
+                    let raw: &[u8] = &text;
+                    let unescaped = text
+                        .unescape()
+                        .map_err(|e| malformed(before, format!("character data: {e}")))?;
+                    if !valid_chars(&unescaped) {
+                        return Err(malformed(before, "character not allowed in XML"));
+                    }
+                    if self.stack.is_empty() {
+                        // Only white space may stand outside the root element.
+                        if !raw
+                            .iter()
+                            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                        {
+                            return Err(malformed(before, "text outside the root element"));
+                        }
+                        continue;
+                    }
+                    return Ok(Some(StepOwned::Text(unescaped.into_owned())));
+                }
+                Event::CData(data) => {
+                    let text = std::str::from_utf8(&data)
+                        .map_err(|_| malformed(before, "CDATA section is not UTF-8"))?;
+                    if !valid_chars(text) {
+                        return Err(malformed(before, "character not allowed in XML"));
+                    }
+                    if self.stack.is_empty() {
+                        return Err(malformed(before, "CDATA outside the root element"));
+                    }
+                    return Ok(Some(StepOwned::Text(text.to_owned())));
+                }
+                Event::Comment(comment) => {
+                    let text = std::str::from_utf8(&comment)
+                        .map_err(|_| malformed(before, "comment is not UTF-8"))?;
+                    // XML 1.0 §2.5: no "--" inside, no "-" at the end.
+                    if text.contains("--") || text.ends_with('-') || !valid_chars(text) {
+                        return Err(malformed(before, "malformed comment"));
+                    }
+                }
+                Event::Decl(_) => {
+                    if before != self.base {
+                        return Err(malformed(
+                            before,
+                            "XML declaration is only allowed at the start of the document",
+                        ));
+                    }
+                }
+                Event::PI(pi) => {
+                    let content: &[u8] = &pi;
+                    let target_len = content
+                        .iter()
+                        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                        .unwrap_or(content.len());
+                    let target = std::str::from_utf8(&content[..target_len])
+                        .map_err(|_| malformed(before, "processing instruction is not UTF-8"))?;
+                    let rest = std::str::from_utf8(&content[target_len..])
+                        .map_err(|_| malformed(before, "processing instruction is not UTF-8"))?;
+                    if !valid_name(target)
+                        || target.eq_ignore_ascii_case("xml")
+                        || target.contains(':')
+                        || !valid_chars(rest)
+                    {
+                        return Err(malformed(before, "malformed processing instruction"));
+                    }
+                }
+                Event::DocType(_) => {
+                    return Err(malformed(
+                        before,
+                        "document type declarations are not accepted (no DTD, no entity expansion)",
+                    ));
+                }
+                Event::Eof => {
+                    if !self.stack.is_empty() {
+                        return Err(malformed(
+                            before,
+                            format!("unexpected end of input inside <{}>", self.stack_top()),
+                        ));
+                    }
+                    if !self.seen_root {
+                        return Err(malformed(before, "no root element"));
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn stack_top(&self) -> &str {
+        self.stack.last().map(|f| f.local.as_str()).unwrap_or("")
+    }
+
+    /// Checks a start tag and pushes its frame.
+    fn open(&mut self, start: &BytesStart<'_>, offset: usize) -> Result<(), AdapterError> {
+        if self.stack.is_empty() {
+            if self.root_closed || self.seen_root {
+                return Err(malformed(offset, "more than one root element"));
+            }
+            self.seen_root = true;
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(malformed(
+                offset,
+                format!("elements nested deeper than {MAX_DEPTH}"),
+            ));
+        }
+        let qname = std::str::from_utf8(start.name().as_ref())
+            .map_err(|_| malformed(offset, "element name is not UTF-8"))?
+            .to_owned();
+        if !valid_qname(&qname) {
+            return Err(malformed(offset, format!("invalid element name {qname:?}")));
+        }
+        let declarations_before = self.declarations.len();
+        let mut attribute_names: Vec<(String, String)> = Vec::new();
+        for attribute in start.attributes() {
+            let attribute = attribute.map_err(|e| malformed(offset, format!("attribute: {e}")))?;
+            let key = std::str::from_utf8(attribute.key.as_ref())
+                .map_err(|_| malformed(offset, "attribute name is not UTF-8"))?;
+            if !valid_qname(key) {
+                return Err(malformed(offset, format!("invalid attribute name {key:?}")));
+            }
+            if attribute.value.contains(&b'<') {
+                return Err(malformed(offset, "'<' in an attribute value"));
+            }
+            let value = attribute
+                .unescape_value()
+                .map_err(|e| malformed(offset, format!("attribute {key}: {e}")))?;
+            if !valid_chars(&value) {
+                return Err(malformed(offset, "character not allowed in XML"));
+            }
+            match attribute.key.as_namespace_binding() {
+                Some(PrefixDeclaration::Default) => {
+                    if value == XML_NAMESPACE || value == "http://www.w3.org/2000/xmlns/" {
+                        return Err(malformed(offset, "reserved namespace bound as default"));
+                    }
+                    self.declarations.push((String::new(), value.into_owned()));
+                }
+                Some(PrefixDeclaration::Named(prefix)) => {
+                    let prefix = std::str::from_utf8(prefix)
+                        .map_err(|_| malformed(offset, "prefix is not UTF-8"))?;
+                    // XML Namespaces §3: no undeclaring a prefix in 1.0, `xml` only to its
+                    // own URI, `xmlns` never.
+                    let reserved = prefix == "xmlns"
+                        || (prefix == "xml") != (value == XML_NAMESPACE)
+                        || value == "http://www.w3.org/2000/xmlns/";
+                    if value.is_empty() || reserved {
+                        return Err(malformed(
+                            offset,
+                            format!("invalid declaration of prefix {prefix:?}"),
+                        ));
+                    }
+                    if prefix != "xml" {
+                        self.declarations
+                            .push((prefix.to_owned(), value.into_owned()));
+                    }
+                }
+                None => {
+                    let (resolved, local) = self.reader.resolve_attribute(attribute.key);
+                    let namespace = match resolved {
+                        ResolveResult::Bound(ns) => {
+                            String::from_utf8_lossy(ns.as_ref()).into_owned()
+                        }
+                        ResolveResult::Unbound => String::new(),
+                        ResolveResult::Unknown(prefix) => {
+                            return Err(malformed(
+                                offset,
+                                format!(
+                                    "attribute prefix {:?} is not declared",
+                                    String::from_utf8_lossy(&prefix)
+                                ),
+                            ))
+                        }
+                    };
+                    let local = String::from_utf8_lossy(local.as_ref()).into_owned();
+                    let expanded = (namespace, local);
+                    if attribute_names.contains(&expanded) {
+                        return Err(malformed(offset, "duplicate attribute"));
+                    }
+                    attribute_names.push(expanded);
+                }
+            }
+        }
+        let (resolved, local) = self.reader.resolve_element(start.name());
+        let namespace = match resolved {
+            ResolveResult::Bound(ns) => std::str::from_utf8(ns.as_ref())
+                .map_err(|_| malformed(offset, "namespace is not UTF-8"))?
+                .to_owned(),
+            ResolveResult::Unbound => String::new(),
+            ResolveResult::Unknown(prefix) => {
+                return Err(malformed(
+                    offset,
+                    format!(
+                        "element prefix {:?} is not declared",
+                        String::from_utf8_lossy(&prefix)
+                    ),
+                ))
+            }
+        };
+        let local = String::from_utf8_lossy(local.as_ref()).into_owned();
+        self.stack.push(Frame {
+            local,
+            namespace,
+            declarations_before,
+        });
+        Ok(())
+    }
+
+    /// Pops the innermost frame after its `End` step was handled.
+    fn close(&mut self) {
+        if let Some(frame) = self.stack.pop() {
+            self.declarations.truncate(frame.declarations_before);
+        }
+        if self.stack.is_empty() {
+            self.root_closed = true;
+        }
+    }
+}
+
+/// Owned form of [`Step`] (the reader's buffer is borrowed while reading).
+enum StepOwned {
+    Start { start: usize },
+    Text(String),
+    End { end: usize },
+}
+
+impl StepOwned {
+    fn as_step(&self) -> Step<'_> {
+        match self {
+            StepOwned::Start { start } => Step::Start { start: *start },
+            StepOwned::Text(text) => Step::Text(text),
+            StepOwned::End { end } => Step::End { end: *end },
+        }
+    }
+}
+
+/// Drives the walker over the whole document, calling `visit` for every step. The
+/// document must be well-formed to the end, even when the visitor has what it needs.
+fn walk(
+    input: &[u8],
+    mut visit: impl FnMut(&Walker<'_>, Step<'_>) -> Result<(), AdapterError>,
+) -> Result<(), AdapterError> {
+    let mut walker = Walker::new(input);
+    let mut pending_end = None;
+    while let Some(step) = walker.next(&mut pending_end)? {
+        let is_end = matches!(step, StepOwned::End { .. });
+        visit(&walker, step.as_step())?;
+        if is_end {
+            walker.close();
+        }
+    }
+    Ok(())
+}
+
+/// Where we are in the SOAP envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Envelope {
+    /// Before or inside the root; `body_seen` tells whether a Body opened.
+    Outside,
+    /// Inside Body, before its first child element.
+    InBody,
+    /// Inside the first child of Body (depth of that child = 3).
+    InPayload,
+    /// After the first child of Body.
+    AfterPayload,
+}
+
+/// Tracks Envelope/Body and reports the first Body child.
+struct EnvelopeTracker {
+    state: Envelope,
+    body_seen: bool,
+}
+
+impl EnvelopeTracker {
+    fn new() -> Self {
+        EnvelopeTracker {
+            state: Envelope::Outside,
+            body_seen: false,
+        }
+    }
+
+    /// Call on every Start: checks the envelope structure; returns true when this
+    /// element is the first child of Body.
+    fn on_start(&mut self, walker: &Walker<'_>, start: usize) -> Result<bool, AdapterError> {
+        let depth = walker.stack.len();
+        let frame = walker.stack.last().expect("a start step has a frame");
+        match depth {
+            1 if frame.local != "Envelope" || frame.namespace != SOAP11_NAMESPACE => {
+                return Err(malformed(
+                    start,
+                    format!(
+                        "the root element is {{{}}}{}, not a SOAP 1.1 Envelope",
+                        frame.namespace, frame.local
+                    ),
+                ));
+            }
+            2 if frame.namespace == SOAP11_NAMESPACE && frame.local == "Body" => {
+                if self.body_seen {
+                    return Err(malformed(start, "more than one SOAP Body"));
+                }
+                self.body_seen = true;
+                self.state = Envelope::InBody;
+            }
+            3 if self.state == Envelope::InBody => {
+                self.state = Envelope::InPayload;
+                return Ok(true);
+            }
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    fn on_end(&mut self, walker: &Walker<'_>) {
+        let depth = walker.stack.len();
+        match (depth, self.state) {
+            (3, Envelope::InPayload) => self.state = Envelope::AfterPayload,
+            (2, Envelope::InBody) => self.state = Envelope::Outside,
+            _ => {}
+        }
+    }
+}
+
+/// Collects the text of elements found at given local-name paths below an anchor
+/// element. Every element occurrence at a path gives one value (trimmed; empty values
+/// are dropped).
+struct FieldCollector<'p> {
+    paths: Vec<&'p [&'static str]>,
+    /// Depth of the anchor element (its frame index + 1).
+    anchor_depth: usize,
+    /// Open matches: (depth of the matched element, path index, text so far).
+    open: Vec<(usize, usize, String)>,
+    values: Vec<Vec<String>>,
+}
+
+impl<'p> FieldCollector<'p> {
+    fn new(paths: Vec<&'p [&'static str]>, anchor_depth: usize) -> Self {
+        let count = paths.len();
+        FieldCollector {
+            paths,
+            anchor_depth,
+            open: Vec::new(),
+            values: vec![Vec::new(); count],
+        }
+    }
+
+    fn on_start(&mut self, walker: &Walker<'_>) {
+        let depth = walker.stack.len();
+        if depth <= self.anchor_depth {
+            return;
+        }
+        let relative = depth - self.anchor_depth;
+        for (index, path) in self.paths.iter().enumerate() {
+            if !path.is_empty()
+                && path.len() == relative
+                && walker
+                    .path_below(self.anchor_depth)
+                    .zip(path.iter())
+                    .all(|(a, b)| a == *b)
+            {
+                self.open.push((depth, index, String::new()));
+            }
+        }
+    }
+
+    fn on_text(&mut self, walker: &Walker<'_>, text: &str) {
+        let depth = walker.stack.len();
+        for (open_depth, _, buffer) in &mut self.open {
+            if *open_depth == depth {
+                buffer.push_str(text);
+            }
+        }
+    }
+
+    fn on_end(&mut self, walker: &Walker<'_>) {
+        let depth = walker.stack.len();
+        let mut i = 0;
+        while i < self.open.len() {
+            if self.open[i].0 == depth {
+                let (_, index, buffer) = self.open.swap_remove(i);
+                let value = buffer.trim();
+                if !value.is_empty() {
+                    self.values[index].push(value.to_owned());
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn first(&mut self, index: usize) -> Option<String> {
+        let values = std::mem::take(&mut self.values[index]);
+        values.into_iter().next()
+    }
+}
+
+/// [`super::InformationSet::parse_request`] for any descriptor.
+pub(crate) fn parse_request(
+    descriptor: &InformationSetDescriptor,
+    input: &[u8],
+) -> Result<QueryRequest, AdapterError> {
+    let paths = &descriptor.request;
+    let mut tracker = EnvelopeTracker::new();
+    let mut fields: Option<FieldCollector<'_>> = None;
+    let mut found = false;
+    walk(input, |walker, step| {
+        match step {
+            Step::Start { start } => {
+                if tracker.on_start(walker, start)? {
+                    let frame = walker.stack.last().expect("frame");
+                    if frame.local != descriptor.request_element
+                        || frame.namespace != descriptor.contract_namespace
+                    {
+                        return Err(AdapterError::UnexpectedElement {
+                            expected: descriptor.request_element,
+                            namespace: descriptor.contract_namespace,
+                        });
+                    }
+                    found = true;
+                    fields = Some(FieldCollector::new(
+                        vec![
+                            paths.patient_id,
+                            paths.period_start,
+                            paths.period_end,
+                            paths.care_unit,
+                            paths.record_id,
+                            paths.source_system,
+                        ],
+                        walker.stack.len(),
+                    ));
+                } else if tracker.state == Envelope::InPayload {
+                    if let Some(fields) = &mut fields {
+                        fields.on_start(walker);
+                    }
+                }
+            }
+            Step::Text(text) => {
+                if tracker.state == Envelope::InPayload {
+                    if let Some(fields) = &mut fields {
+                        fields.on_text(walker, text);
+                    }
+                }
+            }
+            Step::End { .. } => {
+                if tracker.state == Envelope::InPayload {
+                    if let Some(fields) = &mut fields {
+                        fields.on_end(walker);
+                    }
+                }
+                tracker.on_end(walker);
+            }
+        }
+        Ok(())
+    })?;
+    if !found {
+        return Err(AdapterError::UnexpectedElement {
+            expected: descriptor.request_element,
+            namespace: descriptor.contract_namespace,
+        });
+    }
+    let mut fields = fields.expect("set when found");
+    let patient_id = fields
+        .first(0)
+        .ok_or(AdapterError::MissingField("patientId"))?;
+    Ok(QueryRequest {
+        patient_id,
+        period_start: fields.first(1),
+        period_end: fields.first(2),
+        care_units: std::mem::take(&mut fields.values[3]),
+        record_ids: std::mem::take(&mut fields.values[4]),
+        source_system: fields.first(5),
+    })
+}
+
+/// A record being read.
+struct OpenRecord<'p> {
+    start: usize,
+    inherited: Vec<(String, String)>,
+    fields: FieldCollector<'p>,
+}
+
+/// [`super::InformationSet::parse_response`] for any descriptor.
+pub(crate) fn parse_response(
+    descriptor: &InformationSetDescriptor,
+    input: &[u8],
+) -> Result<ProducerResponse, AdapterError> {
+    let paths = &descriptor.record;
+    let mut tracker = EnvelopeTracker::new();
+    // None until the first Body child is seen; then Some(true) for a Fault.
+    let mut is_fault: Option<bool> = None;
+    let mut fault_fields: Option<FieldCollector<'_>> = None;
+    let mut records: Vec<Record> = Vec::new();
+    let mut open: Option<OpenRecord<'_>> = None;
+    walk(input, |walker, step| {
+        match step {
+            Step::Start { start } => {
+                if tracker.on_start(walker, start)? {
+                    let frame = walker.stack.last().expect("frame");
+                    if frame.namespace == SOAP11_NAMESPACE && frame.local == "Fault" {
+                        is_fault = Some(true);
+                        // SOAP 1.1 §4.4: faultstring is an unqualified child of Fault.
+                        fault_fields = Some(FieldCollector::new(
+                            vec![&["faultstring"]],
+                            walker.stack.len(),
+                        ));
+                    } else if frame.local == descriptor.response_element
+                        && frame.namespace == descriptor.contract_namespace
+                    {
+                        is_fault = Some(false);
+                    } else {
+                        return Err(AdapterError::UnexpectedElement {
+                            expected: descriptor.response_element,
+                            namespace: descriptor.contract_namespace,
+                        });
+                    }
+                } else if tracker.state == Envelope::InPayload {
+                    if let Some(fields) = &mut fault_fields {
+                        fields.on_start(walker);
+                    } else if let Some(record) = &mut open {
+                        record.fields.on_start(walker);
+                    } else if walker.stack.len() == 4 {
+                        let frame = walker.stack.last().expect("frame");
+                        if frame.local == descriptor.record_element
+                            && frame.namespace == descriptor.contract_namespace
+                        {
+                            open = Some(OpenRecord {
+                                start,
+                                inherited: walker.inherited_declarations(),
+                                fields: FieldCollector::new(
+                                    vec![
+                                        paths.record_id,
+                                        paths.source_system,
+                                        paths.care_giver,
+                                        paths.care_unit,
+                                        paths.time,
+                                    ],
+                                    4,
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+            Step::Text(text) => {
+                if tracker.state == Envelope::InPayload {
+                    if let Some(fields) = &mut fault_fields {
+                        fields.on_text(walker, text);
+                    } else if let Some(record) = &mut open {
+                        record.fields.on_text(walker, text);
+                    }
+                }
+            }
+            Step::End { end } => {
+                if tracker.state == Envelope::InPayload {
+                    if let Some(fields) = &mut fault_fields {
+                        fields.on_end(walker);
+                    } else if let Some(record) = &mut open {
+                        if walker.stack.len() == 4 {
+                            let mut record = open.take().expect("open record");
+                            let mut fields = record.fields;
+                            records.push(Record {
+                                span: record.start..end,
+                                inherited_namespaces: std::mem::take(&mut record.inherited),
+                                header: RecordHeader {
+                                    record_id: fields.first(0),
+                                    source_system: fields.first(1),
+                                    care_giver: fields.first(2),
+                                    care_unit: fields.first(3),
+                                    time: fields.first(4),
+                                },
+                            });
+                        } else {
+                            record.fields.on_end(walker);
+                        }
+                    }
+                }
+                tracker.on_end(walker);
+            }
+        }
+        Ok(())
+    })?;
+    match is_fault {
+        Some(true) => {
+            let text = fault_fields
+                .and_then(|mut f| f.first(0))
+                .unwrap_or_default();
+            Ok(ProducerResponse::Fault(text))
+        }
+        Some(false) => Ok(ProducerResponse::Records(records)),
+        None if !tracker.body_seen => Err(malformed(0, "no SOAP Body in the envelope")),
+        None => Err(AdapterError::UnexpectedElement {
+            expected: descriptor.response_element,
+            namespace: descriptor.contract_namespace,
+        }),
+    }
+}
+
+/// XML 1.0 §2.2 `Char`.
+fn valid_chars(text: &str) -> bool {
+    text.chars().all(|c| {
+        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    })
+}
+
+/// XML 1.0 §2.3 `NameStartChar` without ':' (namespaces use ':' as separator).
+fn name_start_char(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn name_char(c: char) -> bool {
+    name_start_char(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// An NCName (no ':').
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if name_start_char(c)) && chars.all(name_char)
+}
+
+/// A QName: NCName or NCName ':' NCName (XML Namespaces §4).
+fn valid_qname(name: &str) -> bool {
+    match name.split_once(':') {
+        Some((prefix, local)) => valid_name(prefix) && valid_name(local),
+        None => valid_name(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_qname("ns2:documentId"));
+        assert!(valid_qname("a"));
+        assert!(!valid_qname("a:b:c"));
+        assert!(!valid_qname("1a"));
+        assert!(!valid_qname(":a"));
+        assert!(!valid_qname("a#b"));
+    }
+
+    #[test]
+    fn characters() {
+        assert!(valid_chars("Vårdcentralen\t\n"));
+        assert!(!valid_chars("a\u{1}b"));
+        assert!(!valid_chars("\u{FFFE}"));
+    }
+}

@@ -1,0 +1,142 @@
+//! Laboratory order outcomes (laboratoriesvar): two major versions of the contract,
+//! GetLaboratoryOrderOutcome:3 ([`LaboratoryOrderOutcome3`]) and :4 ([`LaboratoryOrderOutcome4`]).
+//! Producers answer one or the other; the engagement index categorization is the same.
+#![forbid(unsafe_code)]
+
+use vaxel_adapter::{
+    InformationSet, InformationSetDescriptor, RecordPaths, RequestPaths, ResultElement,
+};
+
+/// Namespace of the request and response elements (the service contract).
+pub const CONTRACT_NAMESPACE_3: &str =
+    "urn:riv:clinicalprocess:healthcond:actoutcome:GetLaboratoryOrderOutcomeResponder:3";
+/// Namespace of the record's content (the domain's core components).
+pub const CORE_NAMESPACE_3: &str = "urn:riv:clinicalprocess:healthcond:actoutcome:3";
+
+/// What aggregation needs to know about GetLaboratoryOrderOutcome.
+pub static DESCRIPTOR_3: InformationSetDescriptor = InformationSetDescriptor {
+    name: "laboratory-outcome-3",
+    contract_namespace: CONTRACT_NAMESPACE_3,
+    request_element: "GetLaboratoryOrderOutcome",
+    response_element: "GetLaboratoryOrderOutcomeResponse",
+    record_element: "laboratoryOrderOutcome",
+    ei_service_domain: "riv:clinicalprocess:healthcond:actoutcome",
+    ei_categorization: "und-kkm-ure",
+    request: RequestPaths {
+        patient_id: &["patientId", "id"],
+        period_start: &["timePeriod", "start"],
+        period_end: &["timePeriod", "end"],
+        care_unit: &["careUnitHSAId"],
+        record_id: &[],
+        source_system: &["sourceSystemHSAId"],
+    },
+    record: RecordPaths {
+        record_id: &["laboratoryOrderOutcomeHeader", "documentId"],
+        source_system: &["laboratoryOrderOutcomeHeader", "sourceSystemHSAId"],
+        care_giver: &[
+            "laboratoryOrderOutcomeHeader",
+            "accountableHealthcareProfessional",
+            "healthcareProfessionalCareGiverHSAId",
+        ],
+        care_unit: &[
+            "laboratoryOrderOutcomeHeader",
+            "accountableHealthcareProfessional",
+            "healthcareProfessionalCareUnitHSAId",
+        ],
+        time: &["laboratoryOrderOutcomeHeader", "documentTime"],
+    },
+    result: Some(ResultElement {
+        namespace: CONTRACT_NAMESPACE_3,
+        field_namespace: CORE_NAMESPACE_3,
+    }),
+};
+
+/// GetLaboratoryOrderOutcome:3 (laboratoriesvar, laboratory results; PatientSummaryHeader).
+///
+/// Sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedLaboratoryOrderOutcome.v3
+/// (`GLOO3AgpServiceFactoryImpl`: records `laboratoryOrderOutcome`, a `result` of
+/// `ResultType` from `...actoutcome:3` after them; the teststub's `ServiceTestDataGenerator`:
+/// `laboratoryOrderOutcomeHeader` as `PatientSummaryHeaderType` with `documentId`,
+/// `sourceSystemHSAId`, `documentTime`, `accountableHealthcareProfessional`); request from
+/// `shared/reference/riv-ta/npo-requests/GetLaboratoryOrderOutcome3.xml` (`timePeriod`);
+/// engagement index domain/categorization from GetAggregatedLaboratoryOrderOutCome
+/// (`GLOOAgpServiceConfiguration`).
+///
+/// All behaviour comes from [`DESCRIPTOR_3`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LaboratoryOrderOutcome3;
+
+impl InformationSet for LaboratoryOrderOutcome3 {
+    fn descriptor(&self) -> &'static InformationSetDescriptor {
+        &DESCRIPTOR_3
+    }
+}
+
+/// Namespace of the request and response elements (the service contract).
+pub const CONTRACT_NAMESPACE_4: &str =
+    "urn:riv:clinicalprocess:healthcond:actoutcome:GetLaboratoryOrderOutcomeResponder:4";
+/// Namespace of the record's content (the domain's core components).
+pub const CORE_NAMESPACE_4: &str = "urn:riv:clinicalprocess:healthcond:actoutcome:4";
+
+/// What aggregation needs to know about GetLaboratoryOrderOutcome.
+pub static DESCRIPTOR_4: InformationSetDescriptor = InformationSetDescriptor {
+    name: "laboratory-outcome-4",
+    contract_namespace: CONTRACT_NAMESPACE_4,
+    request_element: "GetLaboratoryOrderOutcome",
+    response_element: "GetLaboratoryOrderOutcomeResponse",
+    record_element: "laboratoryOrderOutcome",
+    ei_service_domain: "riv:clinicalprocess:healthcond:actoutcome",
+    ei_categorization: "und-kkm-ure",
+    request: RequestPaths {
+        patient_id: &["patientId", "extension"],
+        period_start: &["datePeriod", "start"],
+        period_end: &["datePeriod", "end"],
+        care_unit: &["careUnitHSAId", "extension"],
+        record_id: &[],
+        source_system: &["sourceSystemHSAId", "extension"],
+    },
+    record: RecordPaths {
+        record_id: &["header", "record", "id", "extension"],
+        source_system: &["header", "sourceSystemId", "extension"],
+        care_giver: &[
+            "header",
+            "accessControlHeader",
+            "accountableCareGiver",
+            "extension",
+        ],
+        care_unit: &[
+            "header",
+            "accessControlHeader",
+            "accountableCareUnit",
+            "extension",
+        ],
+        time: &["header", "record", "timestamp"],
+    },
+    result: None,
+};
+
+/// GetLaboratoryOrderOutcome:4 (laboratoriesvar, laboratory results; JoL header).
+///
+/// Version 4 uses the "JoL" header instead of PatientSummaryHeader: identities are `IIType`
+/// (`root` OID + `extension` value), the care giver and unit are
+/// `header/accessControlHeader/accountableCareGiver` and `accountableCareUnit`, the source
+/// system is `header/sourceSystemId`, the record id and creation time are
+/// `header/record/id` and `header/record/timestamp`; the request names the patient as
+/// `patientId/extension` and filters on `careUnitHSAId*`, `careGiverHSAId*`, `datePeriod` and
+/// `sourceSystemHSAId` (all `IIType`). Sources: the contract's field rules (TKB
+/// GetLaboratoryOrderOutcome 4.2, "Fältregler"), and
+/// skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedLaboratoryOrderOutCome
+/// (`GLOOAgpServiceFactoryImpl` v4: patient `getPatientId().getExtension()`, source
+/// `getSourceSystemHSAId().getExtension()`, response of records only; `GLOOAgpServiceConfiguration`:
+/// engagement index domain/categorization). No `result` element is written (the national
+/// aggregator writes none for v4).
+///
+/// All behaviour comes from [`DESCRIPTOR_4`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LaboratoryOrderOutcome4;
+
+impl InformationSet for LaboratoryOrderOutcome4 {
+    fn descriptor(&self) -> &'static InformationSetDescriptor {
+        &DESCRIPTOR_4
+    }
+}

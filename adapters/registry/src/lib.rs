@@ -1,0 +1,87 @@
+//! Every information-set adapter of vaxel in one place: the aggregator finds the adapter
+//! for a request by the namespace of its Body child (the service contract), and tests
+//! and the demo get realistic producer responses from [`samples`].
+#![forbid(unsafe_code)]
+
+use vaxel_adapter::InformationSet;
+
+pub mod samples;
+
+pub use vaxel_adapter_alert_information::AlertInformation;
+pub use vaxel_adapter_care_contacts::CareContacts;
+pub use vaxel_adapter_care_documentation::CareDocumentation;
+pub use vaxel_adapter_diagnosis::Diagnosis;
+pub use vaxel_adapter_imaging_outcome::ImagingOutcome;
+pub use vaxel_adapter_laboratory_outcome::{LaboratoryOrderOutcome3, LaboratoryOrderOutcome4};
+pub use vaxel_adapter_medication_history::MedicationHistory;
+pub use vaxel_adapter_referral_outcome::ReferralOutcome;
+
+static ALL: [&dyn InformationSet; 9] = [
+    &CareDocumentation,
+    &Diagnosis,
+    &AlertInformation,
+    &LaboratoryOrderOutcome3,
+    &LaboratoryOrderOutcome4,
+    &MedicationHistory,
+    &CareContacts,
+    &ReferralOutcome,
+    &ImagingOutcome,
+];
+
+/// Every adapter, in a fixed order.
+pub fn all() -> &'static [&'static dyn InformationSet] {
+    &ALL
+}
+
+/// The adapter for a service contract namespace (namespace URIs compare exactly).
+pub fn by_contract(namespace: &str) -> Option<&'static dyn InformationSet> {
+    ALL.iter()
+        .copied()
+        .find(|set| set.descriptor().contract_namespace == namespace)
+}
+
+/// The adapter with this descriptor name (as used in configuration and logs).
+pub fn by_name(name: &str) -> Option<&'static dyn InformationSet> {
+    ALL.iter()
+        .copied()
+        .find(|set| set.descriptor().name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_contracts_are_unique() {
+        for (i, a) in all().iter().enumerate() {
+            for b in &all()[i + 1..] {
+                assert_ne!(a.descriptor().name, b.descriptor().name);
+                assert_ne!(
+                    a.descriptor().contract_namespace,
+                    b.descriptor().contract_namespace
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookups() {
+        let set = by_contract(
+            "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2",
+        )
+        .unwrap();
+        assert_eq!(set.descriptor().name, "care-documentation");
+        assert_eq!(set.descriptor().ei_categorization, "voo");
+        assert!(by_contract(
+            "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:3"
+        )
+        .is_none());
+        assert_eq!(
+            by_name("laboratory-outcome-4")
+                .unwrap()
+                .descriptor()
+                .contract_namespace,
+            "urn:riv:clinicalprocess:healthcond:actoutcome:GetLaboratoryOrderOutcomeResponder:4"
+        );
+    }
+}

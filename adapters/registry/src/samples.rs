@@ -1,0 +1,377 @@
+//! Realistic producer responses and consumer requests for tests and the demo.
+//!
+//! Responses are well-formed SOAP 1.1 envelopes with namespace-correct content: the
+//! response and record elements in the contract namespace, everything inside a record in
+//! the domain's core namespace (RIV-TA schemas are `elementFormDefault="qualified"`).
+//! Two namespace layouts are produced (declarations on the envelope and inherited by the
+//! records, or declared on the elements themselves), because producers differ here and
+//! the merge must carry inherited declarations along. GetCareDocumentation responses
+//! follow the 2.1 schema exactly (element order, required fields) and validate against
+//! it; for the other sets the records carry the header fields the adapters read.
+
+use std::fmt::Write as _;
+
+use vaxel_adapter::{InformationSet, InformationSetDescriptor, SOAP11_NAMESPACE};
+
+/// HSA's OID, the `root` of an `IIType` holding an HSA id.
+const HSA_OID: &str = "1.2.752.129.2.1.4.1";
+/// The Swedish personal identity number's OID.
+const PERSONAL_ID_OID: &str = "1.2.752.129.2.1.3.1";
+
+/// Where namespace declarations sit in a generated response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NamespaceStyle {
+    /// All prefixes declared on `soap:Envelope`; records inherit them.
+    #[default]
+    OnEnvelope,
+    /// The contract namespace as default namespace of the response element, the core
+    /// namespace declared on each record (as many JAXB-based producers write it).
+    OnElements,
+}
+
+/// One producer and what it holds about the patient.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleSource<'a> {
+    pub patient_id: &'a str,
+    /// HSA id of the source system (also its logical address).
+    pub source_system: &'a str,
+    pub care_giver: &'a str,
+    pub care_unit: &'a str,
+    /// Number of records in the response.
+    pub records: usize,
+    /// `yyyyMMdd` of the first record; record `i` is `i` days later, at 09:30.
+    pub time_base: &'a str,
+    pub style: NamespaceStyle,
+}
+
+/// The id of record `index` (0-based) of a source: distinct across sources and sets.
+pub fn record_id(set: &dyn InformationSet, source: &SampleSource<'_>, index: usize) -> String {
+    format!(
+        "{}-{}-{}",
+        source.source_system,
+        set.descriptor().name,
+        index + 1
+    )
+}
+
+/// The time (`yyyyMMddHHmmss`) of record `index` of a source.
+pub fn record_time(source: &SampleSource<'_>, index: usize) -> String {
+    format!("{}093000", add_days(source.time_base, index as i64))
+}
+
+/// Namespace of the record content of a set (the core components of its domain).
+pub fn core_namespace(descriptor: &InformationSetDescriptor) -> &'static str {
+    match descriptor.name {
+        "care-documentation" | "diagnosis" | "alert-information" => {
+            "urn:riv:clinicalprocess:healthcond:description:2"
+        }
+        "laboratory-outcome-4" => "urn:riv:clinicalprocess:healthcond:actoutcome:4",
+        "medication-history" => "urn:riv:clinicalprocess:activityprescription:actoutcome:2",
+        "care-contacts" => "urn:riv:clinicalprocess:logistics:logistics:2",
+        // laboratory-outcome-3, referral-outcome, imaging-outcome (TD actoutcome 3.1)
+        _ => "urn:riv:clinicalprocess:healthcond:actoutcome:3",
+    }
+}
+
+/// A producer's response for `set` holding `source.records` records.
+pub fn producer_response(set: &dyn InformationSet, source: &SampleSource<'_>) -> String {
+    let d = set.descriptor();
+    let core = core_namespace(d);
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let (response_open, record_open, record_close, p) = match source.style {
+        NamespaceStyle::OnEnvelope => {
+            let _ = write!(
+                out,
+                "<soap:Envelope xmlns:soap=\"{SOAP11_NAMESPACE}\" xmlns:ns1=\"{}\" xmlns:ns2=\"{core}\">",
+                d.contract_namespace
+            );
+            (
+                format!("<ns1:{}>", d.response_element),
+                format!("<ns1:{}>", d.record_element),
+                format!("</ns1:{}>", d.record_element),
+                "ns2:",
+            )
+        }
+        NamespaceStyle::OnElements => {
+            let _ = write!(out, "<soap:Envelope xmlns:soap=\"{SOAP11_NAMESPACE}\">");
+            (
+                format!(
+                    "<{} xmlns=\"{}\">",
+                    d.response_element, d.contract_namespace
+                ),
+                format!("<{} xmlns:c=\"{core}\">", d.record_element),
+                format!("</{}>", d.record_element),
+                "c:",
+            )
+        }
+    };
+    out.push_str("<soap:Header/><soap:Body>\n");
+    out.push_str(&response_open);
+    for index in 0..source.records {
+        out.push('\n');
+        out.push_str(&record_open);
+        if d.name == "care-documentation" {
+            care_documentation_record(&mut out, set, source, index, p);
+        } else {
+            generic_record(&mut out, set, source, index, p);
+        }
+        out.push_str(&record_close);
+    }
+    if let Some(result) = &d.result {
+        let _ = write!(
+            out,
+            "\n<r:result xmlns:r=\"{}\" xmlns:rf=\"{}\"><rf:resultCode>OK</rf:resultCode><rf:logId>{}-log</rf:logId></r:result>",
+            result.namespace, result.field_namespace, source.source_system
+        );
+    }
+    let close = match source.style {
+        NamespaceStyle::OnEnvelope => format!("\n</ns1:{}>", d.response_element),
+        NamespaceStyle::OnElements => format!("\n</{}>", d.response_element),
+    };
+    out.push_str(&close);
+    out.push_str("\n</soap:Body></soap:Envelope>\n");
+    out
+}
+
+/// A SOAP 1.1 fault as a producer (or its platform) answers it.
+pub fn fault_response(faultstring: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"{SOAP11_NAMESPACE}\"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>{}</faultstring></soap:Fault></soap:Body></soap:Envelope>\n",
+        escape(faultstring)
+    )
+}
+
+/// What a consumer asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleQuery<'a> {
+    pub patient_id: &'a str,
+    pub logical_address: &'a str,
+    /// `yyyyMMdd` bounds.
+    pub period: Option<(&'a str, &'a str)>,
+    pub care_units: &'a [&'a str],
+    pub source_system: Option<&'a str>,
+}
+
+/// A consumer's request (RIV-TA 2.1 with a `LogicalAddress` header), written from the
+/// descriptor's request paths.
+pub fn consumer_request(set: &dyn InformationSet, query: &SampleQuery<'_>) -> String {
+    let d = set.descriptor();
+    let core = core_namespace(d);
+    let mut tree = Tree::default();
+    for unit in query.care_units {
+        tree.insert_leaf(d.request.care_unit, unit, true);
+    }
+    tree.insert_leaf(d.request.patient_id, query.patient_id, false);
+    if let Some((start, end)) = query.period {
+        tree.insert(d.request.period_start, start);
+        tree.insert(d.request.period_end, end);
+    }
+    if let Some(source) = query.source_system {
+        tree.insert_leaf(d.request.source_system, source, false);
+    }
+    let mut body = String::new();
+    tree.write(&mut body, "c:", true);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"{SOAP11_NAMESPACE}\"><soap:Header><LogicalAddress xmlns=\"urn:riv:itintegration:registry:1\">{}</LogicalAddress></soap:Header><soap:Body><q:{req} xmlns:q=\"{ns}\" xmlns:c=\"{core}\">{body}</q:{req}></soap:Body></soap:Envelope>\n",
+        escape(query.logical_address),
+        req = d.request_element,
+        ns = d.contract_namespace,
+    )
+}
+
+fn care_documentation_record(
+    out: &mut String,
+    set: &dyn InformationSet,
+    source: &SampleSource<'_>,
+    index: usize,
+    p: &str,
+) {
+    let time = record_time(source, index);
+    let _ = write!(
+        out,
+        "<{p}careDocumentationHeader>\
+<{p}documentId>{id}</{p}documentId>\
+<{p}sourceSystemHSAid>{src}</{p}sourceSystemHSAid>\
+<{p}documentTitle>Daganteckning</{p}documentTitle>\
+<{p}documentTime>{time}</{p}documentTime>\
+<{p}patientId><{p}id>{pid}</{p}id><{p}type>{PERSONAL_ID_OID}</{p}type></{p}patientId>\
+<{p}accountableHealthcareProfessional>\
+<{p}authorTime>{time}</{p}authorTime>\
+<{p}healthcareProfessionalHSAId>{unit}-P{n}</{p}healthcareProfessionalHSAId>\
+<{p}healthcareProfessionalName>Åsa Öberg</{p}healthcareProfessionalName>\
+<{p}healthcareProfessionalCareUnitHSAId>{unit}</{p}healthcareProfessionalCareUnitHSAId>\
+<{p}healthcareProfessionalCareGiverHSAId>{giver}</{p}healthcareProfessionalCareGiverHSAId>\
+</{p}accountableHealthcareProfessional>\
+<{p}approvedForPatient>true</{p}approvedForPatient>\
+</{p}careDocumentationHeader>\
+<{p}careDocumentationBody><{p}clinicalDocumentNote>\
+<{p}clinicalDocumentNoteCode>utr</{p}clinicalDocumentNoteCode>\
+<{p}clinicalDocumentNoteTitle>Anteckning {n}</{p}clinicalDocumentNoteTitle>\
+<{p}clinicalDocumentNoteText>Patienten mår bättre &amp; sover gott; blodtryck &lt; 140/90.</{p}clinicalDocumentNoteText>\
+</{p}clinicalDocumentNote></{p}careDocumentationBody>",
+        id = escape(&record_id(set, source, index)),
+        src = escape(source.source_system),
+        pid = escape(source.patient_id),
+        unit = escape(source.care_unit),
+        giver = escape(source.care_giver),
+        n = index + 1,
+    );
+}
+
+fn generic_record(
+    out: &mut String,
+    set: &dyn InformationSet,
+    source: &SampleSource<'_>,
+    index: usize,
+    p: &str,
+) {
+    let d = set.descriptor();
+    let paths = &d.record;
+    let mut tree = Tree::default();
+    let id = record_id(set, source, index);
+    let time = record_time(source, index);
+    tree.insert_leaf(paths.record_id, &id, true);
+    tree.insert_leaf(paths.source_system, source.source_system, true);
+    tree.insert(paths.time, &time);
+    if let Some(header) = paths.record_id.first() {
+        if paths.record_id.len() == 2 {
+            // PatientSummaryHeader: patient, then the accountable professional.
+            tree.insert(&[*header, "patientId", "id"], source.patient_id);
+            tree.insert(&[*header, "patientId", "type"], PERSONAL_ID_OID);
+            let author = [*header, "accountableHealthcareProfessional", "authorTime"];
+            tree.insert(&author, &time);
+        }
+    }
+    tree.insert_leaf(paths.care_unit, source.care_unit, true);
+    tree.insert_leaf(paths.care_giver, source.care_giver, true);
+    if let Some(header) = paths.record_id.first() {
+        if paths.record_id.len() == 2 {
+            tree.insert(&[*header, "approvedForPatient"], "true");
+        }
+    }
+    tree.write(out, p, false);
+}
+
+/// Elements built from local-name paths; siblings keep first-insertion order.
+#[derive(Default)]
+struct Tree {
+    children: Vec<(String, Tree)>,
+    text: Option<String>,
+}
+
+impl Tree {
+    fn insert(&mut self, path: &[&str], value: &str) {
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
+        let position = if rest.is_empty() {
+            None
+        } else {
+            self.children
+                .iter()
+                .position(|(name, child)| name == first && child.text.is_none())
+        };
+        let index = match position {
+            Some(i) => i,
+            None => {
+                self.children.push(((*first).to_owned(), Tree::default()));
+                self.children.len() - 1
+            }
+        };
+        let child = &mut self.children[index].1;
+        if rest.is_empty() {
+            child.text = Some(value.to_owned());
+        } else {
+            child.insert(rest, value);
+        }
+    }
+
+    /// Inserts a leaf; for an `IIType` (path ending in `extension`) the `root` goes
+    /// first, set to HSA's OID (or the personal id OID for a patient).
+    fn insert_leaf(&mut self, path: &[&str], value: &str, hsa: bool) {
+        if let Some((last, parent)) = path.split_last() {
+            if *last == "extension" {
+                let mut root: Vec<&str> = parent.to_vec();
+                root.push("root");
+                self.insert(&root, if hsa { HSA_OID } else { PERSONAL_ID_OID });
+            } else if parent.last() == Some(&"patientId") {
+                // PersonIdType: id, type
+                self.insert(path, value);
+                let mut kind: Vec<&str> = parent.to_vec();
+                kind.push("type");
+                self.insert(&kind, PERSONAL_ID_OID);
+                return;
+            }
+        }
+        self.insert(path, value);
+    }
+
+    /// Writes the children with `prefix`; with `top_in_contract` the first level is
+    /// written with the `q` prefix (the request's contract namespace) instead.
+    fn write(&self, out: &mut String, prefix: &str, top_in_contract: bool) {
+        for (name, child) in &self.children {
+            let p = if top_in_contract { "q:" } else { prefix };
+            let _ = write!(out, "<{p}{name}>");
+            if let Some(text) = &child.text {
+                out.push_str(&escape(text));
+            }
+            child.write(out, prefix, false);
+            let _ = write!(out, "</{p}{name}>");
+        }
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `yyyyMMdd` plus `days` (proleptic Gregorian); an unreadable base counts as 20240101.
+fn add_days(base: &str, days: i64) -> String {
+    let parse = |range: std::ops::Range<usize>| base.get(range).and_then(|s| s.parse::<i64>().ok());
+    let (y, m, d) = match (parse(0..4), parse(4..6), parse(6..8)) {
+        (Some(y), Some(m), Some(d)) if (1..=12).contains(&m) && (1..=31).contains(&d) => (y, m, d),
+        _ => (2024, 1, 1),
+    };
+    let (y, m, d) = civil_from_days(days_from_civil(y, m, d) + days);
+    format!("{y:04}{m:02}{d:02}")
+}
+
+// Howard Hinnant's algorithms (days since 1970-01-01 <-> civil date).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(add_days("20240228", 1), "20240229");
+        assert_eq!(add_days("20241231", 1), "20250101");
+        assert_eq!(add_days("20240101", 0), "20240101");
+    }
+}

@@ -1,0 +1,120 @@
+//! The `record_parser` fuzz target's properties (fuzz/fuzz_targets/record_parser.rs),
+//! replayed by `cargo test` over the committed seed corpus, and every input that once
+//! broke them kept as a named test (CONVENTIONS.md: a crash found by fuzzing is fixed
+//! and kept as a test).
+use std::path::PathBuf;
+
+use vaxel_adapter::{
+    retain_matching, CausingAgent, MergeInput, ProducerResponse, SourceOutcome, SourceStatus,
+};
+
+/// Same checks as the fuzz target.
+fn check_properties(data: &[u8]) {
+    for set in vaxel_adapters::all() {
+        let query = set.parse_request(data).ok();
+        let Ok(ProducerResponse::Records(mut records)) = set.parse_response(data) else {
+            continue;
+        };
+        for record in &records {
+            assert!(record.span.start < record.span.end && record.span.end <= data.len());
+            assert_eq!(data[record.span.start], b'<');
+            assert_eq!(data[record.span.end - 1], b'>');
+        }
+        if let Some(query) = &query {
+            retain_matching(query, &mut records);
+        }
+        let sources = [SourceOutcome {
+            logical_address: "SE2321000016-SYS2".into(),
+            status: SourceStatus::NoDataSynchFailed {
+                causing_agent: CausingAgent::Other,
+                code: "VP009".into(),
+                text: String::from_utf8_lossy(&data[..data.len().min(64)]).into_owned(),
+            },
+            timestamp: "20240101120029".into(),
+        }];
+        let mut out = Vec::new();
+        set.write_merged_response(
+            &mut out,
+            &[MergeInput {
+                body: data,
+                records: &records,
+            }],
+            &sources,
+        );
+        match set.parse_response(&out) {
+            Ok(ProducerResponse::Records(again)) => {
+                assert_eq!(again.len(), records.len());
+                for (a, b) in again.iter().zip(&records) {
+                    assert_eq!(a.header, b.header);
+                }
+            }
+            other => panic!(
+                "merged response does not read back: {other:?}\n{}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+        roxmltree::Document::parse(std::str::from_utf8(&out).unwrap())
+            .expect("merged response is well-formed");
+    }
+}
+
+#[test]
+fn committed_seed_corpus_holds_the_fuzz_properties() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/record_parser");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("generated-") || !path.is_file() {
+            continue;
+        }
+        check_properties(&std::fs::read(&path).unwrap());
+        seen += 1;
+    }
+    assert!(
+        seen >= 5,
+        "expected the committed seeds in {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn seeds_parse_as_intended() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/record_parser");
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let care = vaxel_adapters::by_name("care-documentation").unwrap();
+    match care.parse_response(&read("care-documentation-two-records.xml")) {
+        Ok(ProducerResponse::Records(records)) => {
+            assert_eq!(records.len(), 2);
+            assert_eq!(records[0].header.care_unit.as_deref(), Some("SE1-U"));
+            assert_eq!(records[1].header, Default::default());
+        }
+        other => panic!("{other:?}"),
+    }
+    let diagnosis = vaxel_adapters::by_name("diagnosis").unwrap();
+    match diagnosis.parse_response(&read("diagnosis-default-namespace-cdata-comment.xml")) {
+        Ok(ProducerResponse::Records(records)) => {
+            assert_eq!(records[0].header.record_id.as_deref(), Some("D&1"));
+            assert_eq!(records[0].header.source_system.as_deref(), Some("SE2-SYS"));
+            assert_eq!(records[0].header.time.as_deref(), Some("20240102"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let lab4 = vaxel_adapters::by_name("laboratory-outcome-4").unwrap();
+    match lab4.parse_response(&read("laboratory-outcome-4-jol-header.xml")) {
+        Ok(ProducerResponse::Records(records)) => {
+            let h = &records[0].header;
+            assert_eq!(
+                (h.care_giver.as_deref(), h.care_unit.as_deref()),
+                (Some("SE-G"), Some("SE-U"))
+            );
+            assert_eq!(h.record_id.as_deref(), Some("R1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let query = care
+        .parse_request(&read("care-documentation-request-filters.xml"))
+        .unwrap();
+    assert_eq!(query.care_units, ["SE1-U", "SE1-V"]);
+    assert!(care.parse_response(&read("doctype-entity.xml")).is_err());
+}
