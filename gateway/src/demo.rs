@@ -37,8 +37,10 @@ pub fn prepare(opts: &DemoOptions) -> anyhow::Result<Config> {
     let data = opts.root.join("vaxel-data");
     std::fs::create_dir_all(&data)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", data.display()))?;
+    // Rewritten on every start, so that a newer vaxel brings its newer demo table; to
+    // run an edited table, copy it and use `serve --config` (see demo.toml).
     let table = data.join("demo-routing-table.toml");
-    if !table.exists() {
+    if std::fs::read_to_string(&table).ok().as_deref() != Some(crate::routing::DEMO_TABLE_TOML) {
         std::fs::write(&table, crate::routing::DEMO_TABLE_TOML)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", table.display()))?;
     }

@@ -6,7 +6,7 @@
 //! | `/fault` | HTTP 500 with a producer SOAP fault (must pass through the gateway unchanged) |
 //! | `/slow?ms=N` | waits N ms (default 60000), then answers like `/echo` |
 //! | `/large?kb=N` | answers with a response of about N KiB (default 1024) |
-//! | `/journal?care_giver=G&care_unit=U&records=N&delay_ms=D` | a journal source system: for a request of a contract with an information-set adapter, answers with N (default 2) generated records for the requested patient, written by source system = the request's logical address, care giver G and care unit U, after D ms (default 0) |
+//! | `/journal?care_giver=G&care_unit=U&records=N&delay_ms=D&time_base=T` | a journal source system: for a request of a contract with an information-set adapter, answers with N (default 2) generated records for the requested patient, written by source system = the request's logical address, care giver G and care unit U, one day apart from the start of the requested period (or from `T`, `yyyyMMdd`, to play a producer that ignores the period), after D ms (default 0) |
 //! | anything else | `/echo`: a `<Contract>Response` in the request's contract namespace |
 //!
 //! Every answer carries `x-demo-*` headers describing what arrived (caller headers,
@@ -150,6 +150,17 @@ fn journal_answer(uri: &http::Uri, request: &[u8], logical_address: &str) -> Opt
     let care_giver = query_text(uri, "care_giver").unwrap_or_else(|| "SE2321000016-DEMO".into());
     let care_unit =
         query_text(uri, "care_unit").unwrap_or_else(|| "SE2321000016-DEMO-UNIT1".into());
+    // Like a real source, answer inside the requested period (unless told otherwise, to
+    // play a producer that ignores the filter).
+    let time_base = query_text(uri, "time_base")
+        .or_else(|| {
+            query
+                .period_start
+                .as_deref()
+                .filter(|s| s.len() >= 8 && s.is_ascii())
+                .map(|s| s[..8].to_string())
+        })
+        .unwrap_or_else(|| "20240115".into());
     let records = query_text(uri, "records")
         .and_then(|n| n.parse().ok())
         .unwrap_or(2usize)
@@ -162,7 +173,7 @@ fn journal_answer(uri: &http::Uri, request: &[u8], logical_address: &str) -> Opt
             care_giver: &care_giver,
             care_unit: &care_unit,
             records,
-            time_base: "20240115",
+            time_base: &time_base,
             style: Default::default(),
         },
     ))

@@ -633,6 +633,8 @@ pub struct GatewayConfig {
     pub expect_ready: bool,
     /// Extra `key = value` lines for the `[service]` table (limits).
     pub service_extra: String,
+    /// Extra top-level tables appended to the file (e.g. `[aggregation]`).
+    pub extra_sections: String,
 }
 
 impl GatewayConfig {
@@ -646,6 +648,7 @@ impl GatewayConfig {
             connect_timeout_ms: None,
             expect_ready: true,
             service_extra: String::new(),
+            extra_sections: String::new(),
         }
     }
 
@@ -692,6 +695,8 @@ source = {table:?}
 [identity]
 trusted_header_addresses = {trusted}
 original_consumer_allowed = {allowed}
+
+{extra_sections}
 "#,
             instance = self.instance_id,
             threads = self.threads,
@@ -704,6 +709,7 @@ original_consumer_allowed = {allowed}
             table = dir.join("tak.toml").display().to_string(),
             trusted = list(&self.trusted_header_addresses),
             allowed = list(&self.original_consumer_allowed),
+            extra_sections = self.extra_sections,
         )
     }
 }

@@ -8,6 +8,7 @@
 
 mod harness;
 
+mod aggregation;
 mod demo;
 mod faults;
 mod interop;

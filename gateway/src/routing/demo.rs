@@ -21,6 +21,26 @@ pub const DEMO_CARE_PROVIDER: &str = "SE2321000016-DEMO";
 /// parent walk.
 pub const DEMO_CARE_UNIT: &str = "SE2321000016-DEMO-UNIT1";
 
+/// Logical address of the gateway's engagement index in the demo table.
+pub const DEMO_EI_ADDRESS: &str = "SE0000000000-VAXEL-EI";
+
+/// Logical address at which the demo table answers aggregated (NPÖ) queries.
+pub const DEMO_AGGREGATION_ADDRESS: &str = "SE0000000000-NATIONAL";
+
+/// The demo journal source systems: (logical address = source system, care giver, care unit).
+pub const DEMO_JOURNAL_SOURCES: [(&str, &str, &str); 2] = [
+    (
+        "SE2321000016-DEMO-JOURNAL",
+        "SE2321000016-DEMO",
+        "SE2321000016-DEMO-UNIT1",
+    ),
+    (
+        "SE2321000032-OTHER-JOURNAL",
+        "SE2321000032-OTHER",
+        "SE2321000032-OTHER-UNIT1",
+    ),
+];
+
 impl RoutingTable {
     /// The embedded demo table with `${DEMO_PRODUCER}` set to `producer_base_url`
     /// (scheme, host and port, no trailing slash, e.g. `https://127.0.0.1:20443`).
