@@ -4,7 +4,8 @@
 mod common;
 
 use common::{
-    as_dom_answer, dom_answer, envelope, reference_dir, reference_requests, sniff_in_chunks,
+    as_dom_answer, dom_answer, envelope, is_well_formed_xml, reference_dir, reference_files,
+    reference_requests, sniff_all, sniff_in_chunks,
 };
 use vaxel_adapter::{Envelope, RivProfile, SniffError, SniffLimits, SniffOutcome};
 
@@ -141,11 +142,16 @@ fn large_messages_are_not_read_past_the_first_body_child() {
 #[test]
 fn every_reference_request_routes_like_a_dom_parse() {
     let Some(dir) = reference_dir() else { return };
+    let all = reference_files(&dir).len();
+    assert!(
+        all >= 30,
+        "expected the VP and NPÖ request sets, found {all} files"
+    );
     let files = reference_requests(&dir);
     assert!(
-        files.len() >= 30,
-        "expected the VP and NPÖ request sets, found {}",
-        files.len()
+        files.len() + 2 >= all,
+        "at most two reference files may be damaged; {} of {all} are not XML",
+        all - files.len()
     );
     for (name, bytes) in &files {
         let env = envelope(bytes);
@@ -162,6 +168,30 @@ fn every_reference_request_routes_like_a_dom_parse() {
                 "{name}: {element}"
             );
             assert!(element.contains(&address.value), "{name}: {element}");
+        }
+    }
+}
+
+/// A reference file that is not an XML document is refused with an error, never routed
+/// and never a panic, whole or in chunks.
+#[test]
+fn reference_files_that_are_not_xml_are_refused() {
+    let Some(dir) = reference_dir() else { return };
+    let limits = SniffLimits::default();
+    for (name, bytes) in reference_files(&dir) {
+        if is_well_formed_xml(&bytes) {
+            continue;
+        }
+        assert!(
+            matches!(sniff_all(&bytes), Err(_)),
+            "{name}: not XML, yet {:?}",
+            sniff_all(&bytes)
+        );
+        for chunk in [1, 7, 64] {
+            assert!(
+                sniff_in_chunks(&bytes, chunk, &limits).is_err(),
+                "{name} in {chunk}-byte chunks"
+            );
         }
     }
 }
