@@ -748,4 +748,97 @@ source = "tak.toml"
             "{msg}"
         );
     }
+
+    #[test]
+    fn store_and_engagement_index_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let cfg = Config::from_toml(GOOD, &dir.path().join("vaxel.toml")).unwrap();
+        assert_eq!(cfg.store.backend, StoreBackend::Sqlite);
+        assert_eq!(cfg.store.path, dir.path().join("vaxel-data/vaxel.db"));
+        assert_eq!(cfg.engagement_index, EngagementIndexConfig::default());
+        assert_eq!(cfg.engagement_index.owner, DEFAULT_EI_OWNER);
+        assert_eq!(
+            cfg.engagement_index.notify_initial_backoff,
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            cfg.engagement_index.notify_max_backoff,
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn store_and_engagement_index_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let text = format!(
+            r#"{GOOD}
+[store]
+backend = "sqlite"
+path = "data/ei.db"
+[engagement_index]
+owner = "SE2321000016-EI"
+owner_aliases = ["5565594230"]
+notify_initial_backoff_ms = 500
+notify_max_backoff_ms = 60000
+get_updates_max_residents = 100
+[[engagement_index.subscribers]]
+logical_address = "SE2321000016-EI2"
+service_domains = ["riv:clinicalprocess:healthcond:description"]
+categorizations = ["voo", "dia"]
+[[engagement_index.subscribers]]
+logical_address = "SE2321000016-EI3"
+"#
+        );
+        let cfg = Config::from_toml(&text, &dir.path().join("v.toml")).unwrap();
+        assert_eq!(cfg.store.path, dir.path().join("data/ei.db"));
+        let ei = &cfg.engagement_index;
+        assert_eq!(ei.owner, "SE2321000016-EI");
+        assert_eq!(ei.owner_aliases, ["5565594230"]);
+        assert_eq!(ei.notify_initial_backoff, Duration::from_millis(500));
+        assert_eq!(ei.notify_max_backoff, Duration::from_secs(60));
+        assert_eq!(ei.get_updates_max_residents, 100);
+        assert_eq!(ei.subscribers.len(), 2);
+        let s = &ei.subscribers[0];
+        assert!(s.wants("RIV:clinicalprocess:healthcond:description", "VOO"));
+        assert!(!s.wants("riv:clinicalprocess:healthcond:description", "upp"));
+        assert!(!s.wants("riv:other", "voo"));
+        assert!(ei.subscribers[1].wants("anything", "at-all"));
+    }
+
+    #[test]
+    fn store_and_engagement_index_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let cases = [
+            ("[store]\nbackend = \"postgres\"", "store.backend", "only one is \"sqlite\""),
+            ("[store]\npth = \"x\"", "pth", ""),
+            ("[engagement_index]\nownr = \"x\"", "ownr", ""),
+            ("[engagement_index]\nowner = \"has space\"", "engagement_index.owner", "HSA id"),
+            (
+                "[engagement_index]\nnotify_initial_backoff_ms = 5000\nnotify_max_backoff_ms = 1000",
+                "engagement_index.notify_max_backoff_ms",
+                "must not be smaller",
+            ),
+            (
+                "[[engagement_index.subscribers]]\nlogical_address = \"A\"\n[[engagement_index.subscribers]]\nlogical_address = \"a\"",
+                "engagement_index.subscribers[1].logical_address",
+                "listed twice",
+            ),
+            (
+                "[[engagement_index.subscribers]]\nlogical_address = \"A\"\nfilter = []",
+                "filter",
+                "",
+            ),
+        ];
+        for (extra, key, problem) in cases {
+            let text = format!("{GOOD}\n{extra}\n");
+            let msg = Config::from_toml(&text, &dir.path().join("v.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(key), "{extra}: {msg}");
+            assert!(msg.contains(problem), "{extra}: {msg}");
+        }
+    }
 }
