@@ -45,6 +45,10 @@ struct RawConfig {
     #[serde(default)]
     identity: RawIdentity,
     #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    engagement_index: RawEngagementIndex,
+    #[serde(default)]
     aggregation: RawAggregation,
 }
 
@@ -115,6 +119,42 @@ struct RawIdentity {
     original_consumer_allowed: Vec<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    backend: Option<String>,
+    path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEngagementIndex {
+    owner: Option<String>,
+    #[serde(default)]
+    owner_aliases: Vec<String>,
+    notify_initial_backoff_ms: Option<u64>,
+    notify_max_backoff_ms: Option<u64>,
+    get_updates_max_residents: Option<usize>,
+    #[serde(default)]
+    subscribers: Vec<RawSubscriber>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubscriber {
+    logical_address: String,
+    #[serde(default)]
+    service_domains: Vec<String>,
+    #[serde(default)]
+    categorizations: Vec<String>,
+}
+
+/// Default store file, relative to the configuration file's folder.
+pub const DEFAULT_STORE_PATH: &str = "vaxel-data/vaxel.db";
+
+/// Default HSA id of the engagement index (`[engagement_index] owner`).
+pub const DEFAULT_EI_OWNER: &str = "SE0000000000-VAXEL-EI";
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -128,6 +168,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub identity: IdentityConfig,
     pub aggregation: AggregationConfig,
+    pub store: StoreConfig,
+    pub engagement_index: EngagementIndexConfig,
 }
 
 /// Aggregated journal queries (specs/aggregation.md).
@@ -135,6 +177,78 @@ pub struct Config {
 pub struct AggregationConfig {
     /// The whole aggregated call, fan-out included, ends within this time.
     pub deadline: Duration,
+}
+
+/// Which database holds the gateway's durable state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreBackend {
+    /// Embedded SQLite file (the default; one gateway node).
+    Sqlite,
+}
+
+/// `[store]`: the durable state (engagements, notification outbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// The database file (SQLite).
+    pub path: PathBuf,
+}
+
+/// `[engagement_index]`: the local engagement index service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngagementIndexConfig {
+    /// The index's own HSA id: written as `owner` of every engagement it accepts with
+    /// Update (Update-R6), and the logical address Update must be sent to (Update-R7).
+    pub owner: String,
+    /// Other logical addresses accepted for Update-R7 (skltp/ei's alternative HSA id).
+    pub owner_aliases: Vec<String>,
+    /// First retry delay of a failed notification; doubled per attempt.
+    pub notify_initial_backoff: Duration,
+    /// Longest retry delay of a failed notification.
+    pub notify_max_backoff: Duration,
+    /// Residents per GetUpdates answer before `responseIsComplete` is false.
+    pub get_updates_max_residents: usize,
+    pub subscribers: Vec<SubscriberConfig>,
+}
+
+impl Default for EngagementIndexConfig {
+    fn default() -> Self {
+        EngagementIndexConfig {
+            owner: DEFAULT_EI_OWNER.to_string(),
+            owner_aliases: Vec::new(),
+            notify_initial_backoff: Duration::from_millis(1_000),
+            notify_max_backoff: Duration::from_millis(300_000),
+            get_updates_max_residents: 500,
+            subscribers: Vec::new(),
+        }
+    }
+}
+
+/// An engagement index that is sent ProcessNotification for accepted changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberConfig {
+    pub logical_address: String,
+    /// Empty: every service domain. Matched case-insensitively (as skltp/ei).
+    pub service_domains: Vec<String>,
+    /// Empty: every categorization. Matched case-insensitively.
+    pub categorizations: Vec<String>,
+}
+
+impl SubscriberConfig {
+    /// Whether an engagement with this service domain and categorization is sent here.
+    pub fn wants(&self, service_domain: &str, categorization: &str) -> bool {
+        (self.service_domains.is_empty()
+            || self
+                .service_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(service_domain)))
+            && (self.categorizations.is_empty()
+                || self
+                    .categorizations
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(categorization)))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -369,6 +483,8 @@ impl Config {
                 crate::aggregate::DEFAULT_DEADLINE.as_millis() as u64,
             )?,
         };
+        let store = v.store(raw.store)?;
+        let engagement_index = v.engagement_index(raw.engagement_index)?;
 
         Ok(Config {
             origin: path.to_path_buf(),
@@ -379,6 +495,8 @@ impl Config {
             routing,
             identity,
             aggregation,
+            store,
+            engagement_index,
         })
     }
 }
@@ -444,6 +562,113 @@ impl Validator<'_> {
             return Err(self.invalid(key, "must be between 1 and 10000000"));
         }
         Ok(n)
+    }
+
+    fn store(&self, raw: RawStore) -> Result<StoreConfig, ConfigError> {
+        let backend = match raw.backend.as_deref() {
+            None | Some("sqlite") => StoreBackend::Sqlite,
+            Some(other) => {
+                return Err(self.invalid(
+                    "store.backend",
+                    &format!(
+                        "`{other}` is not a supported store backend; the only one is \"sqlite\""
+                    ),
+                ))
+            }
+        };
+        let path = raw.path.unwrap_or_else(|| DEFAULT_STORE_PATH.to_string());
+        self.check(
+            "store.path",
+            !path.trim().is_empty(),
+            "must name the database file",
+        )?;
+        Ok(StoreConfig {
+            backend,
+            path: self.resolve(&path),
+        })
+    }
+
+    fn engagement_index(
+        &self,
+        raw: RawEngagementIndex,
+    ) -> Result<EngagementIndexConfig, ConfigError> {
+        let hsa_id =
+            |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_graphic());
+        let owner = raw.owner.unwrap_or_else(|| DEFAULT_EI_OWNER.to_string());
+        self.check(
+            "engagement_index.owner",
+            hsa_id(&owner),
+            "must be the engagement index's HSA id: 1-64 printable ASCII characters without spaces",
+        )?;
+        for (i, a) in raw.owner_aliases.iter().enumerate() {
+            self.check(
+                &format!("engagement_index.owner_aliases[{i}]"),
+                hsa_id(a),
+                "must be an HSA id: 1-64 printable ASCII characters without spaces",
+            )?;
+        }
+        let notify_initial_backoff = self.millis(
+            "engagement_index.notify_initial_backoff_ms",
+            raw.notify_initial_backoff_ms,
+            1_000,
+        )?;
+        let notify_max_backoff = self.millis(
+            "engagement_index.notify_max_backoff_ms",
+            raw.notify_max_backoff_ms,
+            300_000,
+        )?;
+        self.check(
+            "engagement_index.notify_max_backoff_ms",
+            notify_max_backoff >= notify_initial_backoff,
+            "must not be smaller than engagement_index.notify_initial_backoff_ms",
+        )?;
+        let get_updates_max_residents = self.count(
+            "engagement_index.get_updates_max_residents",
+            raw.get_updates_max_residents,
+            500,
+        )?;
+        let mut subscribers: Vec<SubscriberConfig> = Vec::new();
+        for (i, s) in raw.subscribers.into_iter().enumerate() {
+            let key = format!("engagement_index.subscribers[{i}]");
+            self.check(
+                &format!("{key}.logical_address"),
+                hsa_id(&s.logical_address),
+                "must be the subscriber's logical address: 1-64 printable ASCII characters without spaces",
+            )?;
+            self.check(
+                &format!("{key}.logical_address"),
+                !subscribers
+                    .iter()
+                    .any(|o| o.logical_address.eq_ignore_ascii_case(&s.logical_address)),
+                &format!(
+                    "`{}` is listed twice: merge the filters into one entry",
+                    s.logical_address
+                ),
+            )?;
+            self.check(
+                &format!("{key}.service_domains"),
+                s.service_domains.iter().all(|d| !d.trim().is_empty()),
+                "must not contain empty names (leave the list empty for every domain)",
+            )?;
+            self.check(
+                &format!("{key}.categorizations"),
+                s.categorizations.iter().all(|c| !c.trim().is_empty()),
+                "must not contain empty names (leave the list empty for every categorization)",
+            )?;
+            subscribers.push(SubscriberConfig {
+                logical_address: s.logical_address,
+                service_domains: s.service_domains,
+                categorizations: s.categorizations,
+            });
+        }
+        Ok(EngagementIndexConfig {
+            owner,
+            owner_aliases: raw.owner_aliases,
+            notify_initial_backoff,
+            notify_max_backoff,
+            get_updates_max_residents,
+            subscribers,
+        })
     }
 
     fn millis(&self, key: &str, v: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
@@ -546,5 +771,98 @@ source = "tak.toml"
             msg.contains("identity.trusted_header_addresses[1]"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn store_and_engagement_index_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let cfg = Config::from_toml(GOOD, &dir.path().join("vaxel.toml")).unwrap();
+        assert_eq!(cfg.store.backend, StoreBackend::Sqlite);
+        assert_eq!(cfg.store.path, dir.path().join("vaxel-data/vaxel.db"));
+        assert_eq!(cfg.engagement_index, EngagementIndexConfig::default());
+        assert_eq!(cfg.engagement_index.owner, DEFAULT_EI_OWNER);
+        assert_eq!(
+            cfg.engagement_index.notify_initial_backoff,
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            cfg.engagement_index.notify_max_backoff,
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn store_and_engagement_index_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let text = format!(
+            r#"{GOOD}
+[store]
+backend = "sqlite"
+path = "data/ei.db"
+[engagement_index]
+owner = "SE2321000016-EI"
+owner_aliases = ["5565594230"]
+notify_initial_backoff_ms = 500
+notify_max_backoff_ms = 60000
+get_updates_max_residents = 100
+[[engagement_index.subscribers]]
+logical_address = "SE2321000016-EI2"
+service_domains = ["riv:clinicalprocess:healthcond:description"]
+categorizations = ["voo", "dia"]
+[[engagement_index.subscribers]]
+logical_address = "SE2321000016-EI3"
+"#
+        );
+        let cfg = Config::from_toml(&text, &dir.path().join("v.toml")).unwrap();
+        assert_eq!(cfg.store.path, dir.path().join("data/ei.db"));
+        let ei = &cfg.engagement_index;
+        assert_eq!(ei.owner, "SE2321000016-EI");
+        assert_eq!(ei.owner_aliases, ["5565594230"]);
+        assert_eq!(ei.notify_initial_backoff, Duration::from_millis(500));
+        assert_eq!(ei.notify_max_backoff, Duration::from_secs(60));
+        assert_eq!(ei.get_updates_max_residents, 100);
+        assert_eq!(ei.subscribers.len(), 2);
+        let s = &ei.subscribers[0];
+        assert!(s.wants("RIV:clinicalprocess:healthcond:description", "VOO"));
+        assert!(!s.wants("riv:clinicalprocess:healthcond:description", "upp"));
+        assert!(!s.wants("riv:other", "voo"));
+        assert!(ei.subscribers[1].wants("anything", "at-all"));
+    }
+
+    #[test]
+    fn store_and_engagement_index_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let cases = [
+            ("[store]\nbackend = \"postgres\"", "store.backend", "only one is \"sqlite\""),
+            ("[store]\npth = \"x\"", "pth", ""),
+            ("[engagement_index]\nownr = \"x\"", "ownr", ""),
+            ("[engagement_index]\nowner = \"has space\"", "engagement_index.owner", "HSA id"),
+            (
+                "[engagement_index]\nnotify_initial_backoff_ms = 5000\nnotify_max_backoff_ms = 1000",
+                "engagement_index.notify_max_backoff_ms",
+                "must not be smaller",
+            ),
+            (
+                "[[engagement_index.subscribers]]\nlogical_address = \"A\"\n[[engagement_index.subscribers]]\nlogical_address = \"a\"",
+                "engagement_index.subscribers[1].logical_address",
+                "listed twice",
+            ),
+            (
+                "[[engagement_index.subscribers]]\nlogical_address = \"A\"\nfilter = []",
+                "filter",
+                "",
+            ),
+        ];
+        for (extra, key, problem) in cases {
+            let text = format!("{GOOD}\n{extra}\n");
+            let msg = Config::from_toml(&text, &dir.path().join("v.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(key), "{extra}: {msg}");
+            assert!(msg.contains(problem), "{extra}: {msg}");
+        }
     }
 }

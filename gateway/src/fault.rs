@@ -53,6 +53,10 @@ pub enum Fault {
     /// VP015: the message is not a routable SOAP 1.1 envelope (or too large).
     #[error("{0}")]
     Malformed(String),
+    /// EI000–EI004: the local engagement index refused the request (validation or
+    /// storage); `code` is the skltp/ei code, `message` never contains SQL text.
+    #[error("{message}")]
+    EngagementIndex { code: &'static str, message: String },
 }
 
 impl Fault {
@@ -73,10 +77,12 @@ impl Fault {
             Fault::OriginalConsumerNotAllowed(_) => "VP013",
             Fault::Loop(_) => "VP014",
             Fault::Malformed(_) => "VP015",
+            Fault::EngagementIndex { code, .. } => code,
         }
     }
 
-    /// `VPnnn [instance] text`, as the national platform writes it.
+    /// `VPnnn [instance] text`, as the national platform writes it (`EInnn [instance]
+    /// text` for the engagement index).
     pub fn fault_string(&self, instance_id: &str) -> String {
         format!("{} [{}] {}", self.code(), instance_id, self)
     }
@@ -157,6 +163,19 @@ mod tests {
     }
 
     #[test]
+    fn engagement_index_fault_keeps_its_code() {
+        let f = Fault::EngagementIndex {
+            code: "EI002",
+            message: "EngagementTransaction #1 and #2 have the same key".into(),
+        };
+        assert_eq!(f.code(), "EI002");
+        assert_eq!(
+            f.fault_string("vp-1"),
+            "EI002 [vp-1] EngagementTransaction #1 and #2 have the same key"
+        );
+    }
+
+    #[test]
     fn every_code_is_distinct() {
         let all = [
             Fault::CallerIdentity(String::new()),
@@ -173,10 +192,15 @@ mod tests {
             Fault::OriginalConsumerNotAllowed(String::new()),
             Fault::Loop(String::new()),
             Fault::Malformed(String::new()),
+            Fault::EngagementIndex {
+                code: "EI004",
+                message: String::new(),
+            },
         ];
         let codes: std::collections::BTreeSet<_> = all.iter().map(Fault::code).collect();
         assert_eq!(codes.len(), all.len());
-        assert_eq!(codes.first(), Some(&"VP002"));
+        assert_eq!(codes.first(), Some(&"EI004"));
+        assert_eq!(codes.iter().nth(1), Some(&"VP002"));
         assert_eq!(codes.last(), Some(&"VP015"));
     }
 }

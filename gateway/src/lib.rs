@@ -2,8 +2,8 @@
 //!
 //! Layout follows DESIGN.md: identity (`identity`, `tls`), routing (`routing`),
 //! the request phases (`pipeline`), forwarding (`forward`), faults (`fault`),
-//! the listeners (`server`, `ops`) and the demo PKI and producer (`certs`,
-//! `demo_producer`).
+//! the listeners (`server`, `ops`), the engagement index (`engagement`) over the
+//! durable `store`, and the demo PKI and producer (`certs`, `demo_producer`).
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
@@ -12,6 +12,7 @@ pub mod certs;
 pub mod config;
 pub mod demo;
 pub mod demo_producer;
+pub mod engagement;
 pub mod fault;
 pub mod forward;
 pub mod headers;
@@ -22,4 +23,5 @@ pub mod rivta;
 pub mod routing;
 pub mod server;
 pub mod stats;
+pub mod store;
 pub mod tls;

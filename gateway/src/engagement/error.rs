@@ -1,0 +1,56 @@
+//! Why the engagement index refused a request. `fault.rs` turns an [`EiError`] into a
+//! SOAP fault whose faultstring starts with the skltp/ei error code (`EI000`–`EI004`),
+//! so clients written against the national engagement index see the codes they know.
+
+use crate::fault::Fault;
+
+/// An engagement index request that was not applied, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EiError {
+    /// EI000: a request outside the service's limits (0 or more than 1000 transactions).
+    #[error("{0}")]
+    Limit(String),
+    /// EI001: the message does not follow the schema (not XML, wrong structure, an
+    /// element that does not belong, a value that is not a boolean).
+    #[error("{0}")]
+    Schema(String),
+    /// EI002 (Update-R1): two transactions in one request have the same key.
+    #[error("EngagementTransaction #{first} and #{second} have the same key. That is not allowed: send each engagement at most once per request (Update-R1)")]
+    Duplicate { first: usize, second: usize },
+    /// EI003 (Update-R7): Update was addressed to another logical address than this index.
+    #[error("Invalid routing. Logical address is {got} but the owner is {owner}. They must be the same (Update-R7)")]
+    WrongLogicalAddress { got: String, owner: String },
+    /// EI004: a field value is missing or invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// EI000: the store failed. The request was not applied; the detail is in the
+    /// gateway log only (never SQL text in a fault).
+    #[error("the engagement index could not read or write its store; nothing was changed, try again later")]
+    Storage,
+    /// EI001: the namespace is not one of the four engagement index contracts.
+    #[error("`{0}` is not an engagement index service contract (Update, FindContent, ProcessNotification or GetUpdates, urn:riv:itintegration:engagementindex:*Responder:1)")]
+    UnknownContract(String),
+}
+
+impl EiError {
+    /// The skltp/ei error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EiError::Limit(_) | EiError::Storage => "EI000",
+            EiError::Schema(_) | EiError::UnknownContract(_) => "EI001",
+            EiError::Duplicate { .. } => "EI002",
+            EiError::WrongLogicalAddress { .. } => "EI003",
+            EiError::Invalid(_) => "EI004",
+        }
+    }
+}
+
+impl From<EiError> for Fault {
+    fn from(e: EiError) -> Fault {
+        Fault::EngagementIndex {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
