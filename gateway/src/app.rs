@@ -32,14 +32,48 @@ pub fn run(
     if let Err(e) = routing.load_initial() {
         tracing::error!(error = %e, "no routing table could be loaded: every call is answered with VP008 until a reload succeeds");
     }
+    // The store (engagements, notification outbox) and the services on it.
+    let store = crate::store::open(&config.store).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the store at {} (store.path in {}): {e}",
+            config.store.path.display(),
+            config.origin.display()
+        )
+    })?;
+    let index = crate::engagement::EngagementIndex::new(store, config.engagement_index.clone());
+    let aggregator = crate::aggregate::Aggregator::new(
+        vaxel_adapters::all(),
+        Arc::new(crate::local::IndexLookup(index.clone())),
+        config.aggregation.deadline,
+    );
+    let notifications = {
+        let _runtime = control.enter();
+        let client_tls = crate::tls::producer_client_config(
+            &config.producers.certificate,
+            &config.producers.private_key,
+            &config.producers.ca,
+        )?;
+        Arc::new(crate::local::RoutedNotifications {
+            routing: routing.clone(),
+            forwarder: crate::forward::Forwarder::new(client_tls, &config.producers),
+            instance_id: config.instance_id.clone(),
+        })
+    };
     let shared = Arc::new(Shared {
         config,
         routing,
         stats: Stats::default(),
         started: std::time::Instant::now(),
-        local: LocalServices::default(),
+        local: LocalServices {
+            engagement_index: Some(Arc::new(index.clone())),
+            aggregator: Some(aggregator),
+        },
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    {
+        let _runtime = control.enter();
+        crate::engagement::spawn_notifier(Arc::new(index), notifications, stop_rx.clone());
+    }
 
     if let Some(fut) = extra {
         control.spawn(async move {

@@ -71,6 +71,10 @@ source = "demo-routing-table.toml"
 last_known_good = "demo-routing-table.last-known-good"
 vars = {{ DEMO_PRODUCER = "https://localhost:{producer_port}" }}
 
+[store]
+# Engagement index and notification outbox (SQLite, next to this file).
+path = "vaxel.db"
+
 [identity]
 trusted_header_addresses = []
 original_consumer_allowed = ["SE0000000000-DEMOCONSUMER"]

@@ -17,6 +17,7 @@ pub mod fault;
 pub mod forward;
 pub mod headers;
 pub mod identity;
+pub mod local;
 pub mod ops;
 pub mod pipeline;
 pub mod rivta;

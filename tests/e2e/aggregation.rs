@@ -67,7 +67,9 @@ fn setup(contract: &str) -> Setup {
             &fast.url(&journal("FORBIDDEN")),
         );
     let mut cfg = GatewayConfig::new(&table);
-    cfg.extra_sections = format!("[aggregation]\ndeadline_ms = {DEADLINE_MS}\n");
+    cfg.extra_sections = format!(
+        "[aggregation]\ndeadline_ms = {DEADLINE_MS}\n\n[engagement_index]\nowner = \"{EI_ADDRESS}\"\n"
+    );
     let gw = Gateway::start(&cfg);
     Setup {
         _fast: fast,

@@ -23,7 +23,6 @@ from zeep.plugins import HistoryPlugin
 from zeep.transports import Transport
 
 HEADERS_NS = "urn:riv:interoperability:headers:1"
-REGISTRY_NS = "urn:riv:itintegration:registry:1"
 
 
 def main() -> int:
@@ -35,6 +34,8 @@ def main() -> int:
     session = requests.Session()
     session.cert = (a.cert, a.key)
     session.verify = a.ca
+    # Only the demo CA counts: no CA bundle or proxy from the environment.
+    session.trust_env = False
     history = HistoryPlugin()
     client = Client(
         a.wsdl,
@@ -47,15 +48,15 @@ def main() -> int:
         "GetCareDocumentationResponderBinding",
         a.url,
     )
-    logical_address = client.get_element("{%s}LogicalAddress" % REGISTRY_NS)
+    # The WSDL declares the RIV-TA 2.1 LogicalAddress header as message part.
     response = service.GetCareDocumentation(
         patientId={"id": a.patient, "type": "1.2.752.129.2.1.3.1"},
-        _soapheaders=[logical_address(a.logical_address)],
+        _soapheaders={"LogicalAddress": a.logical_address},
     )
 
     documents = []
     for doc in response.careDocumentation or []:
-        h = doc.header
+        h = doc.careDocumentationHeader
         professional = h.accountableHealthcareProfessional
         documents.append(
             {

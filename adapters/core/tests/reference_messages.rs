@@ -183,7 +183,7 @@ fn reference_files_that_are_not_xml_are_refused() {
             continue;
         }
         assert!(
-            matches!(sniff_all(&bytes), Err(_)),
+            sniff_all(&bytes).is_err(),
             "{name}: not XML, yet {:?}",
             sniff_all(&bytes)
         );
