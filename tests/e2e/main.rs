@@ -10,6 +10,7 @@ mod harness;
 
 mod aggregation;
 mod demo;
+mod engagement;
 mod faults;
 mod interop;
 mod limits;
