@@ -87,7 +87,70 @@ original_consumer_allowed = ["SE0000000000-DEMOCONSUMER"]
     let cfg_path = data.join("demo.toml");
     std::fs::write(&cfg_path, &text)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", cfg_path.display()))?;
-    Ok(Config::from_toml(&text, &cfg_path)?)
+    let config = Config::from_toml(&text, &cfg_path)?;
+    seed_engagements(&config)?;
+    Ok(config)
+}
+
+/// The demo patient's engagements: every information set at both demo journal sources,
+/// registered through the engagement index's own Update service (idempotent: a second
+/// run changes nothing).
+fn seed_engagements(config: &Config) -> anyhow::Result<()> {
+    let store = crate::store::open(&config.store).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the demo store {}: {e}",
+            config.store.path.display()
+        )
+    })?;
+    let index = crate::engagement::EngagementIndex::new(store, config.engagement_index.clone());
+    let envelope = demo_update(&config.engagement_index.owner);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(index.handle(crate::engagement::xml::UPDATE_NS, envelope.into()))
+        .map_err(|e| anyhow::anyhow!("seeding the demo engagements failed: {e}"))?;
+    Ok(())
+}
+
+/// An Update with one engagement per (service domain, categorization) of the adapters
+/// and demo journal source.
+fn demo_update(index_address: &str) -> Vec<u8> {
+    use crate::fault::xml_escape;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut transactions = String::new();
+    for set in vaxel_adapters::all() {
+        let d = set.descriptor();
+        if !seen.insert((d.ei_service_domain, d.ei_categorization)) {
+            continue;
+        }
+        for (source, _, _) in crate::routing::DEMO_JOURNAL_SOURCES {
+            transactions.push_str(&format!(
+                "<u:engagementTransaction><e:deleteFlag>false</e:deleteFlag><e:engagement>\
+<e:registeredResidentIdentification>{patient}</e:registeredResidentIdentification>\
+<e:serviceDomain>{domain}</e:serviceDomain><e:categorization>{cat}</e:categorization>\
+<e:logicalAddress>{source}</e:logicalAddress>\
+<e:businessObjectInstanceIdentifier>NA</e:businessObjectInstanceIdentifier>\
+<e:clinicalProcessInterestId>NA</e:clinicalProcessInterestId>\
+<e:mostRecentContent>20240115093000</e:mostRecentContent>\
+<e:sourceSystem>{source}</e:sourceSystem><e:dataController>{controller}</e:dataController>\
+</e:engagement></u:engagementTransaction>",
+                patient = crate::routing::DEMO_PATIENT,
+                domain = xml_escape(d.ei_service_domain),
+                cat = xml_escape(d.ei_categorization),
+                controller = &source[..12],
+            ));
+        }
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+xmlns:u=\"{ns}\" xmlns:e=\"urn:riv:itintegration:engagementindex:1\"><soap:Header>\
+<LogicalAddress xmlns=\"urn:riv:itintegration:registry:1\">{address}</LogicalAddress></soap:Header>\
+<soap:Body><u:Update>{transactions}</u:Update></soap:Body></soap:Envelope>\n",
+        ns = crate::engagement::xml::UPDATE_NS,
+        address = xml_escape(index_address),
+    )
+    .into_bytes()
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {

@@ -88,6 +88,33 @@ async fn serve_demo_answers_the_readme_curl_call() {
     );
     assert_eq!(r.header("x-demo-sender-id"), Some(CONSUMER_ID));
 
+    // The README's aggregated query: the demo patient's care documentation from both
+    // demo journal sources (seeded into the engagement index at start).
+    let npo = npo_request(&refs, "GetCareDocumentation2.xml", "SE0000000000-NATIONAL");
+    let r = post(
+        &client_in(&demo_pki, Some("consumer"), Http::Negotiate),
+        &format!("https://localhost:{listen}/"),
+        npo,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let text = r.text();
+    for source in ["SE2321000016-DEMO-JOURNAL", "SE2321000032-OTHER-JOURNAL"] {
+        assert!(
+            text.contains(&format!(
+                "<logicalAddress>{source}</logicalAddress><statusCode>DataFromSource</statusCode>"
+            )),
+            "{source} answered: {}",
+            r.describe()
+        );
+        assert!(
+            text.contains(&format!("{source}-care-documentation-1")),
+            "records of {source}: {}",
+            r.describe()
+        );
+    }
+
     if tool_available("curl") {
         // The README's commands, with the real curl.
         let c = certs.display().to_string();

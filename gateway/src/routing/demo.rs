@@ -21,6 +21,10 @@ pub const DEMO_CARE_PROVIDER: &str = "SE2321000016-DEMO";
 /// parent walk.
 pub const DEMO_CARE_UNIT: &str = "SE2321000016-DEMO-UNIT1";
 
+/// The demo patient (the national test person Tolvan Tolvansson), with engagements at
+/// both demo journal sources.
+pub const DEMO_PATIENT: &str = "191212121212";
+
 /// Logical address of the gateway's engagement index in the demo table.
 pub const DEMO_EI_ADDRESS: &str = "SE0000000000-VAXEL-EI";
 

@@ -20,7 +20,7 @@ mod table;
 
 pub use demo::{
     DEMO_AGGREGATION_ADDRESS, DEMO_CARE_PROVIDER, DEMO_CARE_UNIT, DEMO_CONSUMER, DEMO_EI_ADDRESS,
-    DEMO_JOURNAL_SOURCES, DEMO_PRODUCER_PLACEHOLDER, DEMO_TABLE_TOML,
+    DEMO_JOURNAL_SOURCES, DEMO_PATIENT, DEMO_PRODUCER_PLACEHOLDER, DEMO_TABLE_TOML,
 };
 pub use load::{EntryProblem, RoutingTableError, MAX_RESPONSE_TIMEOUT_MS};
 pub use lookup::{authz_fault, route_fault, AuthzError, InactiveRule, RouteError};
