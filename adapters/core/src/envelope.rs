@@ -667,7 +667,7 @@ impl<'i> Sniffer<'i> {
                 if let Some(address) = self.address_in_progress.take() {
                     self.address = Some(AddressHeader {
                         profile: address.profile,
-                        value: trim_xml_whitespace(&address.text).to_owned(),
+                        value: trimmed(address.text),
                         span: address.start..end,
                     });
                 }
@@ -1058,10 +1058,15 @@ fn is_xml_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// Trims XML white space only: a logical address (an HSA id or organisation number) is
-/// compared as a string, and Unicode spaces such as NBSP are part of it, not layout.
-fn trim_xml_whitespace(s: &str) -> &str {
-    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+/// Trims XML white space only, in place: a logical address (an HSA id or organisation
+/// number) is compared as a string, and Unicode spaces such as NBSP are part of it,
+/// not layout.
+fn trimmed(mut text: String) -> String {
+    let space = |c| matches!(c, ' ' | '\t' | '\r' | '\n');
+    text.truncate(text.trim_end_matches(space).len());
+    let start = text.len() - text.trim_start_matches(space).len();
+    text.drain(..start);
+    text
 }
 
 /// A printable, bounded excerpt of input for error messages.
@@ -1155,8 +1160,10 @@ mod tests {
 
     #[test]
     fn trims_only_xml_whitespace() {
-        assert_eq!(trim_xml_whitespace(" \t\r\nSE123\n "), "SE123");
-        assert_eq!(trim_xml_whitespace("\u{a0}SE123"), "\u{a0}SE123");
+        assert_eq!(trimmed(" \t\r\nSE123\n ".to_owned()), "SE123");
+        assert_eq!(trimmed("\u{a0}SE123".to_owned()), "\u{a0}SE123");
+        assert_eq!(trimmed(" \t\r\nSE 123\n ".to_owned()), "SE 123");
+        assert_eq!(trimmed("   ".to_owned()), "");
     }
 
     #[test]

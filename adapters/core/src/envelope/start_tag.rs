@@ -156,8 +156,8 @@ impl<'t> SeenKeys<'t> {
 
     /// Records `key`; false if an equal key was seen before.
     fn insert(&mut self, key: &'t [u8]) -> bool {
-        let seen = self.inline[..self.len].iter().chain(&self.spill);
-        if seen.into_iter().any(|k| *k == key) {
+        let same = |k: &&[u8]| *k == key;
+        if self.inline[..self.len].iter().any(same) || self.spill.iter().any(same) {
             return false;
         }
         if self.len < self.inline.len() {
