@@ -3,9 +3,12 @@
 //! The gateway routes a RIV-TA call on three facts: the RIV-TA profile, the logical
 //! address (RIV-TA 2.1 `LogicalAddress` / RIV-TA 2.0 `wsa:To` header) and the service
 //! contract (the namespace of the first child of the SOAP `Body`). [`sniff`] reads a
-//! prefix of the message with quick-xml's namespace-aware pull parser just far enough
-//! to learn them and stops at the start tag of the first Body child, so the cost of
-//! routing does not depend on the size of the body (DESIGN.md, performance model).
+//! prefix of the message with quick-xml's pull parser just far enough to learn them and
+//! stops at the start tag of the first Body child, so the cost of routing does not
+//! depend on the size of the body (DESIGN.md, performance model). quick-xml finds the
+//! markup; start tags (attributes and namespace declarations) are checked and resolved
+//! by hand in [`start_tag`], borrowing from the input, because that is where quick-xml's
+//! namespace reader spent most of the time to a routing decision.
 //!
 //! Names are matched on namespace URI + local name, never on prefixes: the national
 //! platform's own test messages use `soap:`, `soapenv:`, `ns5:`, `urn:` and default
@@ -18,9 +21,12 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
-use quick_xml::events::{BytesStart, BytesText, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
+use quick_xml::events::{BytesDecl, BytesStart, Event};
+use quick_xml::Reader;
+
+mod start_tag;
+
+use start_tag::{Binding, StartTag};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -141,9 +147,28 @@ pub fn sniff(
     let window_is_whole = is_final && input.len() <= limit;
     let window_is_capped = input.len() > limit || (input.len() == limit && !is_final);
 
-    let in_body = match Sniffer::new(window, limits.max_depth).run() {
+    let stop = match Sniffer::new(window, limits.max_depth).run_fast() {
+        Some(outcome) => {
+            // Tests and fuzzing (debug builds) hold the fast path to quick-xml's answer.
+            #[cfg(debug_assertions)]
+            match Sniffer::new(window, limits.max_depth).run() {
+                Stop::Decided(Ok(checked)) => assert_eq!(checked, outcome, "fast path differs"),
+                _ => panic!("fast path decided {outcome:?}, quick-xml path did not"),
+            }
+            Stop::Decided(Ok(outcome))
+        }
+        None => Sniffer::new(window, limits.max_depth).run(),
+    };
+    let in_body = match stop {
         Stop::Decided(result) => return result,
         Stop::RanOut { in_body } => in_body,
+        // `run` words the error of every invalid start tag; this is never reached.
+        Stop::Invalid => {
+            return Err(SniffError::Malformed {
+                position: 0,
+                reason: "invalid start tag".to_owned(),
+            })
+        }
     };
     if window_is_capped {
         Err(SniffError::HeaderTooLarge { limit })
@@ -169,12 +194,23 @@ enum Stop {
     /// The window ended before a decision; `in_body` says whether it ended inside a
     /// `Body` that has no element child yet.
     RanOut { in_body: bool },
+    /// A start tag is not well-formed; which error to report is the tokenizer's job.
+    Invalid,
 }
 
 impl From<SniffError> for Stop {
     fn from(e: SniffError) -> Self {
         Stop::Decided(Err(e))
     }
+}
+
+/// Where a start tag ends, for [`Sniffer::start_element`].
+#[derive(Debug, Clone, Copy)]
+enum TagEnd {
+    /// quick-xml has delimited the tag: it ends at `end`.
+    Known { end: usize, is_empty: bool },
+    /// The fast path: the tag's own scan finds its `>`.
+    Find,
 }
 
 /// The open direct child of `Envelope` (depth 2).
@@ -194,7 +230,7 @@ struct AddressInProgress {
 }
 
 struct Sniffer<'i> {
-    reader: NsReader<&'i [u8]>,
+    reader: Reader<&'i [u8]>,
     /// The bytes handed to the reader (the window, BOM included).
     window: &'i [u8],
     /// quick-xml strips a leading UTF-8 BOM without counting it in its positions;
@@ -207,11 +243,13 @@ struct Sniffer<'i> {
     envelope_child: EnvelopeChild,
     address: Option<AddressHeader>,
     address_in_progress: Option<AddressInProgress>,
+    /// Namespace declarations of the open elements, innermost last.
+    bindings: Vec<Binding<'i>>,
 }
 
 impl<'i> Sniffer<'i> {
     fn new(window: &'i [u8], max_depth: usize) -> Self {
-        let mut reader = NsReader::from_reader(window);
+        let mut reader = Reader::from_reader(window);
         let config = reader.config_mut();
         // XML 1.0 §2.5: `--` must not occur inside a comment.
         config.check_comments = true;
@@ -233,6 +271,9 @@ impl<'i> Sniffer<'i> {
             envelope_child: EnvelopeChild::None,
             address: None,
             address_in_progress: None,
+            // The reference messages hold up to about ten declarations before the
+            // decision: one allocation per call.
+            bindings: Vec::with_capacity(16),
         }
     }
 
@@ -252,12 +293,104 @@ impl<'i> Sniffer<'i> {
         }
     }
 
+    /// The fast path: reads the markup a routable SOAP message consists of by hand,
+    /// and hands every routing fact to the same handlers as [`Self::run`] does.
+    ///
+    /// Hand-written on purpose (CONVENTIONS.md: a hot path a library would make
+    /// slower): quick-xml's reader alone costs more than the 2 µs budget for a routing
+    /// decision on the reference request. It knows only text, start and end tags,
+    /// comments and an XML declaration at the very start, and only a decision:
+    /// anything else (a BOM, CDATA, a processing instruction, a DTD, markup cut by the
+    /// end of the window, any error, running out of bytes) returns `None` and the
+    /// caller reads the message again with [`Self::run`], which answers as before.
+    /// Markup is delimited exactly as quick-xml delimits it (quote-aware `>` in start
+    /// tags, the first `-->` after at least `<!---->`), so when both decide they
+    /// decide the same (checked in debug builds, see [`sniff`]).
+    fn run_fast(mut self) -> Option<SniffOutcome> {
+        let window = self.window;
+        if window.starts_with(&UTF8_BOM[..1]) {
+            return None;
+        }
+        // Names of the open elements, for the end tag check (`check_end_names`).
+        let mut open: Vec<&'i [u8]> = Vec::with_capacity(8);
+        let mut at = 0;
+        loop {
+            let rest = &window[at..];
+            let first_event = !self.seen_event;
+            self.seen_event = true;
+            if rest.first() != Some(&b'<') {
+                // Text runs to the next `<`; text cut by the end of the window is left
+                // to the full path.
+                let len = memchr::memchr(b'<', rest)?;
+                self.text(&rest[..len], at, false).ok()?;
+                at += len;
+                continue;
+            }
+            match rest.get(1)? {
+                b'/' => {
+                    let close = memchr::memchr(b'>', rest)?;
+                    // XML 1.0 §3.1 ETag: white space may follow the name (quick-xml trims
+                    // it unless there is nothing else).
+                    let content = &rest[2..close];
+                    let name = match content.iter().rposition(|b| !is_xml_whitespace(*b)) {
+                        Some(last) => &content[..=last],
+                        None => content,
+                    };
+                    if open.pop()? != name {
+                        return None;
+                    }
+                    at += close + 1;
+                    self.end_element(at).ok()?;
+                }
+                b'!' => {
+                    if !rest.starts_with(b"<!--") {
+                        return None;
+                    }
+                    at += comment_len(rest)?;
+                }
+                b'?' => {
+                    // Only the XML declaration, and only as the first thing.
+                    if !first_event || !rest.starts_with(b"<?xml") {
+                        return None;
+                    }
+                    // It ends at the first `?>`, as quick-xml ends it (`<?xml` holds none).
+                    let mut close = 4;
+                    loop {
+                        close += 1 + memchr::memchr(b'>', rest.get(close + 1..)?)?;
+                        if rest[close - 1] == b'?' {
+                            break;
+                        }
+                    }
+                    let content = &rest[2..close - 1];
+                    if content.len() > 3 && !is_xml_whitespace(content[3]) {
+                        return None;
+                    }
+                    if !is_plain_utf8_declaration(content) {
+                        let text = std::str::from_utf8(content).ok()?;
+                        let declaration = BytesDecl::from_start(BytesStart::from_content(text, 3));
+                        check_declaration(&declaration, true, at).ok()?;
+                    }
+                    at += close + 1;
+                }
+                _ => match self.start_element(&rest[1..], at, TagEnd::Find) {
+                    Ok(tag) => {
+                        if !tag.is_empty {
+                            open.push(&rest[1..1 + tag.name_len]);
+                        }
+                        at += 1 + tag.close + 1;
+                    }
+                    Err(Stop::Decided(Ok(outcome))) => return Some(outcome),
+                    Err(_) => return None,
+                },
+            }
+        }
+    }
+
     /// Reads and handles one event.
     fn step(&mut self) -> Result<(), Stop> {
         let before = self.pos();
-        let (ns, event) = match self.reader.read_resolved_event() {
-            // The resolution borrows the reader; own it so the handlers can use `self`.
-            Ok((ns, event)) => (ElementNs::from(ns), event),
+        let event = match self.reader.read_event() {
+            Ok(event) => event,
             Err(e) => return Err(self.xml_error(e)),
         };
         let first_event = !self.seen_event;
@@ -269,10 +402,15 @@ impl<'i> Sniffer<'i> {
             before.saturating_sub(1)
         };
         match event {
-            Event::Start(e) => self.start_element(ns, &e, false),
-            Event::Empty(e) => self.start_element(ns, &e, true),
-            Event::End(_) => self.end_element(),
-            Event::Text(t) => self.text(&t, before),
+            Event::Start(e) => self.read_start_tag(&e, false),
+            Event::Empty(e) => self.read_start_tag(&e, true),
+            Event::End(_) => self.end_element(self.pos()),
+            Event::Text(t) => {
+                // Text that runs to the end of the window may stop in the middle of an
+                // entity reference or of a UTF-8 sequence: left to the next call.
+                let at_end = self.pos() >= self.window.len() && self.window.last() != Some(&b'<');
+                self.text(&t, before, at_end)
+            }
             Event::CData(c) => {
                 if self.depth == 0 {
                     return Err(malformed(
@@ -287,38 +425,7 @@ impl<'i> Sniffer<'i> {
                 }
                 Ok(())
             }
-            Event::Decl(d) => {
-                // XML 1.0 §2.8: the XML declaration may only stand at the very start.
-                if !first_event {
-                    return Err(malformed(
-                        markup_start,
-                        "XML declaration is only allowed at the very start of the message",
-                    ));
-                }
-                if let Err(e) = d.version() {
-                    return Err(malformed(
-                        markup_start,
-                        format!("invalid XML declaration: {e}"),
-                    ));
-                }
-                match d.encoding() {
-                    None => Ok(()),
-                    Some(Ok(enc)) if is_utf8_label(&enc) => Ok(()),
-                    // RIV-TA messages are UTF-8; the sniffer reads names and the address
-                    // as UTF-8, so another declared encoding would be misread, not routed.
-                    Some(Ok(enc)) => Err(malformed(
-                        markup_start,
-                        format!(
-                            "declared encoding \"{}\" is not supported: send the message in UTF-8",
-                            quote(&enc)
-                        ),
-                    )),
-                    Some(Err(e)) => Err(malformed(
-                        markup_start,
-                        format!("invalid XML declaration: {e}"),
-                    )),
-                }
-            }
+            Event::Decl(d) => check_declaration(&d, first_event, markup_start),
             Event::DocType(_) => Err(SniffError::DtdNotAllowed.into()),
             Event::Comment(_) | Event::PI(_) => Ok(()),
             Event::Eof => Err(self.ran_out()),
@@ -337,43 +444,65 @@ impl<'i> Sniffer<'i> {
         }
     }
 
-    fn start_element(
-        &mut self,
-        ns: ElementNs,
-        e: &BytesStart<'_>,
-        is_empty: bool,
-    ) -> Result<(), Stop> {
+    /// A start tag as quick-xml read it.
+    fn read_start_tag(&mut self, e: &BytesStart<'i>, is_empty: bool) -> Result<(), Stop> {
         let end = self.pos();
         // `e` holds the bytes between `<` and `>`, minus the `/` of a self-closing tag.
         let tag_len = e.len() + usize::from(is_empty) + 2;
         let start = end.saturating_sub(tag_len);
-        let qname = e.name();
-        check_qname(qname.as_ref()).map_err(|why| {
-            malformed(
-                start,
-                format!("invalid element name <{}>: {why}", quote(qname.as_ref())),
-            )
-        })?;
-        // Namespaces in XML 1.0 §3: element names must not have the prefix `xmlns`.
-        if qname.prefix().is_some_and(|p| p.as_ref() == b"xmlns") {
-            return Err(malformed(
-                start,
-                "element names must not use the prefix `xmlns`",
-            ));
+        // The same bytes as `e`, borrowed from the input so that namespace declarations
+        // can stay in scope without a copy.
+        let Some(tag) = self.window.get(start + 1..start + 1 + e.len()) else {
+            return Err(start_tag_error(e, start, end));
+        };
+        match self.start_element(tag, start, TagEnd::Known { end, is_empty }) {
+            Ok(_) => Ok(()),
+            Err(Stop::Invalid) => Err(start_tag_error(e, start, end)),
+            Err(stop) => Err(stop),
         }
-        check_attributes(e, start)?;
+    }
+
+    /// A start tag whose `<` is at `start`; `tag` the bytes after the `<`, up to the
+    /// `>` (without the `/` of an empty-element tag) when the end is known.
+    /// `Err(Stop::Invalid)` when the tag itself is not well-formed (or, with
+    /// [`TagEnd::Find`], not in the fast path's subset); the caller words the error.
+    fn start_element(
+        &mut self,
+        tag: &'i [u8],
+        start: usize,
+        tag_end: TagEnd,
+    ) -> Result<StartTag, Stop> {
         let depth = self.depth + 1;
+        let scope = self.bindings.len();
+        let mode = match tag_end {
+            TagEnd::Known { .. } => start_tag::TagEnd::Known,
+            TagEnd::Find => start_tag::TagEnd::Find,
+        };
+        let Ok(checked) = start_tag::scan(tag, mode, depth, &mut self.bindings) else {
+            return Err(Stop::Invalid);
+        };
+        let (end, is_empty) = match tag_end {
+            TagEnd::Known { end, is_empty } => (end, is_empty),
+            // `start` + `<` + up to and including the `>`.
+            TagEnd::Find => (start + 1 + checked.close + 1, checked.is_empty),
+        };
         if depth > self.max_depth {
             return Err(SniffError::TooDeep {
                 limit: self.max_depth,
             }
             .into());
         }
-        let namespace = element_namespace(ns, qname.as_ref(), start)?;
-        // check_qname has proven the name UTF-8.
-        let local_name = e.local_name();
-        let local = String::from_utf8_lossy(local_name.as_ref());
-        let is_soap = |name: &str| namespace.as_deref() == Some(SOAP11_NS) && local == name;
+        let qname = &tag[..checked.name_len];
+        let (prefix, local_name) = match checked.colon {
+            Some(i) => (Some(&qname[..i]), &qname[i + 1..]),
+            None => (None, qname),
+        };
+        let namespace = self.element_namespace(prefix, qname, start)?;
+        // Names and URIs are compared as bytes; `scan` has proven both UTF-8.
+        let local = local_name;
+        let is_soap = |name: &str| {
+            namespace.as_deref() == Some(SOAP11_NS.as_bytes()) && local == name.as_bytes()
+        };
 
         let mut kind = EnvelopeChild::Other;
         match depth {
@@ -383,9 +512,9 @@ impl<'i> Sniffer<'i> {
                 if !is_soap("Envelope") {
                     let found = match namespace.as_deref() {
                         Some(uri) => {
-                            format!("{{{}}}{}", quote(uri.as_bytes()), quote(local.as_bytes()))
+                            format!("{{{}}}{}", quote(uri), quote(local))
                         }
-                        None => quote(local.as_bytes()),
+                        None => quote(local),
                     };
                     return Err(SniffError::NotSoapEnvelope { found }.into());
                 }
@@ -408,10 +537,14 @@ impl<'i> Sniffer<'i> {
                 // LogicalAddress, RIV-TA 2.0 wsa:To). The first one wins; later ones
                 // are ignored like any other header block.
                 let profile = match namespace.as_deref() {
-                    Some(RIVTA21_ADDRESS_NS) if local == "LogicalAddress" => {
+                    Some(uri)
+                        if uri == RIVTA21_ADDRESS_NS.as_bytes() && local == b"LogicalAddress" =>
+                    {
                         Some(RivProfile::Rivta21)
                     }
-                    Some(WSA_NS) if local == "To" => Some(RivProfile::Rivta20),
+                    Some(uri) if uri == WSA_NS.as_bytes() && local == b"To" => {
+                        Some(RivProfile::Rivta20)
+                    }
                     _ => None,
                 };
                 if let Some(profile) = profile {
@@ -436,35 +569,91 @@ impl<'i> Sniffer<'i> {
                 // RIV-TA: the service contract is the namespace of the first Body child.
                 let Some(contract) = namespace else {
                     return Err(SniffError::BodyChildWithoutNamespace {
-                        element: quote(qname.as_ref()),
+                        element: quote(qname),
                     }
                     .into());
                 };
                 return Err(Stop::Decided(Ok(SniffOutcome::Complete(Envelope {
                     address: self.address.take(),
-                    contract_namespace: contract,
-                    body_element: local.into_owned(),
+                    contract_namespace: utf8_string(&contract),
+                    body_element: utf8_string(local),
                     consumed: end,
                 }))));
             }
             _ => {}
         }
-        if !is_empty {
+        if is_empty {
+            // The declarations of an empty element end with it.
+            self.bindings.truncate(scope);
+        } else {
             self.depth = depth;
             if depth == 2 {
                 self.envelope_child = kind;
             }
         }
-        Ok(())
+        Ok(checked)
     }
 
-    fn end_element(&mut self) -> Result<(), Stop> {
-        // quick-xml has checked that this end tag matches the open element.
-        let end = self.pos();
+    /// The namespace URI of an element named `qname` with `prefix`, resolved against
+    /// the declarations in scope as quick-xml's `NamespaceResolver` does; `None` when
+    /// it has none (no prefix and no default namespace, or `xmlns=""`). Declarations
+    /// are attribute values, which `scan` has proven UTF-8.
+    fn element_namespace(
+        &self,
+        prefix: Option<&[u8]>,
+        qname: &[u8],
+        start: usize,
+    ) -> Result<Option<Cow<'i, [u8]>>, Stop> {
+        let wanted = prefix.unwrap_or_default();
+        let declared = self.bindings.iter().rev().find(|b| b.prefix == wanted);
+        let uri: &'i [u8] = match (declared, prefix) {
+            (Some(binding), _) if !binding.uri.is_empty() => binding.uri,
+            (_, None) => return Ok(None),
+            // `xml` is bound without a declaration and cannot be rebound.
+            (None, Some(b"xml")) => start_tag::XML_NS,
+            (_, Some(prefix)) => {
+                return Err(malformed(
+                    start,
+                    format!(
+                        "namespace prefix `{}` of <{}> is not declared (add xmlns:{}=\"...\")",
+                        quote(prefix),
+                        quote(qname),
+                        quote(prefix)
+                    ),
+                ))
+            }
+        };
+        let has_reference = declared.is_some_and(|b| b.has_reference);
+        if !has_reference {
+            // The common case: the declaration's bytes are the URI (no copy).
+            return Ok(Some(Cow::Borrowed(uri)));
+        }
+        // Declarations are kept as written; a URI written with character references
+        // (`&#58;`) must still match the RIV-TA namespaces.
+        let raw = std::str::from_utf8(uri).map_err(|_| {
+            malformed(
+                start,
+                format!("namespace of <{}> is not valid UTF-8", quote(qname)),
+            )
+        })?;
+        let uri = quick_xml::escape::unescape(raw).map_err(|e| {
+            malformed(
+                start,
+                format!("invalid namespace of <{}>: {e}", quote(qname)),
+            )
+        })?;
+        Ok(Some(Cow::Owned(uri.into_owned().into_bytes())))
+    }
+
+    /// An end tag ending at `end`, already checked to match the open element.
+    fn end_element(&mut self, end: usize) -> Result<(), Stop> {
         let Some(depth) = self.depth.checked_sub(1) else {
             return Err(malformed(end, "end tag without a start tag"));
         };
         self.depth = depth;
+        // The declarations of the closed element go out of scope.
+        let in_scope = self.bindings.partition_point(|b| b.level <= depth);
+        self.bindings.truncate(in_scope);
         match depth {
             0 => Err(SniffError::NoBody.into()),
             1 => {
@@ -478,7 +667,7 @@ impl<'i> Sniffer<'i> {
                 if let Some(address) = self.address_in_progress.take() {
                     self.address = Some(AddressHeader {
                         profile: address.profile,
-                        value: trim_xml_whitespace(&address.text).to_owned(),
+                        value: trimmed(address.text),
                         span: address.start..end,
                     });
                 }
@@ -488,7 +677,17 @@ impl<'i> Sniffer<'i> {
         }
     }
 
-    fn text(&mut self, t: &BytesText<'_>, start: usize) -> Result<(), Stop> {
+    /// Text starting at `start`; `at_end` when it runs to the end of the window.
+    fn text(&mut self, t: &[u8], start: usize, at_end: bool) -> Result<(), Stop> {
+        // Mostly layout between tags: white space needs no check.
+        if t.len() <= 16 && t.iter().all(|b| is_xml_whitespace(*b)) {
+            if let Some(address) = self.address_in_progress.as_mut().filter(|_| !at_end) {
+                address.text.push_str(&normalize_line_ends(
+                    std::str::from_utf8(t).unwrap_or_default(),
+                ));
+            }
+            return Ok(());
+        }
         if self.depth == 0 {
             // XML 1.0 §2.1: only markup and white space may surround the root element.
             // Non-XML input (JSON, binary) is refused here, on its first byte.
@@ -500,11 +699,15 @@ impl<'i> Sniffer<'i> {
             }
             return Ok(());
         }
-        // Text that runs to the end of the window may stop in the middle of an entity
-        // reference or of a UTF-8 sequence: leave it to the next call with more bytes.
-        let at_end = self.pos() >= self.window.len() && self.window.last() != Some(&b'<');
         if at_end {
             return Ok(());
+        }
+        if self.address_in_progress.is_none() && !t.contains(&b'&') {
+            // Text outside the address is only checked, never kept: without references
+            // it is valid when it is UTF-8 (and ASCII is). Mostly layout white space.
+            if t.is_ascii() || std::str::from_utf8(t).is_ok() {
+                return Ok(());
+            }
         }
         let raw = std::str::from_utf8(t)
             .map_err(|e| malformed(start + e.valid_up_to(), "text is not valid UTF-8"))?;
@@ -553,11 +756,113 @@ impl<'i> Sniffer<'i> {
             XmlError::IllFormed(IllFormedError::MissingDoctypeName) => {
                 SniffError::DtdNotAllowed.into()
             }
-            // quick-xml does not record a position for namespace errors; the offending
-            // start tag ends at the current position.
-            XmlError::Namespace(e) => malformed(self.pos(), format!("namespace error: {e}")),
             other => malformed(position, other.to_string()),
         }
+    }
+}
+
+/// Length of the comment `rest` starts with (`<!--` known), or `None` if it is not
+/// closed in the window or not well-formed. Ends where quick-xml ends a comment: the
+/// first `-->` whose `>` is at least at `<!---->`'s; XML 1.0 §2.5 (checked by quick-xml
+/// with `check_comments`): no `--` inside and no `-` before the closing `-->`.
+fn comment_len(rest: &[u8]) -> Option<usize> {
+    let mut from = 6;
+    loop {
+        let close = from + memchr::memchr(b'>', rest.get(from..)?)?;
+        if &rest[close - 2..close] == b"--" {
+            let content = &rest[4..close - 2];
+            if content.last() == Some(&b'-') || memchr::memmem::find(content, b"--").is_some() {
+                return None;
+            }
+            return Some(close + 1);
+        }
+        from = close + 1;
+    }
+}
+
+/// The XML declarations consumers send, recognised without quick-xml's attribute
+/// iterator: `xml` then `version`, optionally a UTF-8 `encoding`, optionally
+/// `standalone`, each as ` key="value"` (or single quotes), in this order. They pass
+/// [`check_declaration`]; anything else is left to it.
+fn is_plain_utf8_declaration(content: &[u8]) -> bool {
+    let mut at = 3;
+    for (key, required) in [
+        (&b"version"[..], true),
+        (b"encoding", false),
+        (b"standalone", false),
+    ] {
+        let spaces = content[at..]
+            .iter()
+            .take_while(|b| is_xml_whitespace(**b))
+            .count();
+        let pair = &content[at + spaces..];
+        let Some(after_key) = pair.strip_prefix(key).filter(|_| spaces > 0) else {
+            if required {
+                return false;
+            }
+            continue;
+        };
+        let Some((&quote, after_eq)) = after_key.strip_prefix(b"=").and_then(|v| v.split_first())
+        else {
+            return false;
+        };
+        if quote != b'"' && quote != b'\'' {
+            return false;
+        }
+        let Some(len) = memchr::memchr(quote, after_eq) else {
+            return false;
+        };
+        let value = &after_eq[..len];
+        let valid = match key {
+            b"version" => {
+                !value.is_empty() && value.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+            }
+            b"encoding" => is_utf8_label(value),
+            _ => value == b"yes" || value == b"no",
+        };
+        if !valid {
+            return false;
+        }
+        at = content.len() - after_eq.len() + len + 1;
+    }
+    content[at..].iter().all(|b| is_xml_whitespace(*b))
+}
+
+/// XML 1.0 §2.8: the XML declaration may only stand at the very start, must name the
+/// version, and may only declare UTF-8.
+fn check_declaration(
+    d: &BytesDecl<'_>,
+    first_event: bool,
+    markup_start: usize,
+) -> Result<(), Stop> {
+    if !first_event {
+        return Err(malformed(
+            markup_start,
+            "XML declaration is only allowed at the very start of the message",
+        ));
+    }
+    if let Err(e) = d.version() {
+        return Err(malformed(
+            markup_start,
+            format!("invalid XML declaration: {e}"),
+        ));
+    }
+    match d.encoding() {
+        None => Ok(()),
+        Some(Ok(enc)) if is_utf8_label(&enc) => Ok(()),
+        // RIV-TA messages are UTF-8; the sniffer reads names and the address as UTF-8,
+        // so another declared encoding would be misread, not routed.
+        Some(Ok(enc)) => Err(malformed(
+            markup_start,
+            format!(
+                "declared encoding \"{}\" is not supported: send the message in UTF-8",
+                quote(&enc)
+            ),
+        )),
+        Some(Err(e)) => Err(malformed(
+            markup_start,
+            format!("invalid XML declaration: {e}"),
+        )),
     }
 }
 
@@ -622,60 +927,35 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// An element's namespace as resolved by quick-xml, owned.
-enum ElementNs {
-    Unbound,
-    Bound(Vec<u8>),
-    Unknown(Vec<u8>),
-}
-
-impl From<ResolveResult<'_>> for ElementNs {
-    fn from(ns: ResolveResult<'_>) -> Self {
-        match ns {
-            ResolveResult::Bound(uri) if !uri.as_ref().is_empty() => {
-                Self::Bound(uri.as_ref().to_vec())
-            }
-            ResolveResult::Bound(_) | ResolveResult::Unbound => Self::Unbound,
-            ResolveResult::Unknown(prefix) => Self::Unknown(prefix),
+/// The error for a start tag that [`start_tag::scan`] refused, derived with quick-xml in
+/// the order the sniffer has always checked: namespace declarations (as `NsReader`
+/// binds them, before anything else), the element name, then the attributes.
+fn start_tag_error(e: &BytesStart<'_>, start: usize, end: usize) -> Stop {
+    for attr in e.attributes().with_checks(false) {
+        let Ok(attr) = attr else { break };
+        if let Some(err) = start_tag::binding_error(attr.key.as_ref(), &attr.value) {
+            // quick-xml's namespace errors carry no position; the tag ends here.
+            return malformed(end, format!("namespace error: {err}"));
         }
     }
-}
-
-/// Resolves an element's namespace to its URI; `None` when it has none.
-fn element_namespace(ns: ElementNs, qname: &[u8], start: usize) -> Result<Option<String>, Stop> {
-    match ns {
-        ElementNs::Bound(uri) => {
-            let raw = String::from_utf8(uri).map_err(|_| {
-                malformed(
-                    start,
-                    format!("namespace of <{}> is not valid UTF-8", quote(qname)),
-                )
-            })?;
-            if !raw.contains('&') {
-                // The common case: the resolved bytes are the URI (no second copy).
-                return Ok(Some(raw));
-            }
-            // quick-xml resolves prefixes to the raw attribute value; a URI written with
-            // character references (`&#58;`) must still match the RIV-TA namespaces.
-            let uri = quick_xml::escape::unescape(&raw).map_err(|e| {
-                malformed(
-                    start,
-                    format!("invalid namespace of <{}>: {e}", quote(qname)),
-                )
-            })?;
-            Ok(Some(uri.into_owned()))
-        }
-        ElementNs::Unbound => Ok(None),
-        ElementNs::Unknown(prefix) => Err(malformed(
+    let qname = e.name();
+    if let Err(why) = check_qname(qname.as_ref()) {
+        return malformed(
             start,
-            format!(
-                "namespace prefix `{}` of <{}> is not declared (add xmlns:{}=\"...\")",
-                quote(&prefix),
-                quote(qname),
-                quote(&prefix)
-            ),
-        )),
+            format!("invalid element name <{}>: {why}", quote(qname.as_ref())),
+        );
     }
+    // Namespaces in XML 1.0 §3: element names must not have the prefix `xmlns`.
+    if qname.prefix().is_some_and(|p| p.as_ref() == b"xmlns") {
+        return malformed(start, "element names must not use the prefix `xmlns`");
+    }
+    if let Err(stop) = check_attributes(e, start) {
+        return stop;
+    }
+    malformed(
+        start,
+        format!("invalid start tag <{}>", quote(qname.as_ref())),
+    )
 }
 
 /// Checks the attributes of a start tag the decision depends on: syntax, duplicates,
@@ -752,6 +1032,14 @@ fn check_qname(name: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Bytes `scan` has proven UTF-8, as a `String`.
+fn utf8_string(bytes: &[u8]) -> String {
+    std::str::from_utf8(bytes).map_or_else(
+        |_| String::from_utf8_lossy(bytes).into_owned(),
+        str::to_owned,
+    )
+}
+
 /// XML 1.0 §2.11: a parser hands CR LF and a lone CR on as a single LF.
 fn normalize_line_ends(s: &str) -> Cow<'_, str> {
     if s.contains('\r') {
@@ -770,10 +1058,15 @@ fn is_xml_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// Trims XML white space only: a logical address (an HSA id or organisation number) is
-/// compared as a string, and Unicode spaces such as NBSP are part of it, not layout.
-fn trim_xml_whitespace(s: &str) -> &str {
-    s.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+/// Trims XML white space only, in place: a logical address (an HSA id or organisation
+/// number) is compared as a string, and Unicode spaces such as NBSP are part of it,
+/// not layout.
+fn trimmed(mut text: String) -> String {
+    let space = |c| matches!(c, ' ' | '\t' | '\r' | '\n');
+    text.truncate(text.trim_end_matches(space).len());
+    let start = text.len() - text.trim_start_matches(space).len();
+    text.drain(..start);
+    text
 }
 
 /// A printable, bounded excerpt of input for error messages.
@@ -867,8 +1160,10 @@ mod tests {
 
     #[test]
     fn trims_only_xml_whitespace() {
-        assert_eq!(trim_xml_whitespace(" \t\r\nSE123\n "), "SE123");
-        assert_eq!(trim_xml_whitespace("\u{a0}SE123"), "\u{a0}SE123");
+        assert_eq!(trimmed(" \t\r\nSE123\n ".to_owned()), "SE123");
+        assert_eq!(trimmed("\u{a0}SE123".to_owned()), "\u{a0}SE123");
+        assert_eq!(trimmed(" \t\r\nSE 123\n ".to_owned()), "SE 123");
+        assert_eq!(trimmed("   ".to_owned()), "");
     }
 
     #[test]
