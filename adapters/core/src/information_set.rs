@@ -23,7 +23,10 @@ mod write;
 
 pub use filter::{record_matches, retain_matching};
 pub use parse::SOAP11_NAMESPACE;
-pub use write::{write_processing_status, PROCESSING_STATUS_NAMESPACE};
+pub use write::{
+    write_processing_status, write_processing_status_noting, PROCESSING_STATUS_NAMESPACE,
+    VAXEL_STATUS_NAMESPACE,
+};
 
 /// Where the fields of one record's header sit, as paths of local names below the record
 /// element (namespaces are matched by the generic parser against the descriptor's
@@ -225,6 +228,25 @@ pub trait InformationSet: Send + Sync + std::fmt::Debug {
         parts: &[MergeInput<'_>],
         sources: &[SourceOutcome],
     ) {
-        write::write_merged_response(self.descriptor(), out, parts, sources)
+        self.write_merged_response_noting(out, parts, sources, &MergeNotes::default())
     }
+
+    /// [`InformationSet::write_merged_response`] with notes for the consumer in the
+    /// `ProcessingStatus` header (the number of records withheld under SVOD/PDL).
+    fn write_merged_response_noting(
+        &self,
+        out: &mut Vec<u8>,
+        parts: &[MergeInput<'_>],
+        sources: &[SourceOutcome],
+        notes: &MergeNotes,
+    ) {
+        write::write_merged_response(self.descriptor(), out, parts, sources, notes)
+    }
+}
+
+/// What the merged answer tells the consumer besides the per-source status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeNotes {
+    /// Records removed because the user may not see them (consent/blocks, SVOD/PDL).
+    pub withheld_records: usize,
 }

@@ -13,8 +13,9 @@ pub use envelope::{
 pub mod information_set;
 
 pub use information_set::{
-    record_matches, retain_matching, write_processing_status, AdapterError, CausingAgent,
-    InformationSet, InformationSetDescriptor, MergeInput, ProducerResponse, QueryRequest, Record,
-    RecordHeader, RecordPaths, RequestPaths, ResultElement, SourceOutcome, SourceStatus,
-    PROCESSING_STATUS_NAMESPACE, SOAP11_NAMESPACE,
+    record_matches, retain_matching, write_processing_status, write_processing_status_noting,
+    AdapterError, CausingAgent, InformationSet, InformationSetDescriptor, MergeInput, MergeNotes,
+    ProducerResponse, QueryRequest, Record, RecordHeader, RecordPaths, RequestPaths, ResultElement,
+    SourceOutcome, SourceStatus, PROCESSING_STATUS_NAMESPACE, SOAP11_NAMESPACE,
+    VAXEL_STATUS_NAMESPACE,
 };

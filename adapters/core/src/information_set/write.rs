@@ -12,7 +12,8 @@ use quick_xml::Reader;
 
 use super::parse::SOAP11_NAMESPACE;
 use super::{
-    CausingAgent, InformationSetDescriptor, MergeInput, Record, SourceOutcome, SourceStatus,
+    CausingAgent, InformationSetDescriptor, MergeInput, MergeNotes, Record, SourceOutcome,
+    SourceStatus,
 };
 
 /// Namespace of the `ProcessingStatus` SOAP header.
@@ -30,12 +31,13 @@ pub(crate) fn write_merged_response(
     out: &mut Vec<u8>,
     parts: &[MergeInput<'_>],
     sources: &[SourceOutcome],
+    notes: &MergeNotes,
 ) {
     out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.extend_from_slice(b"<soap:Envelope xmlns:soap=\"");
     out.extend_from_slice(SOAP11_NAMESPACE.as_bytes());
     out.extend_from_slice(b"\"><soap:Header>");
-    write_processing_status(out, sources);
+    write_processing_status_noting(out, sources, notes);
     out.extend_from_slice(b"</soap:Header><soap:Body>");
     let name = descriptor.response_element;
     push_all(
@@ -103,6 +105,22 @@ pub(crate) fn write_merged_response(
 /// Writes the `ProcessingStatus` header element (with its own namespace declaration, so
 /// it stands alone): one `ProcessingStatusList` per source, in the order given.
 pub fn write_processing_status(out: &mut Vec<u8>, sources: &[SourceOutcome]) {
+    write_processing_status_noting(out, sources, &MergeNotes::default())
+}
+
+/// Namespace of vaxel's own additions to `ProcessingStatus` (in its `xs:any ##other`
+/// extension point): `WithheldRecords` (specs/schemas/vaxel-processing-status-1.xsd).
+pub const VAXEL_STATUS_NAMESPACE: &str = "urn:vaxel:processing-status:1";
+
+/// [`write_processing_status`] with vaxel's notes: when records were withheld under
+/// SVOD/PDL, their number (never which, nor from where) follows the source list as
+/// `<WithheldRecords xmlns="urn:vaxel:processing-status:1"><count>N</count>
+/// <reason>...</reason></WithheldRecords>`.
+pub fn write_processing_status_noting(
+    out: &mut Vec<u8>,
+    sources: &[SourceOutcome],
+    notes: &MergeNotes,
+) {
     out.extend_from_slice(b"<ProcessingStatus xmlns=\"");
     out.extend_from_slice(PROCESSING_STATUS_NAMESPACE.as_bytes());
     out.extend_from_slice(b"\">");
@@ -142,6 +160,18 @@ pub fn write_processing_status(out: &mut Vec<u8>, sources: &[SourceOutcome]) {
             }
         }
         out.extend_from_slice(b"</ProcessingStatusList>");
+    }
+    if notes.withheld_records > 0 {
+        out.extend_from_slice(b"<WithheldRecords xmlns=\"");
+        out.extend_from_slice(VAXEL_STATUS_NAMESPACE.as_bytes());
+        out.extend_from_slice(b"\">");
+        element(out, "count", &notes.withheld_records.to_string());
+        element(
+            out,
+            "reason",
+            "information exists that the user may not see (consent, block or care relation under SVOD/PDL)",
+        );
+        out.extend_from_slice(b"</WithheldRecords>");
     }
     out.extend_from_slice(b"</ProcessingStatus>");
 }
@@ -254,6 +284,33 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str, attribute: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn withheld_records_are_counted_only_when_there_are_any() {
+        let mut none = Vec::new();
+        write_processing_status_noting(&mut none, &[], &MergeNotes::default());
+        let none = String::from_utf8(none).unwrap();
+        assert!(!none.contains("WithheldRecords"), "{none}");
+        let mut some = Vec::new();
+        write_processing_status_noting(
+            &mut some,
+            &[],
+            &MergeNotes {
+                withheld_records: 3,
+            },
+        );
+        let some = String::from_utf8(some).unwrap();
+        assert!(
+            some.contains(
+                "<WithheldRecords xmlns=\"urn:vaxel:processing-status:1\"><count>3</count>"
+            ),
+            "{some}"
+        );
+        assert!(
+            some.ends_with("</WithheldRecords></ProcessingStatus>"),
+            "{some}"
+        );
+    }
 
     #[test]
     fn escaping() {
