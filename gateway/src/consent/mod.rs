@@ -4,3 +4,4 @@
 //! keeps the two in step ([`ConsentService`]).
 
 pub mod jwt;
+pub mod policy;
