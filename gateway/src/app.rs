@@ -59,6 +59,20 @@ pub fn run(
             instance_id: config.instance_id.clone(),
         })
     };
+    // Consent under SVOD/PDL: off unless `[consent] enabled` (then the gateway behaves
+    // exactly as before). Shares the store's database file, with its own tables.
+    let consent = if config.consent.enabled {
+        let service = crate::consent::ConsentService::open(&config.consent, &config.store)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot start consent checking ([consent] in {}): {e}",
+                    config.origin.display()
+                )
+            })?;
+        Some(Arc::new(service))
+    } else {
+        None
+    };
     let shared = Arc::new(Shared {
         config,
         routing,
@@ -68,11 +82,17 @@ pub fn run(
             engagement_index: Some(Arc::new(index.clone())),
             aggregator: Some(aggregator),
         },
+        consent,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     {
         let _runtime = control.enter();
         crate::engagement::spawn_notifier(Arc::new(index), notifications, stop_rx.clone());
+    }
+
+    if let Some(c) = shared.consent.clone() {
+        let _runtime = control.enter();
+        crate::consent::spawn_index_reload(c, stop_rx.clone());
     }
 
     if let Some(fut) = extra {
@@ -120,6 +140,9 @@ pub fn run(
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading the routing table");
                     let _ = crate::ops::reload(&sig_shared).await;
+                    if let Some(c) = sig_shared.consent.clone() {
+                        crate::consent::reload_on_signal(c).await;
+                    }
                 }
                 _ = term.recv() => break,
                 _ = int.recv() => break,

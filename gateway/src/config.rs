@@ -50,6 +50,34 @@ struct RawConfig {
     engagement_index: RawEngagementIndex,
     #[serde(default)]
     aggregation: RawAggregation,
+    #[serde(default)]
+    consent: RawConsent,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsent {
+    enabled: Option<bool>,
+    header: Option<String>,
+    admin_role: Option<String>,
+    index_reload_s: Option<u64>,
+    #[serde(default)]
+    issuers: Vec<RawIssuer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssuer {
+    issuer: String,
+    #[serde(default)]
+    audience: Vec<String>,
+    #[serde(default)]
+    algorithms: Vec<String>,
+    public_key_pem: Option<String>,
+    public_key_kid: Option<String>,
+    jwks_file: Option<String>,
+    hmac_secret_file: Option<String>,
+    leeway_s: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +198,69 @@ pub struct Config {
     pub aggregation: AggregationConfig,
     pub store: StoreConfig,
     pub engagement_index: EngagementIndexConfig,
+    pub consent: ConsentConfig,
+}
+
+/// Default header carrying the end user's context (a JWT), `[consent] header`.
+pub const DEFAULT_USER_CONTEXT_HEADER: &str = "x-vaxel-user-context";
+/// Default role that may use the consent admin API, `[consent] admin_role`.
+pub const DEFAULT_CONSENT_ADMIN_ROLE: &str = "consent-admin";
+/// Default and largest clock skew allowed on `exp`/`nbf`, `[[consent.issuers]] leeway_s`.
+pub const DEFAULT_JWT_LEEWAY_S: u64 = 60;
+pub const MAX_JWT_LEEWAY_S: u64 = 300;
+
+/// `[consent]`: consent, blocks and emergency access under SVOD/PDL (specs/user-context.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentConfig {
+    /// `false` (the default): no user context is read and nothing is filtered.
+    pub enabled: bool,
+    /// Header with the user context JWT (lower case).
+    pub header: http::HeaderName,
+    pub admin_role: String,
+    /// Reload the in-memory consent index from the store this often (several gateway
+    /// nodes on one database); `None`: only this node's own writes update it.
+    pub index_reload: Option<Duration>,
+    pub issuers: Vec<IssuerConfig>,
+}
+
+impl Default for ConsentConfig {
+    fn default() -> Self {
+        ConsentConfig {
+            enabled: false,
+            header: http::HeaderName::from_static(DEFAULT_USER_CONTEXT_HEADER),
+            admin_role: DEFAULT_CONSENT_ADMIN_ROLE.to_string(),
+            index_reload: None,
+            issuers: Vec::new(),
+        }
+    }
+}
+
+/// Where an issuer's verification keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerKeys {
+    /// Asymmetric keys (RS*, PS*, ES*, EdDSA): a PEM public key and/or a JWKS file.
+    Public {
+        pem: Option<PathBuf>,
+        /// The `kid` tokens signed with the PEM key carry (if any).
+        pem_kid: Option<String>,
+        jwks: Option<PathBuf>,
+    },
+    /// HS256/384/512 with a shared secret (file contents, trailing newline removed).
+    HmacSecret(PathBuf),
+}
+
+/// `[[consent.issuers]]`: one trusted token issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerConfig {
+    /// Exact `iss` value.
+    pub issuer: String,
+    /// Accepted `aud` values (one must be in the token).
+    pub audience: Vec<String>,
+    /// Pinned algorithms, all of one key family.
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub keys: IssuerKeys,
+    /// Allowed clock skew on `exp` and `nbf`.
+    pub leeway: Duration,
 }
 
 /// Aggregated journal queries (specs/aggregation.md).
@@ -485,6 +576,7 @@ impl Config {
         };
         let store = v.store(raw.store)?;
         let engagement_index = v.engagement_index(raw.engagement_index)?;
+        let consent = v.consent(raw.consent)?;
 
         Ok(Config {
             origin: path.to_path_buf(),
@@ -497,6 +589,7 @@ impl Config {
             aggregation,
             store,
             engagement_index,
+            consent,
         })
     }
 }
@@ -671,6 +764,152 @@ impl Validator<'_> {
         })
     }
 
+    fn consent(&self, raw: RawConsent) -> Result<ConsentConfig, ConfigError> {
+        use jsonwebtoken::{Algorithm, AlgorithmFamily};
+        let d = ConsentConfig::default();
+        let header = match raw.header {
+            None => d.header,
+            Some(h) => {
+                http::HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                    self.invalid(
+                        "consent.header",
+                        &format!("`{h}` is not an HTTP header name"),
+                    )
+                })?
+            }
+        };
+        self.check(
+            "consent.header",
+            header != http::header::AUTHORIZATION,
+            "`authorization` is always read (Bearer); name a different header or leave the default",
+        )?;
+        let admin_role = raw.admin_role.unwrap_or(d.admin_role);
+        self.check(
+            "consent.admin_role",
+            !admin_role.trim().is_empty(),
+            "must not be empty",
+        )?;
+        let index_reload = match raw.index_reload_s {
+            None | Some(0) => None,
+            Some(s) if s <= 86_400 => Some(Duration::from_secs(s)),
+            Some(_) => {
+                return Err(
+                    self.invalid("consent.index_reload_s", "must be 0 (off) to 86400 seconds")
+                )
+            }
+        };
+        let mut issuers: Vec<IssuerConfig> = Vec::new();
+        for (i, r) in raw.issuers.into_iter().enumerate() {
+            let key = format!("consent.issuers[{i}]");
+            self.check(
+                &format!("{key}.issuer"),
+                !r.issuer.trim().is_empty(),
+                "must be the exact `iss` value of the tokens",
+            )?;
+            self.check(
+                &format!("{key}.issuer"),
+                !issuers.iter().any(|o| o.issuer == r.issuer),
+                &format!(
+                    "`{}` is listed twice: put all its keys in one entry",
+                    r.issuer
+                ),
+            )?;
+            self.check(
+                &format!("{key}.audience"),
+                !r.audience.is_empty() && r.audience.iter().all(|a| !a.trim().is_empty()),
+                "must list the accepted `aud` values (e.g. [\"vaxel\"])",
+            )?;
+            self.check(
+                &format!("{key}.algorithms"),
+                !r.algorithms.is_empty(),
+                "must pin the algorithms, e.g. [\"RS256\"] or [\"ES256\"]",
+            )?;
+            let mut algorithms = Vec::new();
+            for a in &r.algorithms {
+                let alg: Algorithm = a.parse().map_err(|_| {
+                    self.invalid(
+                        &format!("{key}.algorithms"),
+                        &format!("`{a}` is not a supported JWS algorithm (none is never accepted); use e.g. RS256, PS256, ES256, EdDSA or, with hmac_secret_file, HS256"),
+                    )
+                })?;
+                algorithms.push(alg);
+            }
+            let family = algorithms[0].family();
+            self.check(
+                &format!("{key}.algorithms"),
+                algorithms.iter().all(|a| a.family() == family),
+                "must all be of one key family (RSA, EC, EdDSA or HMAC): a key type must match its algorithm; use a second issuer entry for another family",
+            )?;
+            let keys = if family == AlgorithmFamily::Hmac {
+                self.check(
+                    &format!("{key}.hmac_secret_file"),
+                    r.public_key_pem.is_none() && r.jwks_file.is_none(),
+                    "HS* algorithms take only hmac_secret_file; public keys are never used as HMAC secrets",
+                )?;
+                let f = r.hmac_secret_file.ok_or_else(|| {
+                    self.invalid(
+                        &format!("{key}.hmac_secret_file"),
+                        "HS* algorithms are accepted only with an explicit shared secret file",
+                    )
+                })?;
+                IssuerKeys::HmacSecret(self.existing_file(&format!("{key}.hmac_secret_file"), &f)?)
+            } else {
+                self.check(
+                    &format!("{key}.hmac_secret_file"),
+                    r.hmac_secret_file.is_none(),
+                    "only for HS* algorithms",
+                )?;
+                self.check(
+                    &format!("{key}.public_key_pem"),
+                    r.public_key_pem.is_some() || r.jwks_file.is_some(),
+                    "set public_key_pem and/or jwks_file",
+                )?;
+                self.check(
+                    &format!("{key}.public_key_kid"),
+                    r.public_key_kid.is_none() || r.public_key_pem.is_some(),
+                    "only with public_key_pem",
+                )?;
+                IssuerKeys::Public {
+                    pem: r
+                        .public_key_pem
+                        .map(|p| self.existing_file(&format!("{key}.public_key_pem"), &p))
+                        .transpose()?,
+                    pem_kid: r.public_key_kid,
+                    jwks: r
+                        .jwks_file
+                        .map(|p| self.existing_file(&format!("{key}.jwks_file"), &p))
+                        .transpose()?,
+                }
+            };
+            let leeway_s = r.leeway_s.unwrap_or(DEFAULT_JWT_LEEWAY_S);
+            self.check(
+                &format!("{key}.leeway_s"),
+                leeway_s <= MAX_JWT_LEEWAY_S,
+                &format!("must be 0 to {MAX_JWT_LEEWAY_S} seconds (bounded clock skew)"),
+            )?;
+            issuers.push(IssuerConfig {
+                issuer: r.issuer,
+                audience: r.audience,
+                algorithms,
+                keys,
+                leeway: Duration::from_secs(leeway_s),
+            });
+        }
+        let enabled = raw.enabled.unwrap_or(false);
+        self.check(
+            "consent.issuers",
+            !enabled || !issuers.is_empty(),
+            "consent is enabled but no [[consent.issuers]] is configured: no user context could ever be verified",
+        )?;
+        Ok(ConsentConfig {
+            enabled,
+            header,
+            admin_role,
+            index_reload,
+            issuers,
+        })
+    }
+
     fn millis(&self, key: &str, v: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
         let ms = v.unwrap_or(default);
         if ms == 0 || ms > 3_600_000 {
@@ -829,6 +1068,99 @@ logical_address = "SE2321000016-EI3"
         assert!(!s.wants("riv:clinicalprocess:healthcond:description", "upp"));
         assert!(!s.wants("riv:other", "voo"));
         assert!(ei.subscribers[1].wants("anything", "at-all"));
+    }
+
+    #[test]
+    fn consent_defaults_to_disabled() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let cfg = Config::from_toml(GOOD, &dir.path().join("vaxel.toml")).unwrap();
+        assert_eq!(cfg.consent, ConsentConfig::default());
+        assert!(!cfg.consent.enabled);
+        assert_eq!(cfg.consent.header.as_str(), "x-vaxel-user-context");
+        assert_eq!(cfg.consent.admin_role, "consent-admin");
+    }
+
+    #[test]
+    fn consent_section_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        std::fs::write(dir.path().join("idp.pem"), "x").unwrap();
+        std::fs::write(dir.path().join("jwks.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("secret"), "s").unwrap();
+        let text = format!(
+            r#"{GOOD}
+[consent]
+enabled = true
+header = "X-User-Context"
+admin_role = "pdl-admin"
+index_reload_s = 30
+[[consent.issuers]]
+issuer = "https://idp.example"
+audience = ["vaxel"]
+algorithms = ["RS256", "PS256"]
+public_key_pem = "idp.pem"
+public_key_kid = "k1"
+jwks_file = "jwks.json"
+[[consent.issuers]]
+issuer = "internal"
+audience = ["vaxel", "other"]
+algorithms = ["HS256"]
+hmac_secret_file = "secret"
+leeway_s = 300
+"#
+        );
+        let c = Config::from_toml(&text, &dir.path().join("v.toml"))
+            .unwrap()
+            .consent;
+        assert!(c.enabled);
+        assert_eq!(c.header.as_str(), "x-user-context");
+        assert_eq!(c.admin_role, "pdl-admin");
+        assert_eq!(c.index_reload, Some(Duration::from_secs(30)));
+        assert_eq!(c.issuers.len(), 2);
+        assert_eq!(c.issuers[0].leeway, Duration::from_secs(60));
+        assert_eq!(
+            c.issuers[0].keys,
+            IssuerKeys::Public {
+                pem: Some(dir.path().join("idp.pem")),
+                pem_kid: Some("k1".into()),
+                jwks: Some(dir.path().join("jwks.json")),
+            }
+        );
+        assert_eq!(
+            c.issuers[1].keys,
+            IssuerKeys::HmacSecret(dir.path().join("secret"))
+        );
+        assert_eq!(c.issuers[1].leeway, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn consent_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        std::fs::write(dir.path().join("idp.pem"), "x").unwrap();
+        let iss = "[[consent.issuers]]\nissuer = \"i\"\naudience = [\"a\"]\n";
+        let cases = [
+            ("[consent]\nenabled = true".to_string(), "consent.issuers", "no [[consent.issuers]]"),
+            (format!("{iss}algorithms = [\"none\"]\npublic_key_pem = \"idp.pem\""), "consent.issuers[0].algorithms", "none is never accepted"),
+            (format!("{iss}public_key_pem = \"idp.pem\""), "consent.issuers[0].algorithms", "must pin"),
+            (format!("{iss}algorithms = [\"HS256\"]\npublic_key_pem = \"idp.pem\""), "consent.issuers[0].hmac_secret_file", "never used as HMAC"),
+            (format!("{iss}algorithms = [\"HS256\"]"), "consent.issuers[0].hmac_secret_file", "explicit shared secret"),
+            (format!("{iss}algorithms = [\"RS256\", \"ES256\"]\npublic_key_pem = \"idp.pem\""), "consent.issuers[0].algorithms", "one key family"),
+            (format!("{iss}algorithms = [\"RS256\"]"), "consent.issuers[0].public_key_pem", "jwks_file"),
+            (format!("{iss}algorithms = [\"ES256\"]\npublic_key_pem = \"idp.pem\"\nleeway_s = 301"), "consent.issuers[0].leeway_s", "0 to 300"),
+            ("[[consent.issuers]]\nissuer = \"i\"\nalgorithms = [\"ES256\"]\npublic_key_pem = \"idp.pem\"".to_string(), "consent.issuers[0].audience", "aud"),
+            (format!("{iss}algorithms = [\"ES256\"]\npublic_key_pem = \"idp.pem\"\n{iss}algorithms = [\"ES256\"]\npublic_key_pem = \"idp.pem\""), "consent.issuers[1].issuer", "listed twice"),
+            ("[consent]\nheader = \"Authorization\"".to_string(), "consent.header", "always read"),
+        ];
+        for (extra, key, problem) in cases {
+            let text = format!("{GOOD}\n{extra}\n");
+            let msg = Config::from_toml(&text, &dir.path().join("v.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(key), "{extra}: {msg}");
+            assert!(msg.contains(problem), "{extra}: {msg}");
+        }
     }
 
     #[test]

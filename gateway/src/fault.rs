@@ -57,6 +57,11 @@ pub enum Fault {
     /// storage); `code` is the skltp/ei code, `message` never contains SQL text.
     #[error("{message}")]
     EngagementIndex { code: &'static str, message: String },
+    /// VX001 (vaxel's own code, specs/user-context.md): consent checking is enabled and
+    /// the end user's context (JWT) is missing or fails a check; the text names the
+    /// check ([`crate::consent::jwt::JwtError`]) and never contains the token.
+    #[error("{0}")]
+    UserContext(String),
 }
 
 impl Fault {
@@ -78,6 +83,7 @@ impl Fault {
             Fault::Loop(_) => "VP014",
             Fault::Malformed(_) => "VP015",
             Fault::EngagementIndex { code, .. } => code,
+            Fault::UserContext(_) => "VX001",
         }
     }
 
@@ -196,11 +202,13 @@ mod tests {
                 code: "EI004",
                 message: String::new(),
             },
+            Fault::UserContext(String::new()),
         ];
         let codes: std::collections::BTreeSet<_> = all.iter().map(Fault::code).collect();
         assert_eq!(codes.len(), all.len());
         assert_eq!(codes.first(), Some(&"EI004"));
         assert_eq!(codes.iter().nth(1), Some(&"VP002"));
-        assert_eq!(codes.last(), Some(&"VP015"));
+        assert_eq!(codes.iter().nth_back(1), Some(&"VP015"));
+        assert_eq!(codes.last(), Some(&"VX001"));
     }
 }

@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod app;
 pub mod certs;
 pub mod config;
+pub mod consent;
 pub mod demo;
 pub mod demo_producer;
 pub mod engagement;

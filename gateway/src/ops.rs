@@ -1,5 +1,7 @@
 //! Operations endpoints on the separate admin listener (plain HTTP, bind it to loopback
-//! or a management network): /health, /ready, /status and POST /admin/reload.
+//! or a management network): /health, /ready, /status and POST /admin/reload, and the
+//! consent admin API under /api/consents and /api/blocks when `[consent] enabled`
+//! (specs/openapi-consent.yaml).
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -59,6 +61,15 @@ async fn admin(
     req: Request<Incoming>,
     shared: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if crate::consent::admin::is_consent_path(req.uri().path()) {
+        return Ok(match &shared.consent {
+            Some(service) => crate::consent::admin::handle(req, service.clone()).await,
+            None => json_response(
+                StatusCode::NOT_FOUND,
+                json!({"error": "consent is not enabled: set [consent] enabled = true and configure [[consent.issuers]]"}),
+            ),
+        });
+    }
     let resp = match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json_response(StatusCode::OK, json!({"status": "live"})),
         (&Method::GET, "/ready") => {

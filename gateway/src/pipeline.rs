@@ -33,6 +33,8 @@ pub struct Shared {
     pub started: std::time::Instant,
     /// The gateway's own SOAP services (`local://...` routes).
     pub local: LocalServices,
+    /// Consent, blocks and emergency access (`[consent] enabled`); `None` when off.
+    pub consent: Option<Arc<crate::consent::ConsentService>>,
 }
 
 /// A SOAP service answered inside the gateway (e.g. the engagement index): the whole

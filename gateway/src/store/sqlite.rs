@@ -95,13 +95,13 @@ impl SqliteStore {
         &self.path
     }
 
-    fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
+    pub(super) fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
         self.writer
             .lock()
             .map_err(|_| StoreError::Backend("writer connection poisoned".into()))
     }
 
-    fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
+    pub(super) fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
         self.reader
             .lock()
             .map_err(|_| StoreError::Backend("reader connection poisoned".into()))
