@@ -50,6 +50,15 @@ struct RawConfig {
     engagement_index: RawEngagementIndex,
     #[serde(default)]
     aggregation: RawAggregation,
+    #[serde(default)]
+    access_log: RawAccessLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccessLog {
+    queue_capacity: Option<usize>,
+    max_batch: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +179,26 @@ pub struct Config {
     pub aggregation: AggregationConfig,
     pub store: StoreConfig,
     pub engagement_index: EngagementIndexConfig,
+    pub access_log: AccessLogConfig,
+}
+
+/// `[access_log]`: the PDL access log writer (specs/access-log.md). The log lives in the
+/// `[store]` database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessLogConfig {
+    /// Entries that may wait for the writer; when full, callers wait (never dropped).
+    pub queue_capacity: usize,
+    /// Most entries committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        AccessLogConfig {
+            queue_capacity: 100_000,
+            max_batch: 5_000,
+        }
+    }
 }
 
 /// Aggregated journal queries (specs/aggregation.md).
@@ -485,6 +514,19 @@ impl Config {
         };
         let store = v.store(raw.store)?;
         let engagement_index = v.engagement_index(raw.engagement_index)?;
+        let defaults = AccessLogConfig::default();
+        let access_log = AccessLogConfig {
+            queue_capacity: v.count(
+                "access_log.queue_capacity",
+                raw.access_log.queue_capacity,
+                defaults.queue_capacity,
+            )?,
+            max_batch: v.count(
+                "access_log.max_batch",
+                raw.access_log.max_batch,
+                defaults.max_batch,
+            )?,
+        };
 
         Ok(Config {
             origin: path.to_path_buf(),
@@ -497,6 +539,7 @@ impl Config {
             aggregation,
             store,
             engagement_index,
+            access_log,
         })
     }
 }
@@ -829,6 +872,37 @@ logical_address = "SE2321000016-EI3"
         assert!(!s.wants("riv:clinicalprocess:healthcond:description", "upp"));
         assert!(!s.wants("riv:other", "voo"));
         assert!(ei.subscribers[1].wants("anything", "at-all"));
+    }
+
+    #[test]
+    fn access_log_defaults_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let cfg = Config::from_toml(GOOD, &dir.path().join("v.toml")).unwrap();
+        assert_eq!(cfg.access_log.queue_capacity, 100_000);
+        assert_eq!(cfg.access_log.max_batch, 5_000);
+        let text = format!("{GOOD}\n[access_log]\nqueue_capacity = 10\nmax_batch = 3\n");
+        let cfg = Config::from_toml(&text, &dir.path().join("v.toml")).unwrap();
+        assert_eq!(
+            cfg.access_log,
+            AccessLogConfig {
+                queue_capacity: 10,
+                max_batch: 3
+            }
+        );
+        for (extra, key) in [
+            ("[access_log]\nmax_batch = 0", "access_log.max_batch"),
+            (
+                "[access_log]\nqueue_capacity = 0",
+                "access_log.queue_capacity",
+            ),
+            ("[access_log]\nqueue = 5", "queue"),
+        ] {
+            let msg = Config::from_toml(&format!("{GOOD}\n{extra}\n"), &dir.path().join("v.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(key), "{extra}: {msg}");
+        }
     }
 
     #[test]
