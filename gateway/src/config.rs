@@ -52,6 +52,15 @@ struct RawConfig {
     aggregation: RawAggregation,
     #[serde(default)]
     consent: RawConsent,
+    #[serde(default)]
+    access_log: RawAccessLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccessLog {
+    queue_capacity: Option<usize>,
+    max_batch: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -199,6 +208,26 @@ pub struct Config {
     pub store: StoreConfig,
     pub engagement_index: EngagementIndexConfig,
     pub consent: ConsentConfig,
+    pub access_log: AccessLogConfig,
+}
+
+/// `[access_log]`: the PDL access log writer (specs/access-log.md). The log lives in the
+/// `[store]` database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessLogConfig {
+    /// Entries that may wait for the writer; when full, callers wait (never dropped).
+    pub queue_capacity: usize,
+    /// Most entries committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        AccessLogConfig {
+            queue_capacity: 100_000,
+            max_batch: 5_000,
+        }
+    }
 }
 
 /// Default header carrying the end user's context (a JWT), `[consent] header`.
@@ -577,6 +606,19 @@ impl Config {
         let store = v.store(raw.store)?;
         let engagement_index = v.engagement_index(raw.engagement_index)?;
         let consent = v.consent(raw.consent)?;
+        let defaults = AccessLogConfig::default();
+        let access_log = AccessLogConfig {
+            queue_capacity: v.count(
+                "access_log.queue_capacity",
+                raw.access_log.queue_capacity,
+                defaults.queue_capacity,
+            )?,
+            max_batch: v.count(
+                "access_log.max_batch",
+                raw.access_log.max_batch,
+                defaults.max_batch,
+            )?,
+        };
 
         Ok(Config {
             origin: path.to_path_buf(),
@@ -590,6 +632,7 @@ impl Config {
             store,
             engagement_index,
             consent,
+            access_log,
         })
     }
 }
@@ -1195,6 +1238,37 @@ leeway_s = 300
                 .to_string();
             assert!(msg.contains(key), "{extra}: {msg}");
             assert!(msg.contains(problem), "{extra}: {msg}");
+        }
+    }
+
+    #[test]
+    fn access_log_defaults_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        let cfg = Config::from_toml(GOOD, &dir.path().join("v.toml")).unwrap();
+        assert_eq!(cfg.access_log.queue_capacity, 100_000);
+        assert_eq!(cfg.access_log.max_batch, 5_000);
+        let text = format!("{GOOD}\n[access_log]\nqueue_capacity = 10\nmax_batch = 3\n");
+        let cfg = Config::from_toml(&text, &dir.path().join("v.toml")).unwrap();
+        assert_eq!(
+            cfg.access_log,
+            AccessLogConfig {
+                queue_capacity: 10,
+                max_batch: 3
+            }
+        );
+        for (extra, key) in [
+            ("[access_log]\nmax_batch = 0", "access_log.max_batch"),
+            (
+                "[access_log]\nqueue_capacity = 0",
+                "access_log.queue_capacity",
+            ),
+            ("[access_log]\nqueue = 5", "queue"),
+        ] {
+            let msg = Config::from_toml(&format!("{GOOD}\n{extra}\n"), &dir.path().join("v.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(key), "{extra}: {msg}");
         }
     }
 }

@@ -6,6 +6,7 @@
 //! durable `store`, and the demo PKI and producer (`certs`, `demo_producer`).
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod aggregate;
 pub mod app;
 pub mod certs;

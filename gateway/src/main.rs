@@ -64,6 +64,37 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Verify the PDL access log's hash chain (specs/access-log.md). Exit 0 and print the
+    /// entry count and head when intact; exit 1 and name the first broken entry otherwise.
+    PdlVerify {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The head recorded earlier (`SEQ:HASH` as printed by pdl-verify): detects
+        /// removal of the newest entries, which the chain alone cannot.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<vaxel::access_log::ChainHead>,
+    },
+    /// Review the PDL access log: print matching entries as JSON lines, oldest first.
+    /// Without --patient or --user: every entry in the period.
+    AccessLog {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Accesses to this patient's data ("who has read my data").
+        #[arg(long, conflicts_with = "user")]
+        patient: Option<String>,
+        /// Accesses by this user (HSA id).
+        #[arg(long)]
+        user: Option<String>,
+        /// From this time, inclusive (RFC 3339, e.g. 2025-01-01T00:00:00Z).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Until this time, exclusive (RFC 3339).
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
     /// Run the demo producer alone (used by the load harness).
     DemoProducer {
         #[arg(long, default_value = "127.0.0.1:20443")]
@@ -90,7 +121,7 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("vaxel: {e:#}");
             ExitCode::FAILURE
@@ -98,8 +129,94 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::PdlVerify {
+            config,
+            expect_head,
+        } => Ok(pdl_verify(&config, expect_head).unwrap_or_else(|e| {
+            // 2, not 1: a script must tell "could not check" from "broken".
+            eprintln!("vaxel: {e:#}");
+            ExitCode::from(2)
+        })),
+        Command::AccessLog {
+            config,
+            patient,
+            user,
+            from,
+            to,
+            limit,
+        } => {
+            let store = open_access_log(&config)?;
+            let found = match (patient, user) {
+                (Some(p), _) => vaxel::access_log::query_by_patient(&*store, &p, from, to, limit)?,
+                (None, Some(u)) => vaxel::access_log::query_by_user(&*store, &u, from, to, limit)?,
+                (None, None) => vaxel::access_log::query_by_period(&*store, from, to, limit)?,
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            /// One output line: the seq, then the entry's fields in canonical order.
+            #[derive(serde::Serialize)]
+            struct Line<'a> {
+                seq: u64,
+                entry: &'a vaxel::access_log::AccessLogEntry,
+            }
+            for (seq, entry) in &found {
+                serde_json::to_writer(&mut out, &Line { seq: *seq, entry })?;
+                std::io::Write::write_all(&mut out, b"\n")?;
+            }
+            std::io::Write::flush(&mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        other => run_other(other).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// The access log of the configured store. Refuses a missing database file instead of
+/// creating an empty (and trivially intact) one.
+fn open_access_log(
+    config: &std::path::Path,
+) -> anyhow::Result<std::sync::Arc<dyn vaxel::store::access_log::AccessLogStore>> {
+    let cfg = Config::load(config)?;
+    if !cfg.store.path.is_file() {
+        anyhow::bail!(
+            "no database at {} (store.path in {}); nothing to read",
+            cfg.store.path.display(),
+            config.display()
+        );
+    }
+    Ok(vaxel::store::access_log::open(&cfg.store)?)
+}
+
+fn pdl_verify(
+    config: &std::path::Path,
+    expect_head: Option<vaxel::access_log::ChainHead>,
+) -> anyhow::Result<ExitCode> {
+    let store = open_access_log(config)?;
+    let report = vaxel::access_log::verify_against(&*store, expect_head)?;
+    match &report.first_broken {
+        None => {
+            println!("access log intact: {} entries", report.entries);
+            println!("head: {}", report.head);
+            if expect_head.is_some() {
+                println!("the recorded head is part of the chain");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(b) => {
+            println!("access log BROKEN at {b}");
+            println!(
+                "intact before it: {} entries, last intact head {}",
+                report.entries, report.head
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run_other(command: Command) -> anyhow::Result<()> {
+    match command {
+        // Handled in `run` (they have their own exit codes).
+        Command::PdlVerify { .. } | Command::AccessLog { .. } => Ok(()),
         Command::Serve {
             config,
             demo,

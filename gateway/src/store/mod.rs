@@ -13,6 +13,7 @@ use crate::config::{StoreBackend, StoreConfig};
 use crate::engagement::model::{EiTime, EngagementId};
 use crate::engagement::model::{Engagement, EngagementTransaction, FindQuery, ResidentId};
 
+pub mod access_log;
 pub mod consent;
 mod consent_sqlite;
 pub mod sqlite;

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Aggregation overhead benchmark (see run.sh).
+
+`table`   prints the routing table: the engagement index, the aggregating service for
+          GetCareDocumentation:2 at SE0000000000-NATIONAL, and N sources on the demo
+          producer's /journal path, each answering after --delay-ms.
+`measure` registers the N sources for the test patient through the engagement index's
+          Update service, then alternates two calls over kept-alive mutual-TLS
+          connections: the aggregated query through vaxel, and the same request sent
+          straight to one source (the slowest producer alone). Prints latency
+          percentiles of both, the difference (the aggregation overhead), and the
+          gateway's CPU time per aggregated request and peak RSS.
+"""
+
+import argparse
+import http.client
+import ssl
+import sys
+import time
+from pathlib import Path
+
+CARE_DOC = "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2"
+UPDATE = "urn:riv:itintegration:engagementindex:UpdateResponder:1"
+CONSUMER = "SE0000000000-DEMOCONSUMER"
+EI = "SE0000000000-BENCH-EI"
+NATIONAL = "SE0000000000-NATIONAL"
+PATIENT = "191212121212"
+
+
+def source(i: int) -> str:
+    return f"SE2321000016-BENCH-SRC{i:02d}"
+
+
+def table(a) -> None:
+    out = [
+        f'[[contracts]]\nnamespace = "{CARE_DOC}"\n',
+        f'[[contracts]]\nnamespace = "{UPDATE}"\n',
+        f'[[routes]]\ncontract = "{UPDATE}"\nlogical_address = "{EI}"\nrivta_profile = "RIVTABP21"\nurl = "local://engagement-index"\n',
+        f'[[routes]]\ncontract = "{CARE_DOC}"\nlogical_address = "{NATIONAL}"\nrivta_profile = "RIVTABP21"\nurl = "local://aggregating"\n',
+    ]
+    for i in range(1, a.sources + 1):
+        out.append(
+            f'[[routes]]\ncontract = "{CARE_DOC}"\nlogical_address = "{source(i)}"\nrivta_profile = "RIVTABP21"\n'
+            f'url = "{a.producer}/journal?delay_ms={a.delay_ms}&care_giver=SE2321000016-BENCH&care_unit=SE2321000016-BENCH-U{i:02d}"\n'
+        )
+    for contract in (CARE_DOC, UPDATE):
+        out.append(
+            f'[[authorizations]]\nconsumer = "{CONSUMER}"\ncontract = "{contract}"\nlogical_address = "*"\n'
+        )
+    print("\n".join(out))
+
+
+def envelope(address: str, body: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+        f'<soap:Header><LogicalAddress xmlns="urn:riv:itintegration:registry:1">{address}</LogicalAddress></soap:Header>'
+        f"<soap:Body>{body}</soap:Body></soap:Envelope>\n"
+    ).encode()
+
+
+def care_doc_request(address: str) -> bytes:
+    return envelope(
+        address,
+        f'<GetCareDocumentation xmlns="{CARE_DOC}" xmlns:c="urn:riv:clinicalprocess:healthcond:description:2">'
+        f"<patientId><c:id>{PATIENT}</c:id><c:type>1.2.752.129.2.1.3.1</c:type></patientId></GetCareDocumentation>",
+    )
+
+
+def update_request(n: int) -> bytes:
+    tx = "".join(
+        "<u:engagementTransaction><e:deleteFlag>false</e:deleteFlag><e:engagement>"
+        f"<e:registeredResidentIdentification>{PATIENT}</e:registeredResidentIdentification>"
+        "<e:serviceDomain>riv:clinicalprocess:healthcond:description</e:serviceDomain>"
+        "<e:categorization>voo</e:categorization>"
+        f"<e:logicalAddress>{source(i)}</e:logicalAddress>"
+        "<e:businessObjectInstanceIdentifier>NA</e:businessObjectInstanceIdentifier>"
+        "<e:clinicalProcessInterestId>NA</e:clinicalProcessInterestId>"
+        "<e:mostRecentContent>20240115093000</e:mostRecentContent>"
+        f"<e:sourceSystem>{source(i)}</e:sourceSystem><e:dataController>SE2321000016</e:dataController>"
+        "</e:engagement></u:engagementTransaction>"
+        for i in range(1, n + 1)
+    )
+    return envelope(
+        EI,
+        f'<u:Update xmlns:u="{UPDATE}" xmlns:e="urn:riv:itintegration:engagementindex:1">{tx}</u:Update>',
+    )
+
+
+class Conn:
+    def __init__(self, hostport: str, certs: Path):
+        host, port = hostport.rsplit(":", 1)
+        ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        ctx.load_cert_chain(str(certs / "consumer.pem"), str(certs / "consumer.key"))
+        ctx.check_hostname = False
+        self.conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=60)
+
+    def post(self, path: str, body: bytes) -> tuple[int, bytes, float]:
+        started = time.perf_counter()
+        self.conn.request("POST", path, body, {"content-type": "text/xml; charset=UTF-8"})
+        r = self.conn.getresponse()
+        data = r.read()
+        return r.status, data, time.perf_counter() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    import os
+
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def measure(a) -> int:
+    certs = Path(a.certs)
+    gw = Conn(a.gateway, certs)
+    status, body, _ = gw.post("/", update_request(a.sources))
+    if status != 200 or b">OK<" not in body:
+        print(f"Update failed: HTTP {status}\n{body[:2000].decode(errors='replace')}", file=sys.stderr)
+        return 1
+    direct = Conn(a.producer, certs)
+    agg_req = care_doc_request(NATIONAL)
+    direct_req = care_doc_request(source(1))
+    direct_path = f"/journal?delay_ms={a.delay_ms}&care_giver=SE2321000016-BENCH&care_unit=SE2321000016-BENCH-U01"
+    # Warm-up: connections, pools to every source.
+    for _ in range(20):
+        gw.post("/", agg_req)
+        direct.post(direct_path, direct_req)
+    agg, dir_ = [], []
+    cpu0 = cpu_seconds(a.gateway_pid)
+    for i in range(a.requests):
+        status, body, t = gw.post("/", agg_req)
+        if status != 200 or body.count(b"DataFromSource") != a.sources:
+            print(f"aggregated call {i} incomplete: HTTP {status}\n{body[:3000].decode(errors='replace')}", file=sys.stderr)
+            return 1
+        agg.append(t)
+        status, _, t = direct.post(direct_path, direct_req)
+        if status != 200:
+            print(f"direct call {i} failed: HTTP {status}", file=sys.stderr)
+            return 1
+        dir_.append(t)
+    cpu = cpu_seconds(a.gateway_pid) - cpu0
+    ms = lambda v: f"{v * 1000:8.2f}"
+    print(f"{a.requests} requests each, fan-out {a.sources}, producer delay {a.delay_ms} ms")
+    print("                         p50       p90       p99       max  (ms)")
+    for name, v in (("aggregated via vaxel", agg), ("one producer, direct", dir_)):
+        print(f"{name:22} {ms(pct(v, 50))} {ms(pct(v, 90))} {ms(pct(v, 99))} {ms(max(v))}")
+    print(
+        f"{'overhead':22} {ms(pct(agg, 50) - pct(dir_, 50))} {ms(pct(agg, 90) - pct(dir_, 90))} "
+        f"{ms(pct(agg, 99) - pct(dir_, 99))}"
+    )
+    print(f"gateway CPU per aggregated request: {cpu / a.requests * 1000:.3f} ms "
+          f"({a.sources} producer calls, merge of {2 * a.sources} records)")
+    print(f"gateway peak RSS: {peak_rss_mib(a.gateway_pid):.1f} MiB")
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("--sources", type=int, required=True)
+    t.add_argument("--delay-ms", type=int, required=True)
+    t.add_argument("--producer", required=True)
+    m = sub.add_parser("measure")
+    for name in ("gateway", "producer", "certs"):
+        m.add_argument("--" + name, required=True)
+    for name in ("sources", "delay-ms", "requests", "gateway-pid"):
+        m.add_argument("--" + name, type=int, required=True)
+    a = p.parse_args()
+    if a.cmd == "table":
+        table(a)
+        return 0
+    return measure(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

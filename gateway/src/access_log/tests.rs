@@ -1,0 +1,535 @@
+//! Access log behaviour a user (auditor, patient, operator) would notice: what
+//! `pdl-verify` reports after someone edits the database file, what survives a crash,
+//! what the review queries return.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use rusqlite::Connection;
+
+use super::testing::entry;
+use super::*;
+use crate::config::AccessLogConfig;
+use crate::store::access_log::{AccessLogStore, SqliteAccessLogStore, StoredAccessLogRow};
+use crate::store::StoreError;
+
+fn store_with(path: &Path, n: u64) -> SqliteAccessLogStore {
+    let store = SqliteAccessLogStore::open(path).unwrap();
+    // Three commits, to cover chaining across transactions.
+    let entries: Vec<_> = (1..=n)
+        .map(|i| entry(i, &format!("19121212{:04}", i % 3), "SE2321000016-U1"))
+        .collect();
+    for chunk in entries.chunks(n.div_ceil(3).max(1) as usize) {
+        store.append_access_log(chunk).unwrap();
+    }
+    store
+}
+
+/// Someone with write access to the file: the append-only triggers go first.
+fn tamper(path: &Path, sql: &str) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch("DROP TRIGGER access_log_no_update; DROP TRIGGER access_log_no_delete;")
+        .unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+fn reverify(path: &Path, expected: Option<ChainHead>) -> VerifyReport {
+    let store = SqliteAccessLogStore::open(path).unwrap();
+    verify_against(&store, expected).unwrap()
+}
+
+#[test]
+fn intact_chain_verifies_with_count_and_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(&dir.path().join("v.db"), 10);
+    let report = verify(&store).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 10);
+    assert_eq!(report.head, store.access_log_head().unwrap());
+    assert_eq!(report.head.seq, 10);
+    // The recorded head checks out, and so does an older one.
+    let older = {
+        let rows = store.access_log_rows(6, 1).unwrap();
+        ChainHead {
+            seq: 7,
+            hash: rows[0].hash.as_slice().try_into().unwrap(),
+        }
+    };
+    for expected in [report.head, older] {
+        assert!(verify_against(&store, Some(expected)).unwrap().is_intact());
+    }
+}
+
+#[test]
+fn empty_log_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteAccessLogStore::open(&dir.path().join("v.db")).unwrap();
+    let report = verify(&store).unwrap();
+    assert_eq!(report.entries, 0);
+    assert_eq!(report.head.to_string(), format!("0:{}", "0".repeat(64)));
+    assert!(report.is_intact());
+}
+
+#[test]
+fn stored_rows_follow_the_documented_hash_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(&dir.path().join("v.db"), 4);
+    let rows: Vec<StoredAccessLogRow> = store.access_log_rows(0, 100).unwrap();
+    let mut prev = [0u8; 32];
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.seq, i as i64 + 1);
+        assert_eq!(row.prev_hash, prev);
+        assert_eq!(row.hash, chain_hash(&prev, row.seq as u64, &row.entry));
+        assert_eq!(
+            row.entry,
+            entry(i as u64 + 1, &row.patient_id, "SE2321000016-U1").canonical_bytes()
+        );
+        prev = row.hash.as_slice().try_into().unwrap();
+    }
+}
+
+#[test]
+fn edited_entry_is_a_hash_mismatch_at_its_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 10));
+    tamper(
+        &path,
+        "UPDATE access_log SET entry = CAST(replace(CAST(entry AS TEXT), 'doc-5-2', 'doc-5-X') AS BLOB) WHERE seq = 5",
+    );
+    let report = reverify(&path, None);
+    let b = report.first_broken.unwrap();
+    assert_eq!((b.seq, b.kind), (5, BreakKind::HashMismatch), "{b}");
+    assert_eq!(report.entries, 4);
+    assert_eq!(report.head.seq, 4);
+}
+
+#[test]
+fn edited_entry_with_recomputed_hash_breaks_the_next_link() {
+    // A careful forger recomputes the hash of the row they edit; the next row's
+    // prev_hash still names the old one.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let store = store_with(&path, 10);
+    let rows = store.access_log_rows(4, 1).unwrap();
+    drop(store);
+    let mut forged = rows[0].clone();
+    forged.entry = String::from_utf8(forged.entry)
+        .unwrap()
+        .replace("doc-5-2", "doc-5-X")
+        .into_bytes();
+    let prev: [u8; 32] = forged.prev_hash.as_slice().try_into().unwrap();
+    let hash = chain_hash(&prev, 5, &forged.entry);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TRIGGER access_log_no_update")
+        .unwrap();
+    conn.execute(
+        "UPDATE access_log SET entry = ?1, hash = ?2 WHERE seq = 5",
+        rusqlite::params![forged.entry, &hash[..]],
+    )
+    .unwrap();
+    drop(conn);
+    let b = reverify(&path, None).first_broken.unwrap();
+    assert_eq!((b.seq, b.kind), (6, BreakKind::BrokenLink), "{b}");
+}
+
+#[test]
+fn deleted_entry_is_a_gap_at_its_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 10));
+    tamper(&path, "DELETE FROM access_log WHERE seq = 5");
+    let b = reverify(&path, None).first_broken.unwrap();
+    assert_eq!((b.seq, b.kind), (5, BreakKind::Gap), "{b}");
+    assert!(b.detail.contains("next stored entry is seq 6"), "{b}");
+}
+
+#[test]
+fn deleted_first_entry_is_a_gap_at_seq_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 3));
+    tamper(&path, "DELETE FROM access_log WHERE seq = 1");
+    let b = reverify(&path, None).first_broken.unwrap();
+    assert_eq!((b.seq, b.kind), (1, BreakKind::Gap), "{b}");
+}
+
+#[test]
+fn swapped_entries_are_reported_as_reordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 10));
+    tamper(
+        &path,
+        "UPDATE access_log SET seq = -5 WHERE seq = 5;
+         UPDATE access_log SET seq = 5 WHERE seq = 6;
+         UPDATE access_log SET seq = 6 WHERE seq = -5;",
+    );
+    let b = reverify(&path, None).first_broken.unwrap();
+    assert_eq!((b.seq, b.kind), (5, BreakKind::Reordered), "{b}");
+    assert!(b.detail.contains("written as seq 6"), "{b}");
+}
+
+#[test]
+fn truncated_tail_is_detected_only_against_the_recorded_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let recorded = verify(&store_with(&path, 10)).unwrap().head;
+    tamper(&path, "DELETE FROM access_log WHERE seq >= 9");
+    // The chain alone is still consistent: that is the documented limit.
+    let alone = reverify(&path, None);
+    assert!(alone.is_intact());
+    assert_eq!(alone.head.seq, 8);
+    let report = reverify(&path, Some(recorded));
+    let b = report.first_broken.unwrap();
+    assert_eq!((b.seq, b.kind), (9, BreakKind::Truncated), "{b}");
+    assert!(b.detail.contains("entries 9..=10 were removed"), "{b}");
+}
+
+#[test]
+fn rewritten_tail_differs_from_the_recorded_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let recorded = verify(&store_with(&path, 10)).unwrap().head;
+    // Remove 9 and 10, then append two other entries: same length, valid chain.
+    tamper(&path, "DELETE FROM access_log WHERE seq >= 9");
+    let store = SqliteAccessLogStore::open(&path).unwrap();
+    store
+        .append_access_log(&[
+            entry(90, "191212121212", "U9"),
+            entry(91, "191212121212", "U9"),
+        ])
+        .unwrap();
+    drop(store);
+    assert!(reverify(&path, None).is_intact());
+    let b = reverify(&path, Some(recorded)).first_broken.unwrap();
+    assert_eq!((b.seq, b.kind), (10, BreakKind::HeadMismatch), "{b}");
+}
+
+#[test]
+fn edited_index_column_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 10));
+    tamper(
+        &path,
+        "UPDATE access_log SET patient_id = '199001011234' WHERE seq = 3",
+    );
+    let b = reverify(&path, None).first_broken.unwrap();
+    assert_eq!((b.seq, b.kind), (3, BreakKind::IndexMismatch), "{b}");
+    assert!(
+        !b.detail.contains("199001011234"),
+        "no patient id in reports"
+    );
+}
+
+#[test]
+fn the_table_refuses_update_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 2));
+    let conn = Connection::open(&path).unwrap();
+    for sql in [
+        "UPDATE access_log SET time_ms = 0 WHERE seq = 1",
+        "DELETE FROM access_log WHERE seq = 2",
+    ] {
+        let err = conn.execute(sql, []).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+}
+
+#[test]
+fn queries_by_patient_user_and_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteAccessLogStore::open(&dir.path().join("v.db")).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..30u64 {
+        let patient = if i % 2 == 0 {
+            "191212121212"
+        } else {
+            "199001011234"
+        };
+        let user = if i % 3 == 0 { "SE-U-A" } else { "SE-U-B" };
+        entries.push(entry(i * 1000, patient, user));
+    }
+    store.append_access_log(&entries).unwrap();
+    let t = |n: i64| Some(Utc.timestamp_millis_opt(1_700_000_000_000 + n).unwrap());
+
+    let all = query_by_patient(&store, "191212121212", None, None, 100).unwrap();
+    assert_eq!(all.len(), 15);
+    assert!(all.iter().all(|(_, e)| e.patient_id == "191212121212"));
+    assert!(all.windows(2).all(|w| w[0].1.time < w[1].1.time));
+    assert_eq!(all[0].0, 1, "seq is returned");
+
+    // [from, to): 10000 and 12000 in, 14000 out.
+    let some = query_by_patient(&store, "191212121212", t(10_000), t(14_000), 100).unwrap();
+    let times: Vec<i64> = some.iter().map(|(_, e)| e.time_ms()).collect();
+    assert_eq!(
+        times,
+        [1_700_000_010_000, 1_700_000_012_000],
+        "from inclusive, to exclusive"
+    );
+    assert_eq!(
+        query_by_patient(&store, "191212121212", None, None, 4)
+            .unwrap()
+            .len(),
+        4
+    );
+
+    let by_user = query_by_user(&store, "SE-U-A", None, None, 100).unwrap();
+    assert_eq!(by_user.len(), 10);
+    assert!(by_user.iter().all(|(_, e)| e.user_hsa_id == "SE-U-A"));
+
+    let period = query_by_period(&store, t(5_000), t(8_000), 100).unwrap();
+    assert_eq!(period.len(), 3);
+    assert!(query_by_patient(&store, "200001012380", None, None, 10)
+        .unwrap()
+        .is_empty());
+}
+
+fn config(queue_capacity: usize, max_batch: usize) -> AccessLogConfig {
+    AccessLogConfig {
+        queue_capacity,
+        max_batch,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_group_commits_everything_from_many_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteAccessLogStore::open(&dir.path().join("v.db")).unwrap());
+    let log = AccessLog::start(store.clone(), &config(100_000, 500));
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..250u64 {
+                let n = t * 1000 + i;
+                log.record(vec![entry(n, "191212121212", &format!("U{t}"))])
+                    .await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    tokio::task::spawn_blocking({
+        let log = log.clone();
+        move || log.flush_blocking().unwrap()
+    })
+    .await
+    .unwrap();
+    let stats = log.stats();
+    assert_eq!(stats.written, 2000);
+    assert_eq!(stats.queued, 0);
+    assert!(stats.largest_batch <= 500, "{stats:?}");
+    let report = verify(store.as_ref()).unwrap();
+    assert!(report.is_intact());
+    assert_eq!(report.entries, 2000);
+    // Each task's entries are in the order it recorded them.
+    for t in 0..8u64 {
+        let mine = query_by_user(store.as_ref(), &format!("U{t}"), None, None, 1000).unwrap();
+        let seqs: Vec<u64> = mine.iter().map(|(s, _)| *s).collect();
+        assert_eq!(mine.len(), 250);
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    }
+    log.shutdown();
+}
+
+/// A store whose appends wait while `closed` is set, and fail `failures` times.
+#[derive(Debug)]
+struct GatedStore {
+    inner: SqliteAccessLogStore,
+    /// While set, appends wait (the writer thread is "stuck on disk").
+    closed: AtomicBool,
+    appends: AtomicUsize,
+    /// Appends that fail before the first success.
+    failures: AtomicUsize,
+}
+
+impl AccessLogStore for GatedStore {
+    fn append_access_log(&self, entries: &[AccessLogEntry]) -> Result<ChainHead, StoreError> {
+        while self.closed.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.appends.fetch_add(1, Ordering::SeqCst);
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StoreError::Backend("disk full (simulated)".into()));
+        }
+        self.inner.append_access_log(entries)
+    }
+    fn access_log_head(&self) -> Result<ChainHead, StoreError> {
+        self.inner.access_log_head()
+    }
+    fn access_log_rows(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredAccessLogRow>, StoreError> {
+        self.inner.access_log_rows(after_seq, limit)
+    }
+    fn access_log_seq_of_hash(&self, hash: &[u8]) -> Result<Option<i64>, StoreError> {
+        self.inner.access_log_seq_of_hash(hash)
+    }
+    fn query_access_log(
+        &self,
+        q: &AccessLogQuery,
+    ) -> Result<Vec<(u64, AccessLogEntry)>, StoreError> {
+        self.inner.query_access_log(q)
+    }
+}
+
+fn gated(path: &Path, failures: usize) -> Arc<GatedStore> {
+    Arc::new(GatedStore {
+        inner: SqliteAccessLogStore::open(path).unwrap(),
+        closed: AtomicBool::new(false),
+        appends: AtomicUsize::new(0),
+        failures: AtomicUsize::new(failures),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_makes_callers_wait_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = gated(&dir.path().join("v.db"), 0);
+    let log = AccessLog::start(store.clone(), &config(4, 100));
+    // The writer blocks inside its first append while the store is closed, and
+    // queued entries keep their room until they are committed.
+    store.closed.store(true, Ordering::SeqCst);
+    let filler = log.clone();
+    let waiting = tokio::spawn(async move {
+        for i in 0..9u64 {
+            filler.record(vec![entry(i, "191212121212", "U")]).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "the 5th entry must wait for room");
+    assert!(log.stats().backpressure_waits >= 1, "{:?}", log.stats());
+    assert_eq!(log.stats().queued, 4);
+    store.closed.store(false, Ordering::SeqCst);
+    waiting.await.unwrap();
+    let l = log.clone();
+    tokio::task::spawn_blocking(move || l.shutdown())
+        .await
+        .unwrap();
+    let report = verify(store.as_ref()).unwrap();
+    assert!(report.is_intact());
+    assert_eq!(report.entries, 9, "nothing dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_commit_fails_durable_callers_and_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = gated(&dir.path().join("v.db"), 1);
+    let log = AccessLog::start(store.clone(), &config(100, 100));
+    let err = log
+        .record_durable(vec![entry(1, "191212121212", "U")])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    // The writer kept the batch and wrote it on the retry.
+    let head = log
+        .record_durable(vec![entry(2, "191212121212", "U")])
+        .await
+        .unwrap();
+    assert_eq!(head.seq, 2);
+    assert_eq!(log.stats().write_errors, 1);
+    let l = log.clone();
+    tokio::task::spawn_blocking(move || l.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(verify(store.as_ref()).unwrap().entries, 2);
+}
+
+#[tokio::test]
+async fn shutdown_drains_the_queue_and_refuses_later_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let store = gated(&path, 0);
+    let log = AccessLog::start(store.clone(), &config(1000, 7));
+    store.closed.store(true, Ordering::SeqCst);
+    for i in 0..100u64 {
+        log.record(vec![entry(i, "191212121212", "U")]).await;
+    }
+    // Shutdown starts while all 100 are still queued; it returns once they are written.
+    assert_eq!(log.stats().written, 0);
+    let opener = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            store.closed.store(false, Ordering::SeqCst);
+        })
+    };
+    log.shutdown();
+    opener.join().unwrap();
+    assert_eq!(verify(store.as_ref()).unwrap().entries, 100);
+    log.record(vec![entry(100, "191212121212", "U")]).await;
+    assert_eq!(log.stats().lost_after_shutdown, 1);
+    assert!(matches!(
+        log.record_durable(vec![entry(101, "191212121212", "U")])
+            .await,
+        Err(AccessLogError::Closed)
+    ));
+}
+
+/// A child process calls record_durable, then aborts (like kill -9) the moment it is
+/// acknowledged; the parent reopens the file: the entries are there, the chain intact.
+#[test]
+fn durable_entries_survive_process_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "access_log::tests::durable_crash_child",
+            "--include-ignored",
+            "--nocapture",
+        ])
+        .env("VAXEL_ACCESS_LOG_CRASH_DB", &path)
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child must die by abort");
+    let store = SqliteAccessLogStore::open(&path).unwrap();
+    let report = verify(&store).unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 3);
+    let found = query_by_patient(&store, "191212121299", None, None, 10).unwrap();
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[2].1.decision, Decision::Emergency);
+    assert_eq!(
+        found[2].1.emergency_reason.as_deref(),
+        Some("patient unconscious")
+    );
+}
+
+/// Helper for `durable_entries_survive_process_abort`; does nothing on its own.
+#[test]
+#[ignore = "run by durable_entries_survive_process_abort in a child process"]
+fn durable_crash_child() {
+    let Some(path) = std::env::var_os("VAXEL_ACCESS_LOG_CRASH_DB") else {
+        return;
+    };
+    let store = Arc::new(SqliteAccessLogStore::open(Path::new(&path)).unwrap());
+    let log = AccessLog::start(store, &AccessLogConfig::default());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut entries: Vec<_> = (1..=3)
+            .map(|i| entry(i, "191212121299", "SE2321000016-U1"))
+            .collect();
+        entries[2].decision = Decision::Emergency;
+        entries[2].reason = DecisionReason::Emergency;
+        entries[2].emergency_reason = Some("patient unconscious".into());
+        log.record_durable(entries).await.unwrap();
+    });
+    std::process::abort();
+}

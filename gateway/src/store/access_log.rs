@@ -1,0 +1,374 @@
+//! Storage of the PDL access log (specs/access-log.md): an append-only, hash-chained
+//! table in the same SQLite file as the rest of the store.
+//!
+//! A separate trait from [`super::Store`]: the access log has its own writer thread
+//! ([`crate::access_log::AccessLog`]) with its own connection, so access-log commits
+//! never wait on the engagement writer's mutex (SQLite serialises the two writers at
+//! the file level; WAL lets readers run meanwhile).
+//!
+//! The schema has its own migration track (`access_log_schema_version`) so that it can
+//! evolve independently of the engagement/consent steps in `sqlite::MIGRATIONS`.
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{Result, StoreError};
+use crate::access_log::{AccessLogEntry, AccessLogQuery, ChainHead, Subject, GENESIS_PREV_HASH};
+use crate::config::{StoreBackend, StoreConfig};
+
+/// One row as stored, unchecked: what `pdl-verify` reads. Hashes are raw column values
+/// (a tampered row may hold a hash of the wrong length).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccessLogRow {
+    pub seq: i64,
+    /// Indexed copies of fields of `entry` (verification checks they agree).
+    pub time_ms: i64,
+    pub patient_id: String,
+    pub user_hsa_id: String,
+    /// The canonical entry bytes that were hashed.
+    pub entry: Vec<u8>,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// Append-only, hash-chained storage of access log entries. Methods block on disk.
+pub trait AccessLogStore: Send + Sync + Debug {
+    /// Append `entries` in order, in ONE database transaction, chaining each to the
+    /// current head: durable (fsynced) when this returns `Ok`, nothing written on `Err`.
+    /// Returns the new head (the old one when `entries` is empty).
+    fn append_access_log(&self, entries: &[AccessLogEntry]) -> Result<ChainHead>;
+
+    /// The newest entry's seq and hash; `0:000…0` for an empty log.
+    fn access_log_head(&self) -> Result<ChainHead>;
+
+    /// Stored rows with `seq > after_seq` in ascending seq order, at most `limit`.
+    fn access_log_rows(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAccessLogRow>>;
+
+    /// The seq of a row whose stored hash is `hash`, if any (used to explain a broken
+    /// link: was the entry moved?). May scan the table.
+    fn access_log_seq_of_hash(&self, hash: &[u8]) -> Result<Option<i64>>;
+
+    /// Entries matching `query` in chronological order (time, then seq), decoded from the
+    /// hashed canonical bytes, with their seq.
+    fn query_access_log(&self, query: &AccessLogQuery) -> Result<Vec<(u64, AccessLogEntry)>>;
+}
+
+/// Migrations of the access log tables, applied in order; never edit a released step.
+const ACCESS_LOG_MIGRATIONS: &[&str] = &[
+    // 1: the chained log, review indexes and append-only triggers.
+    "CREATE TABLE access_log (
+        seq INTEGER PRIMARY KEY,
+        time_ms INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        user_hsa_id TEXT NOT NULL,
+        entry BLOB NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL
+    );
+    -- 'Who has read my data' (PDL 8:1 patient's right to the log extract).
+    CREATE INDEX access_log_patient ON access_log (patient_id, time_ms);
+    -- Follow-up of one user's accesses (PDL 4:3 systematic review).
+    CREATE INDEX access_log_user ON access_log (user_hsa_id, time_ms);
+    -- Review by period.
+    CREATE INDEX access_log_time ON access_log (time_ms);
+    -- Append-only: guards against mistakes in our own code, not against someone with
+    -- write access to the file (that is what the hash chain is for).
+    CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
+        BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
+    CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
+        BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;",
+];
+
+/// SQLite-backed [`AccessLogStore`] on the store's database file.
+#[derive(Debug)]
+pub struct SqliteAccessLogStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+/// Open the access log of the configured store (creating and migrating its tables).
+pub fn open(config: &StoreConfig) -> Result<Arc<dyn AccessLogStore>> {
+    match config.backend {
+        StoreBackend::Sqlite => Ok(Arc::new(SqliteAccessLogStore::open(&config.path)?)),
+    }
+}
+
+impl super::sqlite::SqliteStore {
+    /// The access log in the same database file, with its own connections.
+    pub fn access_log(&self) -> Result<SqliteAccessLogStore> {
+        SqliteAccessLogStore::open(self.path())
+    }
+}
+
+impl SqliteAccessLogStore {
+    /// Open (or create) the database file with WAL + `synchronous=FULL` (same settings
+    /// as [`super::sqlite::SqliteStore`]) and migrate the access log tables.
+    pub fn open(path: &Path) -> Result<SqliteAccessLogStore> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create folder {}: {e}", dir.display())))?;
+        }
+        let writer = connect(path).map_err(|e| open_err(e.to_string()))?;
+        migrate(&writer)?;
+        let reader = connect(path).map_err(|e| open_err(e.to_string()))?;
+        Ok(SqliteAccessLogStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.writer
+            .lock()
+            .map_err(|_| StoreError::Backend("access log writer connection poisoned".into()))
+    }
+
+    fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.reader
+            .lock()
+            .map_err(|_| StoreError::Backend("access log reader connection poisoned".into()))
+    }
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // Same durability as the engagement store: WAL, fsync at every commit, so an
+    // acknowledged (committed) entry survives kill -9 and power loss.
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode WAL not available (got {mode})"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL;")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let db = |e: rusqlite::Error| StoreError::Backend(format!("access log schema migration: {e}"));
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS access_log_schema_version (version INTEGER NOT NULL)",
+    )
+    .map_err(db)?;
+    let current: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM access_log_schema_version",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    let supported = ACCESS_LOG_MIGRATIONS.len() as i64;
+    if current > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (i, sql) in ACCESS_LOG_MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(current as usize)
+    {
+        let version = i as i64 + 1;
+        // BEGIN IMMEDIATE + re-check inside: two processes opening a fresh file at once
+        // must not both run the step.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        let run = || -> rusqlite::Result<()> {
+            let now: i64 = conn.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM access_log_schema_version",
+                [],
+                |r| r.get(0),
+            )?;
+            if now < version {
+                conn.execute_batch(sql)?;
+                conn.execute("DELETE FROM access_log_schema_version", [])?;
+                conn.execute(
+                    "INSERT INTO access_log_schema_version (version) VALUES (?1)",
+                    [version],
+                )?;
+            }
+            conn.execute_batch("COMMIT")
+        };
+        run().map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            db(e)
+        })?;
+        tracing::info!(version, "access log schema migrated");
+    }
+    Ok(())
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn head_of(conn: &Connection) -> Result<ChainHead> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    match row {
+        None => Ok(ChainHead {
+            seq: 0,
+            hash: GENESIS_PREV_HASH,
+        }),
+        Some((seq, hash)) => {
+            let damaged = || {
+                StoreError::Backend(format!(
+                    "the access log head (seq {seq}) is damaged; run `vaxel pdl-verify`"
+                ))
+            };
+            Ok(ChainHead {
+                seq: u64::try_from(seq).map_err(|_| damaged())?,
+                hash: hash.try_into().map_err(|_| damaged())?,
+            })
+        }
+    }
+}
+
+impl AccessLogStore for SqliteAccessLogStore {
+    fn append_access_log(&self, entries: &[AccessLogEntry]) -> Result<ChainHead> {
+        let mut conn = self.writer()?;
+        // IMMEDIATE: take the write lock before reading the head, so that no other
+        // writer (another process on the same file) can extend the chain in between.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let mut head = head_of(&tx)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO access_log (seq, time_ms, patient_id, user_hsa_id, entry, prev_hash, hash) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(backend)?;
+            let mut bytes = Vec::with_capacity(1024);
+            for e in entries {
+                bytes.clear();
+                e.write_canonical(&mut bytes);
+                let seq = head.seq + 1;
+                let hash = crate::access_log::chain_hash(&head.hash, seq, &bytes);
+                insert
+                    .execute(params![
+                        i64::try_from(seq).map_err(|_| StoreError::Backend(
+                            "access log sequence exhausted".into()
+                        ))?,
+                        e.time_ms(),
+                        e.patient_id,
+                        e.user_hsa_id,
+                        bytes,
+                        &head.hash[..],
+                        &hash[..],
+                    ])
+                    .map_err(backend)?;
+                head = ChainHead { seq, hash };
+            }
+        }
+        tx.commit().map_err(backend)?;
+        Ok(head)
+    }
+
+    fn access_log_head(&self) -> Result<ChainHead> {
+        head_of(&*self.reader()?)
+    }
+
+    fn access_log_rows(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredAccessLogRow>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, time_ms, patient_id, user_hsa_id, entry, prev_hash, hash \
+                 FROM access_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![after_seq, limit], |r| {
+                Ok(StoredAccessLogRow {
+                    seq: r.get(0)?,
+                    time_ms: r.get(1)?,
+                    patient_id: r.get(2)?,
+                    user_hsa_id: r.get(3)?,
+                    entry: r.get(4)?,
+                    prev_hash: r.get(5)?,
+                    hash: r.get(6)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn access_log_seq_of_hash(&self, hash: &[u8]) -> Result<Option<i64>> {
+        let conn = self.reader()?;
+        conn.query_row(
+            "SELECT seq FROM access_log WHERE hash = ?1 ORDER BY seq LIMIT 1",
+            [hash],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)
+    }
+
+    fn query_access_log(&self, q: &AccessLogQuery) -> Result<Vec<(u64, AccessLogEntry)>> {
+        let from = q.from.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN);
+        let to = q.to.map(|t| t.timestamp_millis()).unwrap_or(i64::MAX);
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let conn = self.reader()?;
+        let (sql, key) = match &q.subject {
+            Subject::Patient(p) => (
+                "SELECT seq, entry FROM access_log INDEXED BY access_log_patient \
+                 WHERE patient_id = ?1 AND time_ms >= ?2 AND time_ms < ?3 \
+                 ORDER BY time_ms, seq LIMIT ?4",
+                Some(p.as_str()),
+            ),
+            Subject::User(u) => (
+                "SELECT seq, entry FROM access_log INDEXED BY access_log_user \
+                 WHERE user_hsa_id = ?1 AND time_ms >= ?2 AND time_ms < ?3 \
+                 ORDER BY time_ms, seq LIMIT ?4",
+                Some(u.as_str()),
+            ),
+            Subject::Everyone => (
+                "SELECT seq, entry FROM access_log INDEXED BY access_log_time \
+                 WHERE ?1 IS NULL AND time_ms >= ?2 AND time_ms < ?3 \
+                 ORDER BY time_ms, seq LIMIT ?4",
+                None,
+            ),
+        };
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        let rows = stmt
+            .query_map(params![key, from, to, limit], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, bytes) = row.map_err(backend)?;
+            let entry = AccessLogEntry::from_canonical(&bytes).map_err(|e| {
+                StoreError::Backend(format!(
+                    "access log entry {seq} cannot be read ({e}); run `vaxel pdl-verify`"
+                ))
+            })?;
+            out.push((u64::try_from(seq).unwrap_or(0), entry));
+        }
+        Ok(out)
+    }
+}
