@@ -26,14 +26,18 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use vaxel_adapter::{
-    CausingAgent, Envelope, InformationSet, MergeInput, ProducerResponse, QueryRequest, Record,
-    RivProfile, SourceOutcome, SourceStatus,
+    CausingAgent, Envelope, InformationSet, MergeInput, MergeNotes, ProducerResponse, QueryRequest,
+    Record, RivProfile, SourceOutcome, SourceStatus,
 };
 
 use crate::fault::Fault;
 use crate::forward::{ForwardBody, ForwardError, Forwarder};
 use crate::headers;
 use crate::pipeline::Shared;
+
+/// Response header with the number of records withheld under SVOD/PDL (also in the
+/// ProcessingStatus header as `WithheldRecords`); sent whenever consent checking is on.
+pub const WITHHELD_RECORDS: &str = "x-vaxel-withheld-records";
 
 /// Default overall deadline of an aggregated call: below the consumer's usual 30 s
 /// timeout, so the consumer gets the partial answer instead of its own timeout.
@@ -136,6 +140,16 @@ impl Aggregator {
             ))
         })?;
         let descriptor = set.descriptor();
+
+        // SVOD/PDL: who the end user is, before anything is asked (specs/user-context.md).
+        let user = match &shared.consent {
+            Some(consent) => Some(
+                consent
+                    .verify_user(ctx.request_headers)
+                    .map_err(|e| Fault::UserContext(e.to_string()))?,
+            ),
+            None => None,
+        };
 
         // Sources: engagement index, narrowed by the request's source system.
         let mut sources = self
@@ -262,11 +276,45 @@ impl Aggregator {
 
         let mut outcomes: Vec<SourceOutcome> = Vec::with_capacity(answers.len() + failed.len());
         let mut kept: Vec<(Bytes, Vec<Record>)> = Vec::new();
+        let mut notes = MergeNotes::default();
+        let mut log_entries = Vec::new();
         for answer in answers {
+            let asked = answer.outcome.logical_address.clone();
             outcomes.push(answer.outcome);
             if let Some(body) = answer.body {
-                let records = keep_requested(answer.records, &query);
+                let mut records = keep_requested(answer.records, &query);
+                if let (Some(consent), Some(user)) = (&shared.consent, &user) {
+                    let withheld = crate::consent::enforce::filter_records(
+                        consent,
+                        user,
+                        &query.patient_id,
+                        descriptor.name,
+                        &asked,
+                        ctx.correlation.to_str().unwrap_or(""),
+                        &mut records,
+                        &mut log_entries,
+                    );
+                    notes.withheld_records += withheld;
+                }
                 kept.push((body, records));
+            }
+        }
+        // PDL: every decision is logged; emergency access is durable before the answer
+        // leaves, the rest is written in batches off the request path.
+        if let Some(log) = &shared.access_log {
+            let emergency = log_entries
+                .iter()
+                .any(|e: &crate::access_log::AccessLogEntry| {
+                    e.decision == crate::access_log::Decision::Emergency
+                });
+            if emergency {
+                log.record_durable(log_entries).await.map_err(|e| {
+                    Fault::Producer(format!(
+                        "emergency access cannot be answered: the access log could not be written ({e}); nothing was shown"
+                    ))
+                })?;
+            } else {
+                log.record(log_entries).await;
             }
         }
         outcomes.extend(failed);
@@ -277,7 +325,7 @@ impl Aggregator {
             .map(|(body, records)| MergeInput { body, records })
             .collect();
         let mut out = Vec::with_capacity(parts.iter().map(|p| p.body.len()).sum::<usize>() + 1024);
-        set.write_merged_response(&mut out, &parts, &outcomes);
+        set.write_merged_response_noting(&mut out, &parts, &outcomes, &notes);
 
         let mut resp = Response::new(Full::new(Bytes::from(out)));
         resp.headers_mut().insert(
@@ -286,6 +334,10 @@ impl Aggregator {
         );
         resp.headers_mut()
             .insert(headers::CORRELATION_ID, ctx.correlation.clone());
+        if shared.consent.is_some() {
+            resp.headers_mut()
+                .insert(WITHHELD_RECORDS, HeaderValue::from(notes.withheld_records));
+        }
         *resp.status_mut() = StatusCode::OK;
         Ok(resp)
     }

@@ -73,6 +73,21 @@ pub fn run(
     } else {
         None
     };
+    // The PDL access log records every consent decision (specs/access-log.md).
+    let access_log = if consent.is_some() {
+        let log_store = crate::store::access_log::open(&config.store).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the access log in {}: {e}",
+                config.store.path.display()
+            )
+        })?;
+        Some(crate::access_log::AccessLog::start(
+            log_store,
+            &config.access_log,
+        ))
+    } else {
+        None
+    };
     let shared = Arc::new(Shared {
         config,
         routing,
@@ -83,6 +98,7 @@ pub fn run(
             aggregator: Some(aggregator),
         },
         consent,
+        access_log,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     {
@@ -153,6 +169,10 @@ pub fn run(
     tracing::info!("shutting down: no new connections, finishing requests in flight");
     let _ = stop_tx.send(true);
     threads.join();
+    if let Some(log) = &shared.access_log {
+        // Every decision taken before the stop is written before the process ends.
+        log.shutdown();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -35,6 +35,8 @@ pub struct Shared {
     pub local: LocalServices,
     /// Consent, blocks and emergency access (`[consent] enabled`); `None` when off.
     pub consent: Option<Arc<crate::consent::ConsentService>>,
+    /// The PDL access log (running when consent checking is enabled).
+    pub access_log: Option<crate::access_log::AccessLog>,
 }
 
 /// A SOAP service answered inside the gateway (e.g. the engagement index): the whole

@@ -55,6 +55,17 @@ pub enum DecisionReason {
     Blocked,
     /// Another care giver's record without consent or emergency.
     NoConsent,
+    /// A consent registered in an emergency for the user's care giver.
+    EmergencyConsent,
+    /// The patient blocked the record's care unit (or a unit block exists and the record
+    /// does not name its unit).
+    BlockedCareUnit,
+    /// A consent is in force, but not for this information set.
+    ConsentOutOfScope,
+    /// The record does not name its care giver, so no rule can allow it.
+    UnknownRecordCareGiver,
+    /// The patient id is not a personal or coordination number.
+    InvalidPatientId,
 }
 
 impl DecisionReason {
@@ -65,6 +76,11 @@ impl DecisionReason {
             DecisionReason::Emergency => "emergency",
             DecisionReason::Blocked => "blocked",
             DecisionReason::NoConsent => "no-consent",
+            DecisionReason::EmergencyConsent => "emergency-consent",
+            DecisionReason::BlockedCareUnit => "blocked-care-unit",
+            DecisionReason::ConsentOutOfScope => "consent-out-of-scope",
+            DecisionReason::UnknownRecordCareGiver => "unknown-record-care-giver",
+            DecisionReason::InvalidPatientId => "invalid-patient-id",
         }
     }
 }

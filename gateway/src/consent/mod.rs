@@ -4,6 +4,7 @@
 //! keeps the two in step ([`ConsentService`]).
 
 pub mod admin;
+pub mod enforce;
 pub mod jwt;
 pub mod policy;
 
