@@ -74,19 +74,22 @@ pub fn run(
         None
     };
     // The PDL access log records every consent decision (specs/access-log.md).
-    let access_log = if consent.is_some() {
+    let (access_log, access_log_store) = if consent.is_some() {
         let log_store = crate::store::access_log::open(&config.store).map_err(|e| {
             anyhow::anyhow!(
                 "cannot open the access log in {}: {e}",
                 config.store.path.display()
             )
         })?;
-        Some(crate::access_log::AccessLog::start(
-            log_store,
-            &config.access_log,
-        ))
+        (
+            Some(crate::access_log::AccessLog::start(
+                log_store.clone(),
+                &config.access_log,
+            )),
+            Some(log_store),
+        )
     } else {
-        None
+        (None, None)
     };
     let shared = Arc::new(Shared {
         config,
@@ -99,6 +102,7 @@ pub fn run(
         },
         consent,
         access_log,
+        access_log_store,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     {

@@ -70,6 +70,17 @@ async fn admin(
             ),
         });
     }
+    if req.uri().path() == crate::access_log::api::PATH {
+        return Ok(match (&shared.consent, &shared.access_log_store) {
+            (Some(consent), Some(store)) => {
+                crate::access_log::api::handle(req, consent.clone(), store.clone()).await
+            }
+            _ => json_response(
+                StatusCode::NOT_FOUND,
+                json!({"error": "the access log is kept when consent checking is enabled: set [consent] enabled = true"}),
+            ),
+        });
+    }
     let resp = match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json_response(StatusCode::OK, json!({"status": "live"})),
         (&Method::GET, "/ready") => {

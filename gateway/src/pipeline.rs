@@ -37,6 +37,8 @@ pub struct Shared {
     pub consent: Option<Arc<crate::consent::ConsentService>>,
     /// The PDL access log (running when consent checking is enabled).
     pub access_log: Option<crate::access_log::AccessLog>,
+    /// Read access to the access log (review API).
+    pub access_log_store: Option<Arc<dyn crate::store::access_log::AccessLogStore>>,
 }
 
 /// A SOAP service answered inside the gateway (e.g. the engagement index): the whole

@@ -19,6 +19,8 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub mod api;
+
 pub use entry::{
     chain_hash, to_hex, AccessLogEntry, ChainHead, Decision, DecisionReason, EntryDecodeError,
     CANONICAL_VERSION, GENESIS_PREV_HASH,
