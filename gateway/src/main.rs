@@ -95,6 +95,15 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+    /// Consents and blocks (spärr) in the configured store; prints JSON. A running
+    /// gateway sees the change after SIGHUP or `[consent] index_reload_s`.
+    Consent {
+        /// Configuration file (its [store] is used).
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: ConsentAction,
+    },
     /// Run the demo producer alone (used by the load harness).
     DemoProducer {
         #[arg(long, default_value = "127.0.0.1:20443")]
@@ -112,15 +121,166 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ConsentAction {
+    /// Register a consent for a care giver.
+    Add {
+        /// Personal id, 12 characters.
+        #[arg(long)]
+        patient: String,
+        /// HSA id of the care giver whose users may read.
+        #[arg(long)]
+        care_giver: String,
+        /// `all` or comma-separated information sets.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// RFC 3339; default now.
+        #[arg(long)]
+        valid_from: Option<String>,
+        /// RFC 3339; default open-ended.
+        #[arg(long)]
+        valid_to: Option<String>,
+        /// `normal` or `emergency`.
+        #[arg(long, default_value = "normal")]
+        kind: String,
+        /// HSA id of the person registering.
+        #[arg(long)]
+        by: String,
+    },
+    /// List a patient's consents and blocks.
+    List {
+        #[arg(long)]
+        patient: String,
+    },
+    /// Revoke a consent (recorded, never deleted).
+    Revoke {
+        id: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Register a block for a care giver and/or care unit.
+    Block {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        care_giver: Option<String>,
+        #[arg(long)]
+        care_unit: Option<String>,
+        #[arg(long)]
+        valid_from: Option<String>,
+        #[arg(long)]
+        valid_to: Option<String>,
+        #[arg(long)]
+        by: String,
+    },
+    /// Lift a block (recorded, never deleted).
+    Lift {
+        id: String,
+        #[arg(long)]
+        by: String,
+    },
+}
+
+fn consent_command(config: &std::path::Path, action: ConsentAction) -> anyhow::Result<()> {
+    use serde_json::{json, Map, Value};
+    use vaxel::consent::admin::{block_json, consent_json, parse_block, parse_consent};
+    use vaxel::store::consent::EndOutcome;
+    let cfg = Config::load(config)?;
+    let store = vaxel::store::consent::open(&cfg.store)?;
+    let obj = |v: Value| -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            _ => Map::new(),
+        }
+    };
+    let patient_id = |p: &str| {
+        vaxel::engagement::model::ResidentId::parse(p).ok_or_else(|| {
+            anyhow::anyhow!("--patient must be a 12-character personal id matching [0-9]{{8}}[0-9pPtTfF][0-9]{{3}}")
+        })
+    };
+    let out = match action {
+        ConsentAction::Add {
+            patient,
+            care_giver,
+            scope,
+            valid_from,
+            valid_to,
+            kind,
+            by,
+        } => {
+            let scope = if scope == "all" {
+                json!("all")
+            } else {
+                json!(scope.split(',').map(str::trim).collect::<Vec<_>>())
+            };
+            let m = obj(
+                json!({"patient": patient, "care_giver": care_giver, "scope": scope,
+                "valid_from": valid_from, "valid_to": valid_to, "kind": kind}),
+            );
+            let c = parse_consent(&m, &by).map_err(|e| anyhow::anyhow!("{e}"))?;
+            consent_json(&store.register_consent(&c, chrono::Utc::now())?)
+        }
+        ConsentAction::Block {
+            patient,
+            care_giver,
+            care_unit,
+            valid_from,
+            valid_to,
+            by,
+        } => {
+            let m = obj(
+                json!({"patient": patient, "care_giver": care_giver, "care_unit": care_unit,
+                "valid_from": valid_from, "valid_to": valid_to}),
+            );
+            let b = parse_block(&m, &by).map_err(|e| anyhow::anyhow!("{e}"))?;
+            block_json(&store.register_block(&b, chrono::Utc::now())?)
+        }
+        ConsentAction::List { patient } => {
+            let p = patient_id(&patient)?;
+            json!({
+                "consents": store.consents_for_patient(&p)?.iter().map(consent_json).collect::<Vec<_>>(),
+                "blocks": store.blocks_for_patient(&p)?.iter().map(block_json).collect::<Vec<_>>(),
+            })
+        }
+        ConsentAction::Revoke { id, by } => {
+            match store.revoke_consent(&id, &by, chrono::Utc::now())? {
+                EndOutcome::Ended(c) => consent_json(&c),
+                EndOutcome::AlreadyEnded(c) => {
+                    anyhow::bail!("consent {} was already revoked at {:?}", c.id, c.revoked_at)
+                }
+                EndOutcome::NotFound => anyhow::bail!("no consent with id {id}"),
+            }
+        }
+        ConsentAction::Lift { id, by } => match store.lift_block(&id, &by, chrono::Utc::now())? {
+            EndOutcome::Ended(b) => block_json(&b),
+            EndOutcome::AlreadyEnded(b) => {
+                anyhow::bail!("block {} was already lifted at {:?}", b.id, b.lifted_at)
+            }
+            EndOutcome::NotFound => anyhow::bail!("no block with id {id}"),
+        },
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_target(false)
-        .init();
-    match run(Cli::parse()) {
+        .with_target(false);
+    // Subcommands that print JSON on stdout for scripts log to stderr.
+    if matches!(
+        cli.command,
+        Command::Consent { .. } | Command::AccessLog { .. }
+    ) {
+        logs.with_writer(std::io::stderr).init();
+    } else {
+        logs.init();
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("vaxel: {e:#}");
@@ -285,6 +445,7 @@ fn run_other(command: Command) -> anyhow::Result<()> {
             println!("demo PKI in {}", pki.dir.display());
             Ok(())
         }
+        Command::Consent { config, action } => consent_command(&config, action),
         Command::DemoProducer {
             listen,
             cert,

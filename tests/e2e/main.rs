@@ -9,6 +9,7 @@
 mod harness;
 
 mod aggregation;
+mod consent;
 mod demo;
 mod engagement;
 mod faults;

@@ -93,9 +93,9 @@ mod tests {
             RoutingTable::load_with_vars(&path, &[(DEMO_PRODUCER_PLACEHOLDER, PRODUCER)]).unwrap();
         let embedded = RoutingTable::demo(PRODUCER).unwrap();
         assert_eq!(from_disk.counts(), embedded.counts());
-        assert_eq!(embedded.counts().contracts, 10);
-        assert_eq!(embedded.counts().routes, 12);
-        assert_eq!(embedded.counts().authorizations, 10);
+        assert_eq!(embedded.counts().contracts, 15);
+        assert_eq!(embedded.counts().routes, 43);
+        assert_eq!(embedded.counts().authorizations, 15);
         assert_eq!(embedded.counts().hsa_nodes, 2);
         assert!(embedded.warnings().is_empty(), "{:?}", embedded.warnings());
         // Without the placeholder value the table refuses to load.

@@ -175,7 +175,12 @@ impl ConsentStore for SqliteStore {
     fn register_consent(&self, c: &NewConsent, now: DateTime<Utc>) -> Result<Consent> {
         let id = uuid::Uuid::new_v4().to_string();
         let conn = self.writer()?;
-        let tx = conn.unchecked_transaction().map_err(backend)?;
+        // IMMEDIATE: take the write lock first, so that a commit of another writer on the
+        // same file (access log, engagement index) cannot fail this one half-way
+        // (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
+        let tx =
+            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
         let seq = next_seq(&tx, "consent").map_err(backend)?;
         tx.execute(
             &format!("INSERT INTO consent ({CONSENT_COLUMNS}, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, ?10)"),
@@ -229,7 +234,12 @@ impl ConsentStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<EndOutcome<Consent>> {
         let conn = self.writer()?;
-        let tx = conn.unchecked_transaction().map_err(backend)?;
+        // IMMEDIATE: take the write lock first, so that a commit of another writer on the
+        // same file (access log, engagement index) cannot fail this one half-way
+        // (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
+        let tx =
+            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
         let changed = tx
             .execute(
                 "UPDATE consent SET revoked_at_ms = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at_ms IS NULL",
@@ -255,7 +265,12 @@ impl ConsentStore for SqliteStore {
     fn register_block(&self, b: &NewBlock, now: DateTime<Utc>) -> Result<Block> {
         let id = uuid::Uuid::new_v4().to_string();
         let conn = self.writer()?;
-        let tx = conn.unchecked_transaction().map_err(backend)?;
+        // IMMEDIATE: take the write lock first, so that a commit of another writer on the
+        // same file (access log, engagement index) cannot fail this one half-way
+        // (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
+        let tx =
+            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
         let seq = next_seq(&tx, "consent_block").map_err(backend)?;
         tx.execute(
             &format!("INSERT INTO consent_block ({BLOCK_COLUMNS}, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9)"),
@@ -302,7 +317,12 @@ impl ConsentStore for SqliteStore {
 
     fn lift_block(&self, id: &str, by: &str, now: DateTime<Utc>) -> Result<EndOutcome<Block>> {
         let conn = self.writer()?;
-        let tx = conn.unchecked_transaction().map_err(backend)?;
+        // IMMEDIATE: take the write lock first, so that a commit of another writer on the
+        // same file (access log, engagement index) cannot fail this one half-way
+        // (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
+        let tx =
+            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
         let changed = tx
             .execute(
                 "UPDATE consent_block SET lifted_at_ms = ?2, lifted_by = ?3 WHERE id = ?1 AND lifted_at_ms IS NULL",
