@@ -320,9 +320,16 @@ impl<'i> Sniffer<'i> {
             self.seen_event = true;
             if rest.first() != Some(&b'<') {
                 // Text runs to the next `<`; text cut by the end of the window is left
-                // to the full path.
-                let len = memchr::memchr(b'<', rest)?;
-                self.text(&rest[..len], at, false).ok()?;
+                // to the full path. Mostly it is a few bytes of layout white space, which
+                // is valid wherever it stands and only kept inside the address.
+                let blank = rest.iter().take_while(|b| is_xml_whitespace(**b)).count();
+                let len = match rest.get(blank) {
+                    Some(b'<') => blank,
+                    _ => memchr::memchr(b'<', rest)?,
+                };
+                if len > blank || self.address_in_progress.is_some() {
+                    self.text(&rest[..len], at, false).ok()?;
+                }
                 at += len;
                 continue;
             }
@@ -502,9 +509,8 @@ impl<'i> Sniffer<'i> {
         let namespace = self.element_namespace(prefix, qname, start)?;
         // Names and URIs are compared as bytes; `scan` has proven both UTF-8.
         let local = local_name;
-        let is_soap = |name: &str| {
-            namespace.as_deref() == Some(SOAP11_NS.as_bytes()) && local == name.as_bytes()
-        };
+        let in_soap = namespace.as_deref() == Some(SOAP11_NS.as_bytes());
+        let is_soap = |name: &str| in_soap && local == name.as_bytes();
 
         let mut kind = EnvelopeChild::Other;
         match depth {
@@ -707,7 +713,15 @@ impl<'i> Sniffer<'i> {
         if at_end {
             return Ok(());
         }
-        if self.address_in_progress.is_none() && !t.contains(&b'&') {
+        if let Some(address) = self.address_in_progress.as_mut() {
+            // The address as it is mostly written: no references, no CR to normalise.
+            if memchr::memchr2(b'&', b'\r', t).is_none() {
+                if let Ok(text) = std::str::from_utf8(t) {
+                    address.text.push_str(text);
+                    return Ok(());
+                }
+            }
+        } else if !t.contains(&b'&') {
             // Text outside the address is only checked, never kept: without references
             // it is valid when it is UTF-8 (and ASCII is). Mostly layout white space.
             if t.is_ascii() || std::str::from_utf8(t).is_ok() {

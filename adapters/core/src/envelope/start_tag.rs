@@ -45,8 +45,8 @@ impl Binding<'_> {
 }
 
 /// How many declarations [`Bindings`] holds before it moves them to the heap; the
-/// reference messages have at most about ten in scope at the decision.
-const INLINE_BINDINGS: usize = 12;
+/// reference request has six in scope at the decision.
+const INLINE_BINDINGS: usize = 8;
 
 /// The namespace declarations of the open elements, innermost last. Kept in a fixed
 /// array, so a routing decision needs no allocation for them; more than
