@@ -26,7 +26,7 @@ use quick_xml::Reader;
 
 mod start_tag;
 
-use start_tag::{Binding, StartTag};
+use start_tag::{Bindings, StartTag};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -244,7 +244,7 @@ struct Sniffer<'i> {
     address: Option<AddressHeader>,
     address_in_progress: Option<AddressInProgress>,
     /// Namespace declarations of the open elements, innermost last.
-    bindings: Vec<Binding<'i>>,
+    bindings: Bindings<'i>,
 }
 
 impl<'i> Sniffer<'i> {
@@ -271,9 +271,7 @@ impl<'i> Sniffer<'i> {
             envelope_child: EnvelopeChild::None,
             address: None,
             address_in_progress: None,
-            // The reference messages hold up to about ten declarations before the
-            // decision: one allocation per call.
-            bindings: Vec::with_capacity(16),
+            bindings: Bindings::new(),
         }
     }
 
@@ -311,8 +309,10 @@ impl<'i> Sniffer<'i> {
         if window.starts_with(&UTF8_BOM[..1]) {
             return None;
         }
-        // Names of the open elements, for the end tag check (`check_end_names`).
-        let mut open: Vec<&'i [u8]> = Vec::with_capacity(8);
+        // Names of the open elements, for the end tag check (`check_end_names`); a
+        // deeper message than fits (none of the reference messages) takes the full path.
+        let mut open: [&'i [u8]; 16] = [&[]; 16];
+        let mut open_len = 0usize;
         let mut at = 0;
         loop {
             let rest = &window[at..];
@@ -320,9 +320,16 @@ impl<'i> Sniffer<'i> {
             self.seen_event = true;
             if rest.first() != Some(&b'<') {
                 // Text runs to the next `<`; text cut by the end of the window is left
-                // to the full path.
-                let len = memchr::memchr(b'<', rest)?;
-                self.text(&rest[..len], at, false).ok()?;
+                // to the full path. Mostly it is a few bytes of layout white space, which
+                // is valid wherever it stands and only kept inside the address.
+                let blank = rest.iter().take_while(|b| is_xml_whitespace(**b)).count();
+                let len = match rest.get(blank) {
+                    Some(b'<') => blank,
+                    _ => memchr::memchr(b'<', rest)?,
+                };
+                if len > blank || self.address_in_progress.is_some() {
+                    self.text(&rest[..len], at, false).ok()?;
+                }
                 at += len;
                 continue;
             }
@@ -336,7 +343,8 @@ impl<'i> Sniffer<'i> {
                         Some(last) => &content[..=last],
                         None => content,
                     };
-                    if open.pop()? != name {
+                    open_len = open_len.checked_sub(1)?;
+                    if open[open_len] != name {
                         return None;
                     }
                     at += close + 1;
@@ -375,7 +383,8 @@ impl<'i> Sniffer<'i> {
                 _ => match self.start_element(&rest[1..], at, TagEnd::Find) {
                     Ok(tag) => {
                         if !tag.is_empty {
-                            open.push(&rest[1..1 + tag.name_len]);
+                            *open.get_mut(open_len)? = &rest[1..1 + tag.name_len];
+                            open_len += 1;
                         }
                         at += 1 + tag.close + 1;
                     }
@@ -500,9 +509,8 @@ impl<'i> Sniffer<'i> {
         let namespace = self.element_namespace(prefix, qname, start)?;
         // Names and URIs are compared as bytes; `scan` has proven both UTF-8.
         let local = local_name;
-        let is_soap = |name: &str| {
-            namespace.as_deref() == Some(SOAP11_NS.as_bytes()) && local == name.as_bytes()
-        };
+        let in_soap = namespace.as_deref() == Some(SOAP11_NS.as_bytes());
+        let is_soap = |name: &str| in_soap && local == name.as_bytes();
 
         let mut kind = EnvelopeChild::Other;
         match depth {
@@ -605,7 +613,7 @@ impl<'i> Sniffer<'i> {
         start: usize,
     ) -> Result<Option<Cow<'i, [u8]>>, Stop> {
         let wanted = prefix.unwrap_or_default();
-        let declared = self.bindings.iter().rev().find(|b| b.prefix == wanted);
+        let declared = self.bindings.find(wanted);
         let uri: &'i [u8] = match (declared, prefix) {
             (Some(binding), _) if !binding.uri.is_empty() => binding.uri,
             (_, None) => return Ok(None),
@@ -652,7 +660,10 @@ impl<'i> Sniffer<'i> {
         };
         self.depth = depth;
         // The declarations of the closed element go out of scope.
-        let in_scope = self.bindings.partition_point(|b| b.level <= depth);
+        let in_scope = self
+            .bindings
+            .as_slice()
+            .partition_point(|b| b.level <= depth);
         self.bindings.truncate(in_scope);
         match depth {
             0 => Err(SniffError::NoBody.into()),
@@ -702,7 +713,15 @@ impl<'i> Sniffer<'i> {
         if at_end {
             return Ok(());
         }
-        if self.address_in_progress.is_none() && !t.contains(&b'&') {
+        if let Some(address) = self.address_in_progress.as_mut() {
+            // The address as it is mostly written: no references, no CR to normalise.
+            if memchr::memchr2(b'&', b'\r', t).is_none() {
+                if let Ok(text) = std::str::from_utf8(t) {
+                    address.text.push_str(text);
+                    return Ok(());
+                }
+            }
+        } else if !t.contains(&b'&') {
             // Text outside the address is only checked, never kept: without references
             // it is valid when it is UTF-8 (and ASCII is). Mostly layout white space.
             if t.is_ascii() || std::str::from_utf8(t).is_ok() {

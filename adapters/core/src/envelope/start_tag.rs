@@ -35,6 +35,82 @@ pub(super) struct Binding<'i> {
     pub level: usize,
 }
 
+impl Binding<'_> {
+    const UNUSED: Binding<'static> = Binding {
+        prefix: &[],
+        uri: &[],
+        has_reference: false,
+        level: 0,
+    };
+}
+
+/// How many declarations [`Bindings`] holds before it moves them to the heap; the
+/// reference request has six in scope at the decision.
+const INLINE_BINDINGS: usize = 8;
+
+/// The namespace declarations of the open elements, innermost last. Kept in a fixed
+/// array, so a routing decision needs no allocation for them; more than
+/// [`INLINE_BINDINGS`] at once move to a `Vec`.
+#[derive(Debug)]
+pub(super) struct Bindings<'i> {
+    inline: [Binding<'i>; INLINE_BINDINGS],
+    len: usize,
+    /// Every declaration once `inline` overflowed (`len` is then unused).
+    heap: Option<Vec<Binding<'i>>>,
+}
+
+impl<'i> Bindings<'i> {
+    pub(super) fn new() -> Self {
+        Self {
+            inline: [Binding::UNUSED; INLINE_BINDINGS],
+            len: 0,
+            heap: None,
+        }
+    }
+
+    pub(super) fn as_slice(&self) -> &[Binding<'i>] {
+        match &self.heap {
+            None => &self.inline[..self.len],
+            Some(heap) => heap,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub(super) fn push(&mut self, binding: Binding<'i>) {
+        match &mut self.heap {
+            None if self.len < INLINE_BINDINGS => {
+                self.inline[self.len] = binding;
+                self.len += 1;
+            }
+            None => {
+                let mut heap = Vec::with_capacity(2 * INLINE_BINDINGS);
+                heap.extend_from_slice(&self.inline);
+                heap.push(binding);
+                self.heap = Some(heap);
+            }
+            Some(heap) => heap.push(binding),
+        }
+    }
+
+    pub(super) fn truncate(&mut self, len: usize) {
+        match &mut self.heap {
+            None => self.len = self.len.min(len),
+            Some(heap) => heap.truncate(len),
+        }
+    }
+
+    /// The innermost declaration of `prefix` (empty: the default namespace).
+    pub(super) fn find(&self, prefix: &[u8]) -> Option<&Binding<'i>> {
+        self.as_slice()
+            .iter()
+            .rev()
+            .find(|b| same(b.prefix, prefix))
+    }
+}
+
 /// What an attribute name declares, as quick-xml's `QName::as_namespace_binding`.
 enum Declaration<'a> {
     Default,
@@ -117,24 +193,89 @@ fn has(b: u8, class: u8) -> bool {
     CLASS[usize::from(b)] & class != 0
 }
 
-/// End of an ASCII QName starting at `i` (`NCName (':' NCName)?`), or `None` if the
-/// bytes there do not start one.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// Per byte of `x` (every byte below 0x80): high bit set iff the byte is `>= lo`.
+/// Exact per byte: no byte sum exceeds 0xFF, so nothing carries into the next byte.
+#[inline(always)]
+const fn at_least(x: u64, lo: u8) -> u64 {
+    x.wrapping_add(ONES * (0x80 - lo as u64)) & HIGH
+}
+
+/// Per byte of `x` (every byte below 0x80): high bit set iff the byte is not `c`.
+#[inline(always)]
+const fn differs(x: u64, c: u8) -> u64 {
+    at_least(x ^ (ONES * c as u64), 1)
+}
+
+/// Per byte of `w`: high bit set iff the byte is an ASCII NCName character
+/// (`[A-Za-z0-9_.-]`, the [`NAME`] class), eight bytes at a time.
+#[inline(always)]
+const fn name_bytes(w: u64) -> u64 {
+    let x = w & !HIGH;
+    // Letters: with bit 5 set, `A-Z` and `a-z` are both 0x61..=0x7A, and nothing else is.
+    let lower = x | (ONES * 0x20);
+    let letter = at_least(lower, 0x61) & !at_least(lower, 0x7B);
+    // `-` `.` `/` `0-9` are 0x2D..=0x39; `/` is not a name character.
+    let digit_like = at_least(x, 0x2D) & !at_least(x, 0x3A) & differs(x, b'/');
+    let underscore = HIGH & !differs(x, b'_');
+    (letter | digit_like | underscore) & !w
+}
+
+/// End of the run of [`NAME`] bytes from `i`, eight bytes at a time.
 #[inline]
-fn ascii_qname_end(tag: &[u8], mut i: usize) -> Option<usize> {
-    for part in 0..2 {
-        if !tag.get(i).is_some_and(|b| has(*b, NAME_START)) {
-            return None;
+fn name_run_end(tag: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = tag.get(i..i + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let other = !name_bytes(u64::from_le_bytes(word)) & HIGH;
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
         }
-        i += 1;
-        while i < tag.len() && has(tag[i], NAME) {
-            i += 1;
-        }
-        if part == 0 && tag.get(i) != Some(&b':') {
-            break;
-        }
-        i += usize::from(part == 0);
+        i += 8;
     }
-    Some(i)
+    while i < tag.len() && has(tag[i], NAME) {
+        i += 1;
+    }
+    i
+}
+
+/// End of an ASCII NCName starting at `i`, or `None` if the bytes there do not start one.
+#[inline]
+fn ascii_ncname_end(tag: &[u8], i: usize) -> Option<usize> {
+    if !tag.get(i).is_some_and(|b| has(*b, NAME_START)) {
+        return None;
+    }
+    Some(name_run_end(tag, i + 1))
+}
+
+/// End of an ASCII QName starting at `i` (`NCName (':' NCName)?`) and the index of its
+/// `:`, or `None` if the bytes there do not start one.
+#[inline]
+fn ascii_qname_end(tag: &[u8], i: usize) -> Option<(usize, Option<usize>)> {
+    let end = ascii_ncname_end(tag, i)?;
+    if tag.get(end) != Some(&b':') {
+        return Some((end, None));
+    }
+    Some((ascii_ncname_end(tag, end + 1)?, Some(end)))
+}
+
+/// Byte-string equality for the short names compared here (prefixes, attribute
+/// names): the names that differ (`ns2`, `ns3`, ...) mostly differ in their last byte,
+/// which is compared before the call to `memcmp`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.last() == b.last() && a == b
+}
+
+/// White space from `i` on is skipped: the index of the next other byte (or `n`).
+#[inline]
+fn skip_space(tag: &[u8], mut i: usize) -> usize {
+    while i < tag.len() && has(tag[i], SPACE) {
+        i += 1;
+    }
+    i
 }
 
 /// Keys seen so far in one start tag, for the duplicate check. Start tags in RIV-TA
@@ -156,8 +297,8 @@ impl<'t> SeenKeys<'t> {
 
     /// Records `key`; false if an equal key was seen before.
     fn insert(&mut self, key: &'t [u8]) -> bool {
-        let same = |k: &&[u8]| *k == key;
-        if self.inline[..self.len].iter().any(same) || self.spill.iter().any(same) {
+        let equal = |k: &&[u8]| same(k, key);
+        if self.inline[..self.len].iter().any(equal) || self.spill.iter().any(equal) {
             return false;
         }
         if self.len < self.inline.len() {
@@ -186,34 +327,15 @@ fn value_is_valid(value: &[u8]) -> bool {
 
 /// Length of the attribute value at the start of `rest`, up to its closing `quote`,
 /// and whether it is plain: ASCII without `<` and `&`, so valid as it stands. `None`
-/// if the quote is not closed. Eight bytes at a time: values (namespace URIs) are most
-/// of a SOAP header's bytes.
+/// if the quote is not closed. Values (namespace URIs) are most of a SOAP header's
+/// bytes: one `memchr3` finds the quote unless a `<` or `&` comes first.
+#[inline]
 fn value_len(rest: &[u8], quote: u8) -> Option<(usize, bool)> {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    // Non-zero if some byte of `word` is `byte` (exact as a yes/no answer).
-    let holds = |word: u64, byte: u8| {
-        let x = word ^ (ONES * u64::from(byte));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
-    let mut i = 0;
-    for chunk in rest.chunks_exact(8) {
-        let word = u64::from_le_bytes([
-            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
-        ]);
-        if holds(word, quote) | holds(word, b'<') | holds(word, b'&') | (word & HIGH) != 0 {
-            break;
-        }
-        i += 8;
+    let i = memchr::memchr3(quote, b'<', b'&', rest)?;
+    if rest[i] == quote {
+        return Some((i, rest[..i].is_ascii()));
     }
-    let mut plain = true;
-    for (len, b) in rest[i..].iter().enumerate() {
-        if *b == quote {
-            return Some((i + len, plain));
-        }
-        plain &= *b != b'<' && *b != b'&' && b.is_ascii();
-    }
-    None
+    memchr::memchr(quote, &rest[i..]).map(|len| (i + len, false))
 }
 
 /// Where a start tag ends.
@@ -251,33 +373,36 @@ pub(super) fn scan<'i>(
     tag: &'i [u8],
     end: TagEnd,
     level: usize,
-    bindings: &mut Vec<Binding<'i>>,
+    bindings: &mut Bindings<'i>,
 ) -> Result<StartTag, ()> {
     let n = tag.len();
     let find = end == TagEnd::Find;
     // The name runs to the first white space (quick-xml's `name_len`).
-    let name_len = match ascii_qname_end(tag, 0) {
-        Some(e) if e == n && !find => e,
-        Some(e) if e < n && (has(tag[e], SPACE) || (find && matches!(tag[e], b'>' | b'/'))) => e,
+    let (name_len, colon) = match ascii_qname_end(tag, 0) {
+        Some((e, colon)) if e == n && !find => (e, colon),
+        Some((e, colon))
+            if e < n && (has(tag[e], SPACE) || (find && matches!(tag[e], b'>' | b'/'))) =>
+        {
+            (e, colon)
+        }
         _ if find => return Err(()),
         _ => {
             let e = name_len(tag);
             super::check_qname(&tag[..e]).map_err(drop)?;
-            e
+            (e, tag[..e].iter().position(|b| *b == b':'))
         }
     };
-    let name = &tag[..name_len];
-    let colon = name.iter().position(|b| *b == b':');
-    if colon == Some(5) && name.starts_with(b"xmlns") {
+    if colon == Some(5) && tag.starts_with(b"xmlns") {
         return Err(());
     }
-    let mut seen = SeenKeys::new();
+    // Declarations are checked for duplicates among this tag's bindings; other keys
+    // (rare before the decision) in `seen`.
+    let scope = bindings.len();
+    let mut seen: Option<SeenKeys<'i>> = None;
     let mut i = name_len;
     loop {
         let content_end = i;
-        while i < n && has(tag[i], SPACE) {
-            i += 1;
-        }
+        i = skip_space(tag, i);
         if find {
             match tag.get(i) {
                 None => return Err(()),
@@ -309,9 +434,16 @@ pub(super) fn scan<'i>(
                 is_empty: false,
             });
         }
-        // Key: up to `=` or white space, as quick-xml reads it.
+        // Key: up to `=` or white space, as quick-xml reads it. Almost every attribute
+        // before the decision is a namespace declaration: `xmlns:` is not scanned as a
+        // name (an NCName after it makes a QName).
         let key_start = i;
-        i = match ascii_qname_end(tag, i) {
+        let ascii_end = if tag[i..].starts_with(b"xmlns:") {
+            ascii_ncname_end(tag, i + 6)
+        } else {
+            ascii_qname_end(tag, i).map(|(e, _)| e)
+        };
+        i = match ascii_end {
             Some(e) if e < n && (tag[e] == b'=' || has(tag[e], SPACE)) => e,
             _ if find => return Err(()),
             _ => {
@@ -324,44 +456,56 @@ pub(super) fn scan<'i>(
             }
         };
         let key = &tag[key_start..i];
-        while i < n && has(tag[i], SPACE) {
-            i += 1;
-        }
         if tag.get(i) != Some(&b'=') {
-            return Err(());
+            i = skip_space(tag, i);
+            if tag.get(i) != Some(&b'=') {
+                return Err(());
+            }
         }
         i += 1;
-        while i < n && has(tag[i], SPACE) {
-            i += 1;
-        }
         let quote = match tag.get(i) {
             Some(q @ (b'"' | b'\'')) => *q,
-            _ => return Err(()),
+            _ => {
+                i = skip_space(tag, i);
+                match tag.get(i) {
+                    Some(q @ (b'"' | b'\'')) => *q,
+                    _ => return Err(()),
+                }
+            }
         };
         let value_start = i + 1;
         let (value_len, plain) = value_len(&tag[value_start..], quote).ok_or(())?;
         let value = &tag[value_start..value_start + value_len];
         i = value_start + value_len + 1;
-        if !seen.insert(key) || (!plain && !value_is_valid(value)) {
+        let declared = declaration(key);
+        let fresh = match declared {
+            Some(Declaration::Default) => !bindings.as_slice()[scope..]
+                .iter()
+                .any(|b| b.prefix.is_empty()),
+            Some(Declaration::Prefix(p)) if p != b"xml" => !bindings.as_slice()[scope..]
+                .iter()
+                .any(|b| same(b.prefix, p)),
+            _ => seen.get_or_insert_with(SeenKeys::new).insert(key),
+        };
+        if !fresh || (!plain && !value_is_valid(value)) {
             return Err(());
         }
-        if let Some(declaration) = declaration(key) {
-            if binding_error(key, value).is_some() {
-                return Err(());
-            }
-            let prefix: &'i [u8] = match declaration {
-                Declaration::Default => &[],
-                // `xml` keeps its fixed binding; quick-xml records nothing for it.
-                Declaration::Prefix(b"xml") => continue,
-                Declaration::Prefix(_) => &key[6..],
-            };
-            bindings.push(Binding {
-                prefix,
-                uri: value,
-                has_reference: !plain && value.contains(&b'&'),
-                level,
-            });
-        }
+        // The declarations `NamespaceResolver::push` refuses (see `binding_error`).
+        let prefix: &'i [u8] = match declared {
+            None => continue,
+            Some(Declaration::Default) => &[],
+            // `xml` keeps its fixed binding; quick-xml records nothing for it.
+            Some(Declaration::Prefix(b"xml")) if value == XML_NS => continue,
+            Some(Declaration::Prefix(b"xml" | b"xmlns")) => return Err(()),
+            Some(Declaration::Prefix(_)) if value == XML_NS || value == XMLNS_NS => return Err(()),
+            Some(Declaration::Prefix(prefix)) => prefix,
+        };
+        bindings.push(Binding {
+            prefix,
+            uri: value,
+            has_reference: !plain && value.contains(&b'&'),
+            level,
+        });
     }
 }
 
@@ -423,9 +567,10 @@ mod tests {
     }
 
     fn scanned(tag: &[u8], end: TagEnd) -> Result<(StartTag, Declarations), ()> {
-        let mut bindings = Vec::new();
+        let mut bindings = Bindings::new();
         let checked = scan(tag, end, 1, &mut bindings)?;
         let mut declared: Declarations = bindings
+            .as_slice()
             .iter()
             .map(|b| (b.prefix.to_vec(), b.uri.to_vec()))
             .collect();
