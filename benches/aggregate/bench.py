@@ -95,12 +95,47 @@ class Conn:
         ctx.check_hostname = False
         self.conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=60)
 
-    def post(self, path: str, body: bytes) -> tuple[int, bytes, float]:
+    def post(self, path: str, body: bytes, extra: dict | None = None) -> tuple[int, bytes, float]:
         started = time.perf_counter()
-        self.conn.request("POST", path, body, {"content-type": "text/xml; charset=UTF-8"})
+        headers = {"content-type": "text/xml; charset=UTF-8"}
+        headers.update(extra or {})
+        self.conn.request("POST", path, body, headers)
         r = self.conn.getresponse()
         data = r.read()
         return r.status, data, time.perf_counter() - started
+
+
+def b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def es256_token(key_pem: Path, claims: dict) -> str:
+    """A JWT signed with the openssl CLI (ECDSA P-256; DER signature → r‖s)."""
+    import json
+    import subprocess
+
+    signing_input = (
+        b64url(json.dumps({"alg": "ES256", "typ": "JWT"}).encode())
+        + "."
+        + b64url(json.dumps(claims).encode())
+    )
+    der = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-sign", str(key_pem)],
+        input=signing_input.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    # SEQUENCE { INTEGER r, INTEGER s }
+    i = 2 if der[1] < 0x80 else 3
+    parts = []
+    for _ in range(2):
+        assert der[i] == 0x02
+        n = der[i + 1]
+        parts.append(int.from_bytes(der[i + 2 : i + 2 + n], "big").to_bytes(32, "big"))
+        i += 2 + n
+    return signing_input + "." + b64url(parts[0] + parts[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -130,6 +165,22 @@ def measure(a) -> int:
         print(f"Update failed: HTTP {status}\n{body[:2000].decode(errors='replace')}", file=sys.stderr)
         return 1
     direct = Conn(a.producer, certs)
+    pdl = None
+    if a.consent_gateway:
+        pdl = Conn(a.consent_gateway, certs)
+        status, body, _ = pdl.post("/", update_request(a.sources))
+        if status != 200:
+            print(f"Update (consent gateway) failed: HTTP {status}", file=sys.stderr)
+            return 1
+        now = int(time.time())
+        token = es256_token(
+            Path(a.jwt_key),
+            {
+                "iss": "https://idp.bench", "aud": "vaxel", "sub": "SE2321000016-BENCH-DOCTOR",
+                "care_unit": "SE2321000016-BENCH-U01", "care_giver": "SE2321000016-BENCH",
+                "purpose": "care", "exp": now + 3600, "nbf": now - 5,
+            },
+        )
     agg_req = care_doc_request(NATIONAL)
     direct_req = care_doc_request(source(1))
     direct_path = f"/journal?delay_ms={a.delay_ms}&care_giver=SE2321000016-BENCH&care_unit=SE2321000016-BENCH-U01"
@@ -137,9 +188,17 @@ def measure(a) -> int:
     for _ in range(20):
         gw.post("/", agg_req)
         direct.post(direct_path, direct_req)
-    agg, dir_ = [], []
+        if pdl:
+            pdl.post("/", agg_req, {"x-vaxel-user-context": token})
+    agg, dir_, with_pdl = [], [], []
     cpu0 = cpu_seconds(a.gateway_pid)
     for i in range(a.requests):
+        if pdl:
+            status, body, t = pdl.post("/", agg_req, {"x-vaxel-user-context": token})
+            if status != 200 or body.count(b"DataFromSource") != a.sources:
+                print(f"consent-checked call {i} incomplete: HTTP {status}\n{body[:3000].decode(errors='replace')}", file=sys.stderr)
+                return 1
+            with_pdl.append(t)
         status, body, t = gw.post("/", agg_req)
         if status != 200 or body.count(b"DataFromSource") != a.sources:
             print(f"aggregated call {i} incomplete: HTTP {status}\n{body[:3000].decode(errors='replace')}", file=sys.stderr)
@@ -160,6 +219,10 @@ def measure(a) -> int:
         f"{'overhead':22} {ms(pct(agg, 50) - pct(dir_, 50))} {ms(pct(agg, 90) - pct(dir_, 90))} "
         f"{ms(pct(agg, 99) - pct(dir_, 99))}"
     )
+    if pdl:
+        print(f"{'with consent + PDL log':22} {ms(pct(with_pdl, 50))} {ms(pct(with_pdl, 90))} {ms(pct(with_pdl, 99))} {ms(max(with_pdl))}")
+        print(f"consent + access log add at p99: {(pct(with_pdl, 99) / pct(agg, 99) - 1) * 100:+.1f} % "
+              f"(p50 {(pct(with_pdl, 50) / pct(agg, 50) - 1) * 100:+.1f} %); every record decided and logged")
     print(f"gateway CPU per aggregated request: {cpu / a.requests * 1000:.3f} ms "
           f"({a.sources} producer calls, merge of {2 * a.sources} records)")
     print(f"gateway peak RSS: {peak_rss_mib(a.gateway_pid):.1f} MiB")
@@ -176,6 +239,8 @@ def main() -> int:
     m = sub.add_parser("measure")
     for name in ("gateway", "producer", "certs"):
         m.add_argument("--" + name, required=True)
+    m.add_argument("--consent-gateway", help="host:port of a second gateway with [consent] enabled")
+    m.add_argument("--jwt-key", help="EC private key (PEM) of the consent gateway's issuer")
     for name in ("sources", "delay-ms", "requests", "gateway-pid"):
         m.add_argument("--" + name, type=int, required=True)
     a = p.parse_args()
