@@ -344,6 +344,40 @@ async fn route_and_forward(
         return call_local(shared, forwarder, service, &envelope, whole, &ctx).await;
     }
     let mut content_length = content_length;
+    // SVOD/PDL on virtualised journal calls (contracts with an information-set adapter,
+    // consent checking on): the user context is checked before the producer is asked,
+    // the request is read whole (journal queries are small) to know the patient, and
+    // the answer is checked record by record before it leaves (specs/user-context.md).
+    let journal = match (&shared.consent, vaxel_adapters::by_contract(contract)) {
+        (Some(consent), Some(set)) => {
+            let user = consent
+                .verify_user(&parts.headers)
+                .map_err(|e| Fault::UserContext(e.to_string()))?;
+            let whole = ForwardBody::new(
+                std::mem::take(&mut head.chunks),
+                head.received,
+                unread.take(),
+                content_length,
+                max_body,
+                cfg.service.body_idle_timeout,
+            )
+            .collect()
+            .await
+            .map_err(|e| body_fault(e, max_body, contract))?
+            .to_bytes();
+            let query = set.parse_request(&whole).map_err(|e| {
+                Fault::Malformed(format!(
+                    "the {} request cannot be read: {e}",
+                    set.descriptor().request_element
+                ))
+            })?;
+            head.received = whole.len() as u64;
+            content_length = Some(head.received);
+            head.chunks = vec![whole];
+            Some((consent.clone(), set, user, query.patient_id))
+        }
+        _ => None,
+    };
     if producer_profile != address.profile {
         // The producer speaks the other basic profile: rewrite the address header only.
         let contiguous = head.contiguous();
@@ -437,7 +471,105 @@ async fn route_and_forward(
     rparts
         .headers
         .insert(headers::CORRELATION_ID, correlation.clone());
+    if let (Some((consent, set, user, patient)), http::StatusCode::OK) = (journal, rparts.status) {
+        let body = http_body_util::Limited::new(rbody, max_body as usize)
+            .collect()
+            .await
+            .map_err(|e| Fault::Producer(format!("reading the producer's answer failed: {e}")))?
+            .to_bytes();
+        let checked = check_journal_answer(
+            shared,
+            &consent,
+            set,
+            &user,
+            &patient,
+            &address.value,
+            correlation,
+            body,
+        )
+        .await?;
+        rparts.headers.remove(header::CONTENT_LENGTH);
+        rparts.headers.insert(
+            crate::aggregate::WITHHELD_RECORDS,
+            HeaderValue::from(checked.1),
+        );
+        return Ok(Response::from_parts(
+            rparts,
+            Either::Left(Full::new(checked.0)),
+        ));
+    }
     Ok(Response::from_parts(rparts, Either::Right(rbody)))
+}
+
+/// A producer's journal answer with the records the user may not see cut out (every
+/// other byte kept), and how many were cut; every decision is access-logged.
+#[allow(clippy::too_many_arguments)]
+async fn check_journal_answer(
+    shared: &Shared,
+    consent: &crate::consent::ConsentService,
+    set: &'static dyn vaxel_adapter::InformationSet,
+    user: &crate::consent::jwt::UserContext,
+    patient: &str,
+    asked: &str,
+    correlation: &HeaderValue,
+    body: Bytes,
+) -> Result<(Bytes, usize), Fault> {
+    let all = match set.parse_response(&body) {
+        Ok(vaxel_adapter::ProducerResponse::Records(records)) => records,
+        Ok(vaxel_adapter::ProducerResponse::Fault(_)) => return Ok((body, 0)),
+        Err(e) => {
+            return Err(Fault::Producer(format!(
+                "the producer's answer cannot be read, so it cannot be checked against consent and blocks ({e}); nothing was shown"
+            )))
+        }
+    };
+    let mut kept = all.clone();
+    let mut log = Vec::new();
+    let withheld = crate::consent::enforce::filter_records(
+        consent,
+        user,
+        patient,
+        set.descriptor().name,
+        asked,
+        correlation.to_str().unwrap_or(""),
+        &mut kept,
+        &mut log,
+    );
+    if let Some(access_log) = &shared.access_log {
+        let emergency = log.iter().any(|e: &crate::access_log::AccessLogEntry| {
+            e.decision == crate::access_log::Decision::Emergency
+        });
+        if emergency {
+            access_log.record_durable(log).await.map_err(|e| {
+                Fault::Producer(format!(
+                    "emergency access cannot be answered: the access log could not be written ({e}); nothing was shown"
+                ))
+            })?;
+        } else {
+            access_log.record(log).await;
+        }
+    }
+    if withheld == 0 {
+        return Ok((body, 0));
+    }
+    let keep: std::collections::HashSet<(usize, usize)> =
+        kept.iter().map(|r| (r.span.start, r.span.end)).collect();
+    let mut cut: Vec<std::ops::Range<usize>> = all
+        .into_iter()
+        .map(|r| r.span)
+        .filter(|s| !keep.contains(&(s.start, s.end)))
+        .collect();
+    cut.sort_by_key(|r| r.start);
+    let mut out = Vec::with_capacity(body.len());
+    let mut at = 0;
+    for span in cut {
+        if span.start >= at && span.end <= body.len() {
+            out.extend_from_slice(&body[at..span.start]);
+            at = span.end;
+        }
+    }
+    out.extend_from_slice(&body[at..]);
+    Ok((Bytes::from(out), withheld))
 }
 
 /// Dispatch to one of the gateway's own services.

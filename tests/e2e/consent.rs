@@ -132,9 +132,15 @@ impl Pdl {
 
     /// The aggregated answer for `patient` as the user of `token` (None: no token).
     async fn ask(&self, patient: &str, token: Option<&str>) -> Reply {
+        self.ask_at(NATIONAL, patient, token).await
+    }
+
+    /// GetCareDocumentation at `address`: NATIONAL (aggregated) or one source
+    /// (a virtualised call straight to its producer).
+    async fn ask_at(&self, address: &str, patient: &str, token: Option<&str>) -> Reply {
         let body = format!(
             "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\
-<soap:Header><LogicalAddress xmlns=\"urn:riv:itintegration:registry:1\">{NATIONAL}</LogicalAddress></soap:Header>\
+<soap:Header><LogicalAddress xmlns=\"urn:riv:itintegration:registry:1\">{address}</LogicalAddress></soap:Header>\
 <soap:Body><GetCareDocumentation xmlns=\"{CARE_DOC}\" xmlns:c=\"urn:riv:clinicalprocess:healthcond:description:2\">\
 <patientId><c:id>{patient}</c:id><c:type>1.2.752.129.2.1.3.1</c:type></patientId></GetCareDocumentation></soap:Body></soap:Envelope>"
         );
@@ -415,4 +421,45 @@ async fn invalid_user_context_is_refused_before_any_source_is_asked() {
             r.describe()
         );
     }
+}
+
+/// A virtualised call straight to another care giver's producer is checked the same
+/// way: records cut out of the producer's own answer (the rest kept byte for byte).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtualised_journal_call_is_checked_record_by_record() {
+    let p = Pdl::start();
+    let patient = "191212121212";
+    let other = SOURCES[1].0;
+    let doctor = p.user(OWN_CG, OWN_UNIT, None);
+
+    let r = p.ask_at(other, patient, None).await;
+    assert_eq!(
+        r.header("x-vp-fault-code"),
+        Some("VX001"),
+        "{}",
+        r.describe()
+    );
+
+    let r = p.ask_at(other, patient, Some(&doctor)).await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert_eq!(record_sources(&r), Vec::<String>::new(), "{}", r.describe());
+    assert_eq!(withheld(&r), 2);
+    let text = r.text();
+    assert!(
+        text.contains("GetCareDocumentationResponse") && text.contains("resultCode>OK<"),
+        "the producer's envelope stays: {text}"
+    );
+    assert!(
+        roxmltree::Document::parse(&text).is_ok(),
+        "well-formed: {text}"
+    );
+
+    p.admin_post(
+        "/api/consents",
+        json!({"patient": patient, "care_giver": OWN_CG, "scope": ["care-documentation"]}),
+    )
+    .await;
+    let r = p.ask_at(other, patient, Some(&doctor)).await;
+    assert_eq!(record_sources(&r), two_each(&[other]), "{}", r.describe());
+    assert_eq!(withheld(&r), 0);
 }
