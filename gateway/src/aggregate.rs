@@ -172,7 +172,7 @@ impl Aggregator {
         sources.dedup_by(|a, b| a.logical_address.eq_ignore_ascii_case(&b.logical_address));
 
         // Which sources the consumer may reach, and how (one table snapshot).
-        let today = chrono::Local::now().date_naive();
+        let today = crate::pipeline::today();
         let mut calls = Vec::new();
         let mut failed = Vec::new();
         {
@@ -361,9 +361,24 @@ fn failure(la: &str, agent: CausingAgent, code: &str, text: String) -> SourceOut
     }
 }
 
-/// `yyyyMMddHHmmss`, local time (the format of ProcessingStatus timestamps).
+/// `yyyyMMddHHmmss`, local time (the format of ProcessingStatus timestamps), formatted
+/// at most once a second per thread (a fan-out asks for it once per source).
 fn now_stamp() -> String {
-    chrono::Local::now().format("%Y%m%d%H%M%S").to_string()
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != now {
+            *c = (now, chrono::Local::now().format("%Y%m%d%H%M%S").to_string());
+        }
+        c.1.clone()
+    })
 }
 
 /// Ask one source: the consumer's request with the address header set to the source.

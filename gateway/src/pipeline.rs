@@ -633,7 +633,7 @@ fn body_fault(e: crate::forward::BoxError, limit: u64, contract: &str) -> Fault 
 
 /// Today's local date for validity checks, recomputed at most once a second per thread
 /// (the local-time lookup is not free, and validity is by day).
-fn today() -> chrono::NaiveDate {
+pub(crate) fn today() -> chrono::NaiveDate {
     use std::cell::Cell;
     thread_local! {
         static CACHE: Cell<Option<(u64, chrono::NaiveDate)>> = const { Cell::new(None) };
