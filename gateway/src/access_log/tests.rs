@@ -533,3 +533,33 @@ fn durable_crash_child() {
     });
     std::process::abort();
 }
+
+/// The access log shares the `[store]` file with the engagement store: both write at
+/// once through their own connections, neither fails (SQLite serialises the writers;
+/// busy_timeout makes each wait for the other).
+#[test]
+fn access_log_and_engagement_store_write_the_same_file_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vaxel.db");
+    let store = crate::store::sqlite::SqliteStore::open(&path).unwrap();
+    let log_store = store.access_log().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for b in 0..20u64 {
+                let batch: Vec<_> = (0..500)
+                    .map(|i| entry(b * 500 + i, "191212121212", "U"))
+                    .collect();
+                log_store.append_access_log(&batch).unwrap();
+            }
+        });
+        for i in 0..20 {
+            crate::store::compliance::apply_one_with_notification(
+                &store,
+                &format!("1990010112{i:02}"),
+                "sub",
+            );
+        }
+    });
+    assert_eq!(verify(&log_store).unwrap().entries, 10_000);
+    assert_eq!(crate::store::Store::outbox_len(&store).unwrap(), 20);
+}
