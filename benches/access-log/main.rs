@@ -13,7 +13,8 @@
 //!    commit + fsync each), sequentially.
 //!
 //! `cargo bench -p vaxel --bench access-log` — entries from `VAXEL_AL_BENCH_ENTRIES`
-//! (default 500000), the database in a temporary folder (or `VAXEL_AL_BENCH_DIR`).
+//! (default 500000), the database in a temporary folder (or `VAXEL_AL_BENCH_DIR`);
+//! `VAXEL_AL_BENCH_PRAGMAS` adds PRAGMAs on the writer connection (to compare settings).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,6 +83,12 @@ fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_path_buf());
     let config = AccessLogConfig::default();
+    // Extra PRAGMAs for the writer connection, to compare settings
+    // (e.g. "PRAGMA cache_size=-2000; PRAGMA wal_autocheckpoint=10000;").
+    let pragmas = std::env::var("VAXEL_AL_BENCH_PRAGMAS").unwrap_or_default();
+    if !pragmas.is_empty() {
+        println!("writer pragmas: {pragmas}");
+    }
     println!(
         "access log bench: {total} entries per phase, max_batch {}, queue_capacity {}, load avg {}",
         config.max_batch,
@@ -96,7 +103,7 @@ fn main() {
     // 1. Store alone.
     let path = dir.join("al-store.db");
     let _ = std::fs::remove_file(&path);
-    let store = SqliteAccessLogStore::open(&path).unwrap();
+    let store = SqliteAccessLogStore::open_with_pragmas(&path, &pragmas).unwrap();
     let entries: Vec<_> = (0..total).map(entry).collect();
     let start = Instant::now();
     for chunk in entries.chunks(config.max_batch) {
@@ -138,7 +145,8 @@ fn main() {
     // 2. Through the writer.
     let path = dir.join("al-writer.db");
     let _ = std::fs::remove_file(&path);
-    let store: Arc<dyn AccessLogStore> = Arc::new(SqliteAccessLogStore::open(&path).unwrap());
+    let store: Arc<dyn AccessLogStore> =
+        Arc::new(SqliteAccessLogStore::open_with_pragmas(&path, &pragmas).unwrap());
     let log = AccessLog::start(store.clone(), &config);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

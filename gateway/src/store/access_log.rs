@@ -180,6 +180,13 @@ impl SqliteAccessLogStore {
     /// Open (or create) the database file with WAL + `synchronous=FULL` (same settings
     /// as [`super::sqlite::SqliteStore`]) and migrate the access log tables.
     pub fn open(path: &Path) -> Result<SqliteAccessLogStore> {
+        Self::open_with_pragmas(path, "")
+    }
+
+    /// [`SqliteAccessLogStore::open`], then `pragmas` (e.g. `PRAGMA cache_size=-2000;`)
+    /// on the writer connection. For benchmarks that compare settings.
+    #[doc(hidden)]
+    pub fn open_with_pragmas(path: &Path, pragmas: &str) -> Result<SqliteAccessLogStore> {
         let open_err = |reason: String| StoreError::Open {
             path: path.display().to_string(),
             reason,
@@ -193,6 +200,9 @@ impl SqliteAccessLogStore {
             .execute_batch(&format!(
                 "PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES};"
             ))
+            .map_err(|e| open_err(e.to_string()))?;
+        writer
+            .execute_batch(pragmas)
             .map_err(|e| open_err(e.to_string()))?;
         migrate(&writer)?;
         let reader = connect(path).map_err(|e| open_err(e.to_string()))?;
