@@ -335,6 +335,10 @@ fn head_of(conn: &Connection) -> Result<ChainHead> {
 impl AccessLogStore for SqliteAccessLogStore {
     fn append_access_log(&self, entries: &[AccessLogEntry]) -> Result<ChainHead> {
         let mut conn = self.writer()?;
+        // Index transactions run with synchronous=NORMAL on this connection; make sure a
+        // failed switch back can never make a chain commit non-durable.
+        conn.execute_batch("PRAGMA synchronous=FULL")
+            .map_err(backend)?;
         // IMMEDIATE: take the write lock before reading the head, so that no other
         // writer (another process on the same file) can extend the chain in between.
         let tx = conn
