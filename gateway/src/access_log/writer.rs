@@ -17,7 +17,7 @@ use crate::store::access_log::AccessLogStore;
 /// The writer fills the review index (specs/access-log.md 4.5) once this many committed
 /// entries are un-indexed, or whenever its queue is empty. Larger batches make the
 /// sorted index inserts more local; the un-indexed tail that queries scan stays below
-/// `INDEX_BATCH + ` the largest batch.
+/// `INDEX_BATCH` plus the largest batch (unless indexing fails; see [`index_all`]).
 pub(crate) const INDEX_BATCH: u64 = 50_000;
 /// Entries per index transaction (bounds memory when a long tail is indexed at start).
 const INDEX_CHUNK: usize = 200_000;

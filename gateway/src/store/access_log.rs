@@ -548,11 +548,13 @@ fn index_batch(conn: &mut Connection, max_entries: usize) -> Result<IndexState> 
     };
     {
         // Sorted by key: consecutive inserts land on the same leaf page, so a batch
-        // writes each touched page once instead of one random page per entry.
+        // writes each touched page once instead of one random page per entry. OR IGNORE:
+        // the whole row is the key, so an existing equal row is the row we would write (a
+        // stray row planted above the mark must not stop indexing; verify reports it).
         rows.sort_unstable_by(|a, b| (&a.2, a.1, a.0).cmp(&(&b.2, b.1, b.0)));
         let mut insert = tx
             .prepare_cached(
-                "INSERT INTO access_log_by_patient (patient_id, time_ms, seq) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO access_log_by_patient (patient_id, time_ms, seq) VALUES (?1, ?2, ?3)",
             )
             .map_err(backend)?;
         for (seq, time_ms, patient, _) in &rows {
@@ -563,7 +565,7 @@ fn index_batch(conn: &mut Connection, max_entries: usize) -> Result<IndexState> 
         rows.sort_unstable_by(|a, b| (&a.3, a.1, a.0).cmp(&(&b.3, b.1, b.0)));
         let mut insert = tx
             .prepare_cached(
-                "INSERT INTO access_log_by_user (user_hsa_id, time_ms, seq) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO access_log_by_user (user_hsa_id, time_ms, seq) VALUES (?1, ?2, ?3)",
             )
             .map_err(backend)?;
         for (seq, time_ms, _, user) in &rows {
