@@ -723,3 +723,31 @@ fn tampered_index_rows_are_detected() {
         );
     }
 }
+
+/// A log written by vaxel before the review index moved off the durable path (schema 1:
+/// patient/user indexes on the chain table) is indexed by the migration.
+#[test]
+fn schema_1_log_is_indexed_by_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 12));
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE access_log_by_patient; DROP TABLE access_log_by_user;
+             DROP TABLE access_log_indexed;
+             CREATE INDEX access_log_patient ON access_log (patient_id, time_ms);
+             CREATE INDEX access_log_user ON access_log (user_hsa_id, time_ms);
+             UPDATE access_log_schema_version SET version = 1;",
+        )
+        .unwrap();
+    let store = SqliteAccessLogStore::open(&path).unwrap();
+    assert_eq!(indexed_upto(&path), 12);
+    assert!(verify(&store).unwrap().is_intact());
+    assert_eq!(
+        query_by_patient(&store, "191212120001", None, None, 100)
+            .unwrap()
+            .len(),
+        4
+    );
+}
