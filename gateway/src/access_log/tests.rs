@@ -533,3 +533,221 @@ fn durable_crash_child() {
     });
     std::process::abort();
 }
+
+/// The access log shares the `[store]` file with the engagement store: both write at
+/// once through their own connections, neither fails (SQLite serialises the writers;
+/// busy_timeout makes each wait for the other).
+#[test]
+fn access_log_and_engagement_store_write_the_same_file_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vaxel.db");
+    let store = crate::store::sqlite::SqliteStore::open(&path).unwrap();
+    let log_store = store.access_log().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for b in 0..20u64 {
+                let batch: Vec<_> = (0..500)
+                    .map(|i| entry(b * 500 + i, "191212121212", "U"))
+                    .collect();
+                log_store.append_access_log(&batch).unwrap();
+            }
+        });
+        for i in 0..20 {
+            crate::store::compliance::apply_one_with_notification(
+                &store,
+                &format!("1990010112{i:02}"),
+                "sub",
+            );
+        }
+    });
+    assert_eq!(verify(&log_store).unwrap().entries, 10_000);
+    assert_eq!(crate::store::Store::outbox_len(&store).unwrap(), 20);
+}
+
+fn indexed_upto(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("SELECT indexed_upto FROM access_log_indexed", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// Review queries return entries from the index (up to `indexed_upto`) and from the
+/// un-indexed tail of the chain above it, merged in time order and limited as one list.
+#[test]
+fn query_spans_indexed_and_unindexed_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let store = SqliteAccessLogStore::open(&path).unwrap();
+    let mk = |range: std::ops::Range<u64>| -> Vec<_> {
+        range
+            .map(|i| {
+                let patient = if i % 2 == 0 {
+                    "191212121212"
+                } else {
+                    "199001011234"
+                };
+                entry(
+                    i * 1000,
+                    patient,
+                    if i % 3 == 0 { "SE-U-A" } else { "SE-U-B" },
+                )
+            })
+            .collect()
+    };
+    store.append_access_log(&mk(0..10)).unwrap();
+    let state = store.index_access_log(1_000).unwrap();
+    assert_eq!((state.indexed_upto, state.head), (10, 10));
+    store.append_access_log(&mk(10..20)).unwrap();
+    assert_eq!(
+        indexed_upto(&path),
+        10,
+        "the second batch is not indexed yet"
+    );
+
+    let all = query_by_patient(&store, "191212121212", None, None, 100).unwrap();
+    let seqs: Vec<u64> = all.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, [1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
+    assert!(all.iter().all(|(_, e)| e.patient_id == "191212121212"));
+    // A limit that ends in the tail, and a period that straddles the mark.
+    let seqs = |v: Vec<(u64, AccessLogEntry)>| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(query_by_patient(&store, "191212121212", None, None, 7).unwrap()),
+        [1, 3, 5, 7, 9, 11, 13]
+    );
+    let t = |n: i64| Some(Utc.timestamp_millis_opt(1_700_000_000_000 + n).unwrap());
+    assert_eq!(
+        seqs(query_by_patient(&store, "191212121212", t(6_000), t(14_000), 100).unwrap()),
+        [7, 9, 11, 13]
+    );
+    assert_eq!(
+        seqs(query_by_user(&store, "SE-U-A", None, None, 100).unwrap()),
+        [1, 4, 7, 10, 13, 16, 19]
+    );
+    // Indexing the rest changes nothing in the answers.
+    store.index_access_log(1_000).unwrap();
+    assert_eq!(indexed_upto(&path), 20);
+    assert_eq!(
+        seqs(query_by_user(&store, "SE-U-A", None, None, 100).unwrap()),
+        [1, 4, 7, 10, 13, 16, 19]
+    );
+    assert_eq!(
+        seqs(query_by_patient(&store, "191212121212", t(6_000), t(14_000), 100).unwrap()),
+        [7, 9, 11, 13]
+    );
+    assert!(verify(&store).unwrap().is_intact());
+}
+
+/// Entries committed but not indexed when the process died (the index is filled after
+/// the durable commit): the writer indexes them when it starts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_indexes_the_unindexed_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 30)); // appended, never indexed: as after kill -9
+    assert_eq!(indexed_upto(&path), 0);
+
+    let store: Arc<dyn AccessLogStore> = Arc::new(SqliteAccessLogStore::open(&path).unwrap());
+    let log = AccessLog::start(store.clone(), &AccessLogConfig::default());
+    let head = log
+        .record_durable(vec![entry(31, "191212120001", "SE2321000016-U1")])
+        .await
+        .unwrap();
+    assert_eq!(head.seq, 31);
+    log.shutdown();
+    assert_eq!(
+        indexed_upto(&path),
+        31,
+        "tail indexed at start, the rest at shutdown"
+    );
+    let conn = Connection::open(&path).unwrap();
+    for table in ["access_log_by_patient", "access_log_by_user"] {
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 31, "{table}");
+    }
+    assert!(verify(store.as_ref()).unwrap().is_intact());
+    assert_eq!(
+        query_by_patient(store.as_ref(), "191212120001", None, None, 100)
+            .unwrap()
+            .len(),
+        11
+    );
+}
+
+/// The review index is derived data outside the chain, but verification still checks
+/// it: a changed, removed or stray index row is an index mismatch at that entry.
+#[test]
+fn tampered_index_rows_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let indexed = |path: &Path| {
+        let store = store_with(path, 10);
+        store.index_access_log(1_000).unwrap();
+        assert!(verify(&store).unwrap().is_intact());
+    };
+    let cases = [
+        (
+            "UPDATE access_log_by_patient SET patient_id = '199001011234' WHERE seq = 5",
+            5,
+        ),
+        (
+            "UPDATE access_log_by_user SET user_hsa_id = 'SE-OTHER' WHERE seq = 4",
+            4,
+        ),
+        ("UPDATE access_log_by_user SET time_ms = 0 WHERE seq = 6", 6),
+        ("DELETE FROM access_log_by_patient WHERE seq = 7", 7),
+        (
+            "INSERT INTO access_log_by_patient VALUES ('199001011234', 1700000000002, 2)",
+            2,
+        ),
+        ("UPDATE access_log_indexed SET indexed_upto = 12", 11),
+    ];
+    for (sql, seq) in cases {
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path.with_extension("db-wal"));
+        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+        indexed(&path);
+        Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+        let b = reverify(&path, None).first_broken.expect(sql);
+        assert_eq!(
+            (b.seq, b.kind),
+            (seq, BreakKind::IndexMismatch),
+            "{sql}: {b}"
+        );
+        assert!(
+            !b.detail.contains("199001011234"),
+            "no patient id in reports"
+        );
+    }
+}
+
+/// A log written by vaxel before the review index moved off the durable path (schema 1:
+/// patient/user indexes on the chain table) is indexed by the migration.
+#[test]
+fn schema_1_log_is_indexed_by_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    drop(store_with(&path, 12));
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE access_log_by_patient; DROP TABLE access_log_by_user;
+             DROP TABLE access_log_indexed;
+             CREATE INDEX access_log_patient ON access_log (patient_id, time_ms);
+             CREATE INDEX access_log_user ON access_log (user_hsa_id, time_ms);
+             UPDATE access_log_schema_version SET version = 1;",
+        )
+        .unwrap();
+    let store = SqliteAccessLogStore::open(&path).unwrap();
+    assert_eq!(indexed_upto(&path), 12);
+    assert!(verify(&store).unwrap().is_intact());
+    assert_eq!(
+        query_by_patient(&store, "191212120001", None, None, 100)
+            .unwrap()
+            .len(),
+        4
+    );
+}

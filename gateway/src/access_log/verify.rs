@@ -27,8 +27,9 @@ pub enum BreakKind {
     BrokenLink,
     /// The bytes hash correctly but are not a canonical entry (written by a foreign tool).
     NotCanonical,
-    /// The indexed columns (time, patient, user) disagree with the hashed entry: review
-    /// queries would return wrong answers.
+    /// The indexed columns (time, patient, user) disagree with the hashed entry, or the
+    /// review index (derived from them) disagrees with the chain: review queries would
+    /// return wrong answers.
     IndexMismatch,
     /// The log ends before the externally recorded head: newest entries were removed.
     Truncated,
@@ -154,6 +155,16 @@ pub fn verify_against(
             }),
             Some(_) => None,
         },
+    };
+    // The chain is intact: now the review index (derived data, section 4.5), which must
+    // agree with the chain or review queries would miss or misattribute entries.
+    let first_broken = match first_broken {
+        Some(b) => Some(b),
+        None => store.check_access_log_index()?.map(|(seq, detail)| Break {
+            seq,
+            kind: BreakKind::IndexMismatch,
+            detail,
+        }),
     };
     Ok(VerifyReport {
         entries: head.seq,

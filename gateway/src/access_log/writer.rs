@@ -14,6 +14,14 @@ use super::{AccessLogEntry, AccessLogError, ChainHead};
 use crate::config::AccessLogConfig;
 use crate::store::access_log::AccessLogStore;
 
+/// The writer fills the review index (specs/access-log.md 4.5) once this many committed
+/// entries are un-indexed, or whenever its queue is empty. Larger batches make the
+/// sorted index inserts more local; the un-indexed tail that queries scan stays below
+/// `INDEX_BATCH` plus the largest batch (unless indexing fails; see [`index_all`]).
+pub(crate) const INDEX_BATCH: u64 = 50_000;
+/// Entries per index transaction (bounds memory when a long tail is indexed at start).
+const INDEX_CHUNK: usize = 200_000;
+
 type Ack = oneshot::Sender<Result<ChainHead, AccessLogError>>;
 
 enum Job {
@@ -243,6 +251,8 @@ fn run_writer(
     let mut permits: Vec<OwnedSemaphorePermit> = Vec::new();
     let mut flushes: Vec<std::sync::mpsc::SyncSender<()>> = Vec::new();
     let mut stopping = false;
+    // Index what a crash (or an older writer) left un-indexed before taking new entries.
+    let mut unindexed = index_all(store.as_ref());
     loop {
         let first = if stopping {
             // Stop was seen and the channel closed: drain what was sent before it.
@@ -251,9 +261,19 @@ fn run_writer(
                 Err(_) => break,
             }
         } else {
-            match rx.blocking_recv() {
-                Some(job) => job,
-                None => break,
+            match rx.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // Idle: bring the index up to the head while nobody waits.
+                    if unindexed > 0 {
+                        unindexed = index_all(store.as_ref());
+                    }
+                    match rx.blocking_recv() {
+                        Some(job) => job,
+                        None => break,
+                    }
+                }
             }
         };
         let mut next = Some(first);
@@ -290,6 +310,7 @@ fn run_writer(
             for ack in acks.drain(..) {
                 let _ = ack.send(Ok(head));
             }
+            unindexed += batch.len() as u64;
             batch.clear();
         } else {
             // record_durable with no entries: answer with the current head.
@@ -305,8 +326,35 @@ fn run_writer(
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
+        // The bound on the un-indexed tail: index before taking the next batch.
+        if unindexed >= INDEX_BATCH {
+            unindexed = index_all(store.as_ref());
+        }
     }
+    index_all(store.as_ref());
     tracing::info!("access log writer stopped");
+}
+
+/// Index every committed entry; returns the entries still un-indexed (0 unless indexing
+/// failed: then queries stay correct, scanning a longer tail, and the writer tries again
+/// later; durability of new entries never waits for the index).
+fn index_all(store: &dyn AccessLogStore) -> u64 {
+    let mut last = None;
+    loop {
+        match store.index_access_log(INDEX_CHUNK) {
+            Ok(state) if state.lag() == 0 => return 0,
+            // No progress (another process is appending past us): try again later.
+            Ok(state) if last == Some(state.indexed_upto) => return state.lag(),
+            Ok(state) => last = Some(state.indexed_upto),
+            Err(e) => {
+                tracing::error!(error = %e, "access log review index could not be updated; retried later");
+                return match store.access_log_head() {
+                    Ok(h) => h.seq.max(1),
+                    Err(_) => 1,
+                };
+            }
+        }
+    }
 }
 
 /// Append until it succeeds: queued entries are never dropped. Durable waiters learn of
