@@ -463,3 +463,81 @@ async fn virtualised_journal_call_is_checked_record_by_record() {
     assert_eq!(record_sources(&r), two_each(&[other]), "{}", r.describe());
     assert_eq!(withheld(&r), 0);
 }
+
+/// The operator's CLI on the same store: a consent added with `vaxel consent` counts
+/// after SIGHUP, `list` shows it, and `vaxel access-log` lists the patient's accesses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_cli_registers_consents_and_reviews_the_log() {
+    let p = Pdl::start();
+    let patient = "191212121212";
+    p.register(patient).await;
+    let config = p.gw.dir.path().join("vaxel.toml");
+    let cli = |args: &[&str]| {
+        let out = Command::new(VAXEL)
+            .arg(args[0])
+            .arg("--config")
+            .arg(&config)
+            .args(&args[1..])
+            .output()
+            .expect("vaxel runs");
+        assert!(
+            out.status.success(),
+            "vaxel {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let doctor = p.user(OWN_CG, OWN_UNIT, None);
+    let r = p.ask(patient, Some(&doctor)).await;
+    assert_eq!(withheld(&r), 4, "{}", r.describe());
+
+    let added: Value = serde_json::from_str(&cli(&[
+        "consent",
+        "add",
+        "--patient",
+        patient,
+        "--care-giver",
+        OWN_CG,
+        "--by",
+        "SE2321000016-OPERATOR",
+    ]))
+    .expect("JSON");
+    let id = added["id"].as_str().expect("id").to_string();
+    let listed = cli(&["consent", "list", "--patient", patient]);
+    assert!(listed.contains(&id), "{listed}");
+
+    // The running gateway reloads its consent index on SIGHUP.
+    p.gw.proc.signal("HUP");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let r = p.ask(patient, Some(&doctor)).await;
+        if withheld(&r) == 0 {
+            assert_eq!(record_sources(&r).len(), 6, "{}", r.describe());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CLI's consent did not take effect after SIGHUP: {}",
+            r.describe()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Review from the CLI (JSON lines), once the batched entries are written.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let lines = cli(&["access-log", "--patient", patient]);
+        if lines.contains("\"reason\":\"consent\"") && lines.contains("\"no-consent\"") {
+            for line in lines.lines() {
+                let v: Value = serde_json::from_str(line).expect("JSON line");
+                assert_eq!(v["entry"]["patient_id"], patient, "{line}");
+            }
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "vaxel access-log lacks the decisions: {lines}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
