@@ -301,22 +301,7 @@ impl Aggregator {
         }
         // PDL: every decision is logged; emergency access is durable before the answer
         // leaves, the rest is written in batches off the request path.
-        if let Some(log) = &shared.access_log {
-            let emergency = log_entries
-                .iter()
-                .any(|e: &crate::access_log::AccessLogEntry| {
-                    e.decision == crate::access_log::Decision::Emergency
-                });
-            if emergency {
-                log.record_durable(log_entries).await.map_err(|e| {
-                    Fault::Producer(format!(
-                        "emergency access cannot be answered: the access log could not be written ({e}); nothing was shown"
-                    ))
-                })?;
-            } else {
-                log.record(log_entries).await;
-            }
-        }
+        crate::consent::enforce::write_access_log(shared.access_log.as_ref(), log_entries).await?;
         outcomes.extend(failed);
         outcomes.sort_by(|a, b| a.logical_address.cmp(&b.logical_address));
 

@@ -316,18 +316,7 @@ async fn route_and_forward(
     }
     if let Some(service) = local {
         // The gateway answers itself: read the whole (bounded) message first.
-        let whole = ForwardBody::new(
-            std::mem::take(&mut head.chunks),
-            head.received,
-            unread.take(),
-            content_length,
-            max_body,
-            cfg.service.body_idle_timeout,
-        )
-        .collect()
-        .await
-        .map_err(|e| body_fault(e, max_body, contract))?
-        .to_bytes();
+        let whole = read_whole(&mut head, unread, content_length, max_body, cfg, contract).await?;
         let new_history = if history.trim().is_empty() {
             cfg.instance_id.clone()
         } else {
@@ -353,18 +342,8 @@ async fn route_and_forward(
             let user = consent
                 .verify_user(&parts.headers)
                 .map_err(|e| Fault::UserContext(e.to_string()))?;
-            let whole = ForwardBody::new(
-                std::mem::take(&mut head.chunks),
-                head.received,
-                unread.take(),
-                content_length,
-                max_body,
-                cfg.service.body_idle_timeout,
-            )
-            .collect()
-            .await
-            .map_err(|e| body_fault(e, max_body, contract))?
-            .to_bytes();
+            let whole =
+                read_whole(&mut head, unread, content_length, max_body, cfg, contract).await?;
             let query = set.parse_request(&whole).map_err(|e| {
                 Fault::Malformed(format!(
                     "the {} request cannot be read: {e}",
@@ -535,20 +514,7 @@ async fn check_journal_answer(
         &mut kept,
         &mut log,
     );
-    if let Some(access_log) = &shared.access_log {
-        let emergency = log.iter().any(|e: &crate::access_log::AccessLogEntry| {
-            e.decision == crate::access_log::Decision::Emergency
-        });
-        if emergency {
-            access_log.record_durable(log).await.map_err(|e| {
-                Fault::Producer(format!(
-                    "emergency access cannot be answered: the access log could not be written ({e}); nothing was shown"
-                ))
-            })?;
-        } else {
-            access_log.record(log).await;
-        }
-    }
+    crate::consent::enforce::write_access_log(shared.access_log.as_ref(), log).await?;
     if withheld == 0 {
         return Ok((body, 0));
     }
@@ -616,6 +582,30 @@ async fn call_local(
     };
     shared.stats.local_answers.fetch_add(1, Ordering::Relaxed);
     Ok(resp.map(Either::Left))
+}
+
+/// The rest of the request read into one buffer (bounded by `max_body` and the body idle
+/// timeout), for the gateway's own services and consent-checked journal calls.
+async fn read_whole(
+    head: &mut EnvelopeHead,
+    unread: &mut Option<Incoming>,
+    content_length: Option<u64>,
+    max_body: u64,
+    cfg: &Config,
+    contract: &str,
+) -> Result<Bytes, Fault> {
+    Ok(ForwardBody::new(
+        std::mem::take(&mut head.chunks),
+        head.received,
+        unread.take(),
+        content_length,
+        max_body,
+        cfg.service.body_idle_timeout,
+    )
+    .collect()
+    .await
+    .map_err(|e| body_fault(e, max_body, contract))?
+    .to_bytes())
 }
 
 /// A request body that could not be read whole for a local service.

@@ -103,3 +103,26 @@ pub fn filter_records(
     }
     before - records.len()
 }
+
+/// Write the decisions of one answer to the PDL access log: durable before the answer
+/// leaves when any is emergency access (PDL 6:4 must be reviewable), otherwise queued for
+/// the batched writer (off the request path).
+pub async fn write_access_log(
+    log: Option<&crate::access_log::AccessLog>,
+    entries: Vec<AccessLogEntry>,
+) -> Result<(), crate::fault::Fault> {
+    let Some(log) = log else { return Ok(()) };
+    let emergency = entries
+        .iter()
+        .any(|e| e.decision == access_log::Decision::Emergency);
+    if emergency {
+        log.record_durable(entries).await.map_err(|e| {
+            crate::fault::Fault::Producer(format!(
+                "emergency access cannot be answered: the access log could not be written ({e}); nothing was shown"
+            ))
+        })?;
+    } else {
+        log.record(entries).await;
+    }
+    Ok(())
+}
