@@ -12,7 +12,6 @@
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -231,19 +230,10 @@ impl SqliteAccessLogStore {
     }
 }
 
+/// Same durability as the engagement store (WAL, fsync at every commit), so an
+/// acknowledged (committed) entry survives kill -9 and power loss.
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    // Same durability as the engagement store: WAL, fsync at every commit, so an
-    // acknowledged (committed) entry survives kill -9 and power loss.
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "journal_mode WAL not available (got {mode})"
-        )));
-    }
-    conn.execute_batch("PRAGMA synchronous=FULL;")?;
-    Ok(conn)
+    super::sqlite::connect(path)
 }
 
 fn migrate(conn: &Connection) -> Result<()> {

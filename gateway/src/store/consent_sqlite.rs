@@ -175,12 +175,7 @@ impl ConsentStore for SqliteStore {
     fn register_consent(&self, c: &NewConsent, now: DateTime<Utc>) -> Result<Consent> {
         let id = uuid::Uuid::new_v4().to_string();
         let conn = self.writer()?;
-        // IMMEDIATE: take the write lock first, so that a commit of another writer on the
-        // same file (access log, engagement index) cannot fail this one half-way
-        // (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
-        let tx =
-            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        let tx = write_transaction(&conn)?;
         let seq = next_seq(&tx, "consent").map_err(backend)?;
         tx.execute(
             &format!("INSERT INTO consent ({CONSENT_COLUMNS}, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, ?10)"),
@@ -234,12 +229,7 @@ impl ConsentStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<EndOutcome<Consent>> {
         let conn = self.writer()?;
-        // IMMEDIATE: take the write lock first, so that a commit of another writer on the
-        // same file (access log, engagement index) cannot fail this one half-way
-        // (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
-        let tx =
-            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        let tx = write_transaction(&conn)?;
         let changed = tx
             .execute(
                 "UPDATE consent SET revoked_at_ms = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at_ms IS NULL",
@@ -265,12 +255,7 @@ impl ConsentStore for SqliteStore {
     fn register_block(&self, b: &NewBlock, now: DateTime<Utc>) -> Result<Block> {
         let id = uuid::Uuid::new_v4().to_string();
         let conn = self.writer()?;
-        // IMMEDIATE: take the write lock first, so that a commit of another writer on the
-        // same file (access log, engagement index) cannot fail this one half-way
-        // (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
-        let tx =
-            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        let tx = write_transaction(&conn)?;
         let seq = next_seq(&tx, "consent_block").map_err(backend)?;
         tx.execute(
             &format!("INSERT INTO consent_block ({BLOCK_COLUMNS}, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9)"),
@@ -317,12 +302,7 @@ impl ConsentStore for SqliteStore {
 
     fn lift_block(&self, id: &str, by: &str, now: DateTime<Utc>) -> Result<EndOutcome<Block>> {
         let conn = self.writer()?;
-        // IMMEDIATE: take the write lock first, so that a commit of another writer on the
-        // same file (access log, engagement index) cannot fail this one half-way
-        // (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
-        let tx =
-            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        let tx = write_transaction(&conn)?;
         let changed = tx
             .execute(
                 "UPDATE consent_block SET lifted_at_ms = ?2, lifted_by = ?3 WHERE id = ?1 AND lifted_at_ms IS NULL",
@@ -371,6 +351,14 @@ impl ConsentStore for SqliteStore {
         }
         Ok(())
     }
+}
+
+/// A write transaction that takes the write lock first (IMMEDIATE), so that a commit of
+/// another writer on the same file (access log, engagement index) cannot fail this one
+/// half-way (SQLITE_BUSY_SNAPSHOT); busy_timeout then waits for the lock.
+fn write_transaction(conn: &rusqlite::Connection) -> Result<rusqlite::Transaction<'_>> {
+    rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)
 }
 
 #[cfg(test)]

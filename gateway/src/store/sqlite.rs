@@ -108,7 +108,9 @@ impl SqliteStore {
     }
 }
 
-fn connect(path: &Path) -> rusqlite::Result<Connection> {
+/// A connection with the project's durability settings (shared by every SQLite store:
+/// engagements, consents, access log).
+pub(super) fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     // WAL: readers do not block the writer. FULL: the WAL is fsynced at every commit,
