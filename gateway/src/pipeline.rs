@@ -232,6 +232,12 @@ async fn route_and_forward(
             cfg.instance_id
         )));
     }
+    // The history every onward call carries: the caller's, then this gateway.
+    let new_history = if history.trim().is_empty() {
+        cfg.instance_id.clone()
+    } else {
+        format!("{history},{}", cfg.instance_id)
+    };
     let original_consumer = match parts.headers.get(headers::ORIGINAL_CONSUMER) {
         Some(v) => {
             if !cfg.identity.may_set_original_consumer(&sender) {
@@ -317,11 +323,6 @@ async fn route_and_forward(
     if let Some(service) = local {
         // The gateway answers itself: read the whole (bounded) message first.
         let whole = read_whole(&mut head, unread, content_length, max_body, cfg, contract).await?;
-        let new_history = if history.trim().is_empty() {
-            cfg.instance_id.clone()
-        } else {
-            format!("{history},{}", cfg.instance_id)
-        };
         let original = original_consumer.to_str().unwrap_or(&sender).to_string();
         let ctx = crate::aggregate::CallContext {
             sender: &sender,
@@ -406,11 +407,6 @@ async fn route_and_forward(
             h.insert(header::HOST, v);
         }
     }
-    let new_history = if history.trim().is_empty() {
-        cfg.instance_id.clone()
-    } else {
-        format!("{history},{}", cfg.instance_id)
-    };
     if let Ok(v) = HeaderValue::from_str(&new_history) {
         h.insert(headers::ROUTING_HISTORY, v);
     }
