@@ -672,8 +672,27 @@ async fn reference_update_samples() {
         .unwrap();
     assert!(!found.is_empty());
 
-    for file in ["Update20_GD.xml", "Update20_GCC.xml", "Update1000_GCC.xml"] {
+    // The NPÖ load-test files. One of them has at times been published damaged (a bare
+    // "0"): a file that is not XML must be refused as malformed, every other one accepted.
+    for file in [
+        "Update20_GD.xml",
+        "Update20_GCC.xml",
+        "Update1000_GCC.xml",
+        "Update1000_GD.xml",
+    ] {
         let msg = read_reference(&format!("riv-ta/npo-requests/{file}")).unwrap();
+        if !msg
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('<')
+        {
+            let err =
+                f.ei.handle(xml::UPDATE_NS, Bytes::from(msg))
+                    .await
+                    .unwrap_err();
+            assert_eq!(err.code(), "EI001", "{file}: {err}");
+            continue;
+        }
         let msg = substitute(
             &msg,
             &[
@@ -688,13 +707,6 @@ async fn reference_update_samples() {
             "{file}"
         );
     }
-    // Update1000_GD.xml is published as a bare "0": not XML.
-    let msg = read_reference("riv-ta/npo-requests/Update1000_GD.xml").unwrap();
-    let err =
-        f.ei.handle(xml::UPDATE_NS, Bytes::from(msg))
-            .await
-            .unwrap_err();
-    assert_eq!(err.code(), "EI001", "{err}");
     let found =
         f.ei.find_content(FindQuery::new(
             ResidentId::parse("197001019876").unwrap(),
