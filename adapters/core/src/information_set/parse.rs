@@ -11,6 +11,8 @@
 //! prefixes, duplicate attributes, stray text, a second root). A document type
 //! declaration is refused outright: no DTD, no entity expansion.
 
+use std::borrow::Cow;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{PrefixDeclaration, ResolveResult};
 use quick_xml::NsReader;
@@ -36,13 +38,14 @@ struct Frame {
     declarations_before: usize,
 }
 
-/// What the walker reports to a reader of a particular message kind.
+/// What the walker reports to a reader of a particular message kind. Text borrows the
+/// input where it holds no entity references (the common case: no allocation).
 enum Step<'t> {
     /// An element opened; `start` is the offset of its `<`. Its frame is the last on the
     /// stack. `empty` elements are followed by an `End` at once.
     Start { start: usize },
     /// Character data of the innermost open element (already unescaped).
-    Text(&'t str),
+    Text(Cow<'t, str>),
     /// The innermost element closes (its frame is still on the stack); `end` is the
     /// offset just after its end tag.
     End { end: usize },
@@ -52,7 +55,10 @@ struct Walker<'i> {
     reader: NsReader<&'i [u8]>,
     /// Bytes skipped before the reader's input (a UTF-8 byte order mark).
     base: usize,
-    stack: Vec<Frame>,
+    /// Frames of the open elements are `frames[..depth]`; the ones above are kept to
+    /// reuse their strings' buffers (one allocation per nesting level, not per element).
+    frames: Vec<Frame>,
+    depth: usize,
     /// Namespace declarations of the open elements, outermost first: (prefix or "", URI).
     declarations: Vec<(String, String)>,
     seen_root: bool,
@@ -79,11 +85,27 @@ impl<'i> Walker<'i> {
         Walker {
             reader,
             base,
-            stack: Vec::new(),
+            frames: Vec::new(),
+            depth: 0,
             declarations: Vec::new(),
             seen_root: false,
             root_closed: false,
         }
+    }
+
+    /// The open elements, outermost first.
+    fn stack(&self) -> &[Frame] {
+        &self.frames[..self.depth]
+    }
+
+    /// Number of open elements.
+    fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The innermost open element.
+    fn top(&self) -> Option<&Frame> {
+        self.stack().last()
     }
 
     fn position(&self) -> usize {
@@ -93,7 +115,7 @@ impl<'i> Walker<'i> {
     /// Namespace declarations in scope at the innermost open element that were made on
     /// its ancestors and are not redeclared on the element itself (innermost wins).
     fn inherited_declarations(&self) -> Vec<(String, String)> {
-        let Some(frame) = self.stack.last() else {
+        let Some(frame) = self.top() else {
             return Vec::new();
         };
         let own = &self.declarations[frame.declarations_before..];
@@ -110,15 +132,15 @@ impl<'i> Walker<'i> {
 
     /// Local names of the open elements below `depth` (the element at `depth` excluded).
     fn path_below(&self, depth: usize) -> impl Iterator<Item = &str> {
-        self.stack[depth.min(self.stack.len())..]
+        self.stack()[depth.min(self.depth)..]
             .iter()
             .map(|f| f.local.as_str())
     }
 
     /// Reads until the next step; `None` at the end of a well-formed document.
-    fn next(&mut self, pending_end: &mut Option<usize>) -> Result<Option<StepOwned>, AdapterError> {
+    fn next(&mut self, pending_end: &mut Option<usize>) -> Result<Option<Step<'i>>, AdapterError> {
         if let Some(end) = pending_end.take() {
-            return Ok(Some(StepOwned::End { end }));
+            return Ok(Some(Step::End { end }));
         }
         loop {
             let before = self.position();
@@ -134,16 +156,16 @@ impl<'i> Walker<'i> {
             match event {
                 Event::Start(start) => {
                     self.open(&start, before)?;
-                    return Ok(Some(StepOwned::Start { start: before }));
+                    return Ok(Some(Step::Start { start: before }));
                 }
                 Event::Empty(start) => {
                     self.open(&start, before)?;
                     *pending_end = Some(self.position());
-                    return Ok(Some(StepOwned::Start { start: before }));
+                    return Ok(Some(Step::Start { start: before }));
                 }
                 Event::End(_) => {
                     // quick-xml checked that the name matches the open element.
-                    return Ok(Some(StepOwned::End {
+                    return Ok(Some(Step::End {
                         end: self.position(),
                     }));
                 }
@@ -155,7 +177,7 @@ impl<'i> Walker<'i> {
                     if !valid_chars(&unescaped) {
                         return Err(malformed(before, "character not allowed in XML"));
                     }
-                    if self.stack.is_empty() {
+                    if self.depth == 0 {
                         // Only white space may stand outside the root element.
                         if !raw
                             .iter()
@@ -165,18 +187,25 @@ impl<'i> Walker<'i> {
                         }
                         continue;
                     }
-                    return Ok(Some(StepOwned::Text(unescaped.into_owned())));
+                    return Ok(Some(Step::Text(unescaped)));
                 }
                 Event::CData(data) => {
-                    let text = std::str::from_utf8(&data)
-                        .map_err(|_| malformed(before, "CDATA section is not UTF-8"))?;
-                    if !valid_chars(text) {
+                    let not_utf8 = |_| malformed(before, "CDATA section is not UTF-8");
+                    let text = match data.into_inner() {
+                        Cow::Borrowed(bytes) => {
+                            Cow::Borrowed(std::str::from_utf8(bytes).map_err(not_utf8)?)
+                        }
+                        Cow::Owned(bytes) => Cow::Owned(
+                            String::from_utf8(bytes).map_err(|e| not_utf8(e.utf8_error()))?,
+                        ),
+                    };
+                    if !valid_chars(&text) {
                         return Err(malformed(before, "character not allowed in XML"));
                     }
-                    if self.stack.is_empty() {
+                    if self.depth == 0 {
                         return Err(malformed(before, "CDATA outside the root element"));
                     }
-                    return Ok(Some(StepOwned::Text(text.to_owned())));
+                    return Ok(Some(Step::Text(text)));
                 }
                 Event::Comment(comment) => {
                     let text = std::str::from_utf8(&comment)
@@ -219,7 +248,7 @@ impl<'i> Walker<'i> {
                     ));
                 }
                 Event::Eof => {
-                    if !self.stack.is_empty() {
+                    if self.depth > 0 {
                         return Err(malformed(
                             before,
                             format!("unexpected end of input inside <{}>", self.stack_top()),
@@ -235,27 +264,26 @@ impl<'i> Walker<'i> {
     }
 
     fn stack_top(&self) -> &str {
-        self.stack.last().map(|f| f.local.as_str()).unwrap_or("")
+        self.top().map(|f| f.local.as_str()).unwrap_or("")
     }
 
     /// Checks a start tag and pushes its frame.
     fn open(&mut self, start: &BytesStart<'_>, offset: usize) -> Result<(), AdapterError> {
-        if self.stack.is_empty() {
+        if self.depth == 0 {
             if self.root_closed || self.seen_root {
                 return Err(malformed(offset, "more than one root element"));
             }
             self.seen_root = true;
         }
-        if self.stack.len() >= MAX_DEPTH {
+        if self.depth >= MAX_DEPTH {
             return Err(malformed(
                 offset,
                 format!("elements nested deeper than {MAX_DEPTH}"),
             ));
         }
-        let qname = std::str::from_utf8(start.name().as_ref())
-            .map_err(|_| malformed(offset, "element name is not UTF-8"))?
-            .to_owned();
-        if !valid_qname(&qname) {
+        let qname = std::str::from_utf8(start.name().into_inner())
+            .map_err(|_| malformed(offset, "element name is not UTF-8"))?;
+        if !valid_qname(qname) {
             return Err(malformed(offset, format!("invalid element name {qname:?}")));
         }
         let declarations_before = self.declarations.len();
@@ -330,10 +358,9 @@ impl<'i> Walker<'i> {
         }
         let (resolved, local) = self.reader.resolve_element(start.name());
         let namespace = match resolved {
-            ResolveResult::Bound(ns) => std::str::from_utf8(ns.as_ref())
-                .map_err(|_| malformed(offset, "namespace is not UTF-8"))?
-                .to_owned(),
-            ResolveResult::Unbound => String::new(),
+            ResolveResult::Bound(ns) => std::str::from_utf8(ns.into_inner())
+                .map_err(|_| malformed(offset, "namespace is not UTF-8"))?,
+            ResolveResult::Unbound => "",
             ResolveResult::Unknown(prefix) => {
                 return Err(malformed(
                     offset,
@@ -344,39 +371,35 @@ impl<'i> Walker<'i> {
                 ))
             }
         };
-        let local = String::from_utf8_lossy(local.as_ref()).into_owned();
-        self.stack.push(Frame {
-            local,
-            namespace,
-            declarations_before,
-        });
+        // A suffix of the validated qname: UTF-8.
+        let local = std::str::from_utf8(local.into_inner())
+            .map_err(|_| malformed(offset, "element name is not UTF-8"))?;
+        if self.depth == self.frames.len() {
+            self.frames.push(Frame {
+                local: String::new(),
+                namespace: String::new(),
+                declarations_before,
+            });
+        }
+        let frame = &mut self.frames[self.depth];
+        frame.local.clear();
+        frame.local.push_str(local);
+        frame.namespace.clear();
+        frame.namespace.push_str(namespace);
+        frame.declarations_before = declarations_before;
+        self.depth += 1;
         Ok(())
     }
 
     /// Pops the innermost frame after its `End` step was handled.
     fn close(&mut self) {
-        if let Some(frame) = self.stack.pop() {
-            self.declarations.truncate(frame.declarations_before);
+        if self.depth > 0 {
+            self.depth -= 1;
+            self.declarations
+                .truncate(self.frames[self.depth].declarations_before);
         }
-        if self.stack.is_empty() {
+        if self.depth == 0 {
             self.root_closed = true;
-        }
-    }
-}
-
-/// Owned form of [`Step`] (the reader's buffer is borrowed while reading).
-enum StepOwned {
-    Start { start: usize },
-    Text(String),
-    End { end: usize },
-}
-
-impl StepOwned {
-    fn as_step(&self) -> Step<'_> {
-        match self {
-            StepOwned::Start { start } => Step::Start { start: *start },
-            StepOwned::Text(text) => Step::Text(text),
-            StepOwned::End { end } => Step::End { end: *end },
         }
     }
 }
@@ -390,8 +413,8 @@ fn walk(
     let mut walker = Walker::new(input);
     let mut pending_end = None;
     while let Some(step) = walker.next(&mut pending_end)? {
-        let is_end = matches!(step, StepOwned::End { .. });
-        visit(&walker, step.as_step())?;
+        let is_end = matches!(step, Step::End { .. });
+        visit(&walker, step)?;
         if is_end {
             walker.close();
         }
@@ -429,8 +452,8 @@ impl EnvelopeTracker {
     /// Call on every Start: checks the envelope structure; returns true when this
     /// element is the first child of Body.
     fn on_start(&mut self, walker: &Walker<'_>, start: usize) -> Result<bool, AdapterError> {
-        let depth = walker.stack.len();
-        let frame = walker.stack.last().expect("a start step has a frame");
+        let depth = walker.depth();
+        let frame = walker.top().expect("a start step has a frame");
         match depth {
             1 if frame.local != "Envelope" || frame.namespace != SOAP11_NAMESPACE => {
                 return Err(malformed(
@@ -458,7 +481,7 @@ impl EnvelopeTracker {
     }
 
     fn on_end(&mut self, walker: &Walker<'_>) {
-        let depth = walker.stack.len();
+        let depth = walker.depth();
         match (depth, self.state) {
             (3, Envelope::InPayload) => self.state = Envelope::AfterPayload,
             (2, Envelope::InBody) => self.state = Envelope::Outside,
@@ -491,7 +514,7 @@ impl<'p> FieldCollector<'p> {
     }
 
     fn on_start(&mut self, walker: &Walker<'_>) {
-        let depth = walker.stack.len();
+        let depth = walker.depth();
         if depth <= self.anchor_depth {
             return;
         }
@@ -510,7 +533,7 @@ impl<'p> FieldCollector<'p> {
     }
 
     fn on_text(&mut self, walker: &Walker<'_>, text: &str) {
-        let depth = walker.stack.len();
+        let depth = walker.depth();
         for (open_depth, _, buffer) in &mut self.open {
             if *open_depth == depth {
                 buffer.push_str(text);
@@ -519,7 +542,7 @@ impl<'p> FieldCollector<'p> {
     }
 
     fn on_end(&mut self, walker: &Walker<'_>) {
-        let depth = walker.stack.len();
+        let depth = walker.depth();
         let mut i = 0;
         while i < self.open.len() {
             if self.open[i].0 == depth {
@@ -553,7 +576,7 @@ pub(crate) fn parse_request(
         match step {
             Step::Start { start } => {
                 if tracker.on_start(walker, start)? {
-                    let frame = walker.stack.last().expect("frame");
+                    let frame = walker.top().expect("frame");
                     if frame.local != descriptor.request_element
                         || frame.namespace != descriptor.contract_namespace
                     {
@@ -572,7 +595,7 @@ pub(crate) fn parse_request(
                             paths.record_id,
                             paths.source_system,
                         ],
-                        walker.stack.len(),
+                        walker.depth(),
                     ));
                 } else if tracker.state == Envelope::InPayload {
                     if let Some(fields) = &mut fields {
@@ -583,7 +606,7 @@ pub(crate) fn parse_request(
             Step::Text(text) => {
                 if tracker.state == Envelope::InPayload {
                     if let Some(fields) = &mut fields {
-                        fields.on_text(walker, text);
+                        fields.on_text(walker, &text);
                     }
                 }
             }
@@ -641,14 +664,12 @@ pub(crate) fn parse_response(
         match step {
             Step::Start { start } => {
                 if tracker.on_start(walker, start)? {
-                    let frame = walker.stack.last().expect("frame");
+                    let frame = walker.top().expect("frame");
                     if frame.namespace == SOAP11_NAMESPACE && frame.local == "Fault" {
                         is_fault = Some(true);
                         // SOAP 1.1 §4.4: faultstring is an unqualified child of Fault.
-                        fault_fields = Some(FieldCollector::new(
-                            vec![&["faultstring"]],
-                            walker.stack.len(),
-                        ));
+                        fault_fields =
+                            Some(FieldCollector::new(vec![&["faultstring"]], walker.depth()));
                     } else if frame.local == descriptor.response_element
                         && frame.namespace == descriptor.contract_namespace
                     {
@@ -664,8 +685,8 @@ pub(crate) fn parse_response(
                         fields.on_start(walker);
                     } else if let Some(record) = &mut open {
                         record.fields.on_start(walker);
-                    } else if walker.stack.len() == 4 {
-                        let frame = walker.stack.last().expect("frame");
+                    } else if walker.depth() == 4 {
+                        let frame = walker.top().expect("frame");
                         if frame.local == descriptor.record_element
                             && frame.namespace == descriptor.contract_namespace
                         {
@@ -690,9 +711,9 @@ pub(crate) fn parse_response(
             Step::Text(text) => {
                 if tracker.state == Envelope::InPayload {
                     if let Some(fields) = &mut fault_fields {
-                        fields.on_text(walker, text);
+                        fields.on_text(walker, &text);
                     } else if let Some(record) = &mut open {
-                        record.fields.on_text(walker, text);
+                        record.fields.on_text(walker, &text);
                     }
                 }
             }
@@ -701,7 +722,7 @@ pub(crate) fn parse_response(
                     if let Some(fields) = &mut fault_fields {
                         fields.on_end(walker);
                     } else if let Some(record) = &mut open {
-                        if walker.stack.len() == 4 {
+                        if walker.depth() == 4 {
                             let mut record = open.take().expect("open record");
                             let mut fields = record.fields;
                             records.push(Record {
@@ -743,6 +764,13 @@ pub(crate) fn parse_response(
 
 /// XML 1.0 §2.2 `Char`.
 fn valid_chars(text: &str) -> bool {
+    // Fast path: ASCII text only needs the C0 controls other than tab, LF, CR excluded.
+    if text
+        .bytes()
+        .all(|b| (0x20..0x80).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+    {
+        return true;
+    }
     text.chars().all(|c| {
         matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
     })
@@ -765,6 +793,16 @@ fn name_char(c: char) -> bool {
 
 /// An NCName (no ':').
 fn valid_name(name: &str) -> bool {
+    // Fast path for ASCII names: a letter or '_' first, then letters, digits, '-', '.', '_'.
+    if let [first, rest @ ..] = name.as_bytes() {
+        if (first.is_ascii_alphabetic() || *first == b'_')
+            && rest
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        {
+            return true;
+        }
+    }
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if name_start_char(c)) && chars.all(name_char)
 }
