@@ -2,7 +2,8 @@
 # Aggregation overhead: an NPÖ GetCareDocumentation query fanned out by vaxel to N
 # source systems (default 10), each answering after D ms (default 20), against the same
 # request sent straight to one such source (the slowest producer alone). Both measured in
-# the same run, sequentially over one kept-alive mutual-TLS connection each.
+# the same run, sequentially over one kept-alive mutual-TLS connection each, and against
+# one source through vaxel (a virtualised call: the gateway hop without the fan-out).
 # Usage: benches/aggregate/run.sh [sources] [delay_ms] [requests]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,5 +71,5 @@ done
 echo "vaxel $(git -C "$root" rev-parse --short HEAD); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$root/benches/aggregate/bench.py" measure --gateway "127.0.0.1:$port" \
   --producer "127.0.0.1:$((port + 2))" --certs "$certs" --sources "$sources" \
-  --delay-ms "$delay" --requests "$requests" --gateway-pid $gw \
+  --delay-ms "$delay" --requests "$requests" --gateway-pid $gw --admin "127.0.0.1:$((port + 1))" \
   --consent-gateway "127.0.0.1:$((port + 3))" --jwt-key "$work/idp.key"

@@ -91,6 +91,9 @@ struct SourceAnswer {
     outcome: SourceOutcome,
     body: Option<Bytes>,
     records: Vec<Record>,
+    /// From just before the request was sent until the answer was read (or the call
+    /// failed or timed out).
+    round_trip: Duration,
 }
 
 impl Aggregator {
@@ -232,30 +235,26 @@ impl Aggregator {
 
         // Fan out, all at once, bounded by the deadline.
         let deadline = started + self.deadline;
-        let max_response = shared.config.service.max_body_bytes;
+        let fan_out = FanOut::new(
+            set,
+            envelope,
+            request,
+            ctx,
+            &shared.config.instance_id,
+            shared.config.service.max_body_bytes,
+        );
         let answers = futures_util::future::join_all(calls.into_iter().map(
             |(source, url, profile, timeout)| {
-                let request = request.clone();
+                let fan_out = &fan_out;
                 async move {
-                    let la = source.logical_address.clone();
+                    let la = source.logical_address;
                     let budget = deadline.saturating_duration_since(Instant::now());
                     let timeout = timeout.min(budget);
-                    let asked = call_source(
-                        forwarder,
-                        set,
-                        envelope,
-                        &request,
-                        &la,
-                        &url,
-                        profile,
-                        timeout,
-                        max_response,
-                        &shared.config.instance_id,
-                        ctx,
-                    );
+                    let asked = call_source(forwarder, fan_out, &la, &url, profile, timeout);
                     match tokio::time::timeout(timeout, asked).await {
                         Ok(answer) => answer,
                         Err(_) => SourceAnswer {
+                            round_trip: timeout,
                             outcome: failure(
                                 &la,
                                 CausingAgent::VirtualizationPlatform,
@@ -278,6 +277,11 @@ impl Aggregator {
         let mut kept: Vec<(Bytes, Vec<Record>)> = Vec::new();
         let mut notes = MergeNotes::default();
         let mut log_entries = Vec::new();
+        let slowest_source = answers
+            .iter()
+            .map(|a| a.round_trip)
+            .max()
+            .unwrap_or_default();
         for answer in answers {
             let asked = answer.outcome.logical_address.clone();
             outcomes.push(answer.outcome);
@@ -324,6 +328,10 @@ impl Aggregator {
                 .insert(WITHHELD_RECORDS, HeaderValue::from(notes.withheld_records));
         }
         *resp.status_mut() = StatusCode::OK;
+        shared
+            .stats
+            .aggregation
+            .record(started.elapsed(), slowest_source);
         Ok(resp)
     }
 }
@@ -366,34 +374,85 @@ fn now_stamp() -> String {
     })
 }
 
+/// What every call of one fan-out shares. Header values are checked once here, not once
+/// per source.
+struct FanOut {
+    set: &'static dyn InformationSet,
+    request: Bytes,
+    /// Where the consumer's address header sits in `request` (None: no address header).
+    address: Option<std::ops::Range<usize>>,
+    headers: Vec<(http::HeaderName, HeaderValue)>,
+    max_response: u64,
+}
+
+impl FanOut {
+    fn new(
+        set: &'static dyn InformationSet,
+        envelope: &Envelope,
+        request: Bytes,
+        ctx: &CallContext<'_>,
+        instance_id: &str,
+        max_response: u64,
+    ) -> FanOut {
+        let mut headers = Vec::with_capacity(8);
+        for name in [
+            header::CONTENT_TYPE,
+            http::HeaderName::from_static("soapaction"),
+        ] {
+            if let Some(v) = ctx.request_headers.get(&name) {
+                headers.push((name, v.clone()));
+            }
+        }
+        if !headers.iter().any(|(n, _)| n == header::CONTENT_TYPE) {
+            headers.push((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/xml; charset=UTF-8"),
+            ));
+        }
+        for (name, value) in [
+            (headers::VP_SENDER_ID, ctx.sender),
+            (headers::VP_INSTANCE_ID, instance_id),
+            (headers::ORIGINAL_CONSUMER, ctx.original_consumer),
+            (headers::ROUTING_HISTORY, ctx.routing_history),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.push((name, v));
+            }
+        }
+        headers.push((headers::CORRELATION_ID, ctx.correlation.clone()));
+        FanOut {
+            set,
+            request,
+            address: envelope.address.as_ref().map(|a| a.span.clone()),
+            headers,
+            max_response,
+        }
+    }
+}
+
 /// Ask one source: the consumer's request with the address header set to the source.
-#[allow(clippy::too_many_arguments)]
 async fn call_source(
     forwarder: &Forwarder,
-    set: &'static dyn InformationSet,
-    envelope: &Envelope,
-    request: &Bytes,
+    fan_out: &FanOut,
     la: &str,
     url: &http::Uri,
     profile: RivProfile,
     timeout: Duration,
-    max_response: u64,
-    instance_id: &str,
-    ctx: &CallContext<'_>,
 ) -> SourceAnswer {
     let fail = |agent, code: &str, text: String| SourceAnswer {
         outcome: failure(la, agent, code, text),
         body: None,
         records: Vec::new(),
+        round_trip: Duration::ZERO,
     };
-    let Some(address) = envelope.address.as_ref() else {
+    let Some(address) = fan_out.address.clone() else {
         return fail(
             CausingAgent::VirtualizationPlatform,
             "VP003",
             "the request has no address header".into(),
         );
     };
-    let body = match crate::rivta::convert_address(request, address.span.clone(), la, profile) {
+    let body = match crate::rivta::convert_address(&fan_out.request, address, la, profile) {
         Ok(b) => Bytes::from(b),
         Err(e) => return fail(CausingAgent::VirtualizationPlatform, "VP012", e),
     };
@@ -419,67 +478,62 @@ async fn call_source(
         }
     };
     let h = req.headers_mut();
-    for name in [
-        header::CONTENT_TYPE,
-        http::HeaderName::from_static("soapaction"),
-    ] {
-        if let Some(v) = ctx.request_headers.get(&name) {
-            h.insert(name, v.clone());
-        }
-    }
-    if !h.contains_key(header::CONTENT_TYPE) {
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/xml; charset=UTF-8"),
-        );
+    h.reserve(fan_out.headers.len() + 1);
+    for (name, value) in &fan_out.headers {
+        h.insert(name.clone(), value.clone());
     }
     if let Some(auth) = url.authority() {
         if let Ok(v) = HeaderValue::from_str(auth.as_str()) {
             h.insert(header::HOST, v);
         }
     }
-    for (name, value) in [
-        (headers::VP_SENDER_ID, ctx.sender),
-        (headers::VP_INSTANCE_ID, instance_id),
-        (headers::ORIGINAL_CONSUMER, ctx.original_consumer),
-        (headers::ROUTING_HISTORY, ctx.routing_history),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(name, v);
-        }
-    }
-    h.insert(headers::CORRELATION_ID, ctx.correlation.clone());
 
+    let sent = Instant::now();
     let resp = match forwarder.send(req, timeout).await {
         Ok(r) => r,
         Err(ForwardError::Timeout { timeout_ms, .. }) => {
-            return fail(
-                CausingAgent::VirtualizationPlatform,
-                "VP009",
-                format!("the source did not answer within {timeout_ms} ms"),
-            )
+            return SourceAnswer {
+                round_trip: sent.elapsed(),
+                ..fail(
+                    CausingAgent::VirtualizationPlatform,
+                    "VP009",
+                    format!("the source did not answer within {timeout_ms} ms"),
+                )
+            }
         }
         Err(e) => {
-            return fail(
-                CausingAgent::VirtualizationPlatform,
-                "VP009",
-                format!("the source could not be called: {e}"),
-            )
+            return SourceAnswer {
+                round_trip: sent.elapsed(),
+                ..fail(
+                    CausingAgent::VirtualizationPlatform,
+                    "VP009",
+                    format!("the source could not be called: {e}"),
+                )
+            }
         }
     };
     let status = resp.status();
-    let body = match Limited::new(resp.into_body(), max_response as usize)
+    let body = match Limited::new(resp.into_body(), fan_out.max_response as usize)
         .collect()
         .await
     {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            return fail(
-                CausingAgent::ServiceProducer,
-                "VP009",
-                format!("reading the source's answer failed: {e}"),
-            )
+            return SourceAnswer {
+                round_trip: sent.elapsed(),
+                ..fail(
+                    CausingAgent::ServiceProducer,
+                    "VP009",
+                    format!("reading the source's answer failed: {e}"),
+                )
+            }
         }
+    };
+    // The source's part ends here; reading its records is the gateway's.
+    let round_trip = sent.elapsed();
+    let fail = |agent, code: &str, text: String| SourceAnswer {
+        round_trip,
+        ..fail(agent, code, text)
     };
     if status != StatusCode::OK && status != StatusCode::INTERNAL_SERVER_ERROR {
         return fail(
@@ -488,7 +542,7 @@ async fn call_source(
             format!("the source answered HTTP {status}"),
         );
     }
-    match set.parse_response(&body) {
+    match fan_out.set.parse_response(&body) {
         Ok(ProducerResponse::Records(records)) if status == StatusCode::OK => SourceAnswer {
             outcome: SourceOutcome {
                 logical_address: la.to_string(),
@@ -497,6 +551,7 @@ async fn call_source(
             },
             body: Some(body),
             records,
+            round_trip,
         },
         Ok(ProducerResponse::Records(_)) => fail(
             CausingAgent::ServiceProducer,

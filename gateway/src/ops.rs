@@ -167,6 +167,7 @@ fn status(shared: &Shared) -> serde_json::Value {
             "requests_rejected_busy": st.requests_rejected_busy.load(Ordering::Relaxed),
             "tls_handshake_failures": st.tls_handshake_failures.load(Ordering::Relaxed),
             "faults": st.faults(),
-        }
+        },
+        "aggregation": st.aggregation.to_json(),
     })
 }

@@ -170,6 +170,29 @@ async fn npo_query_merges_fast_source_and_reports_slow_and_failing_ones() {
     assert_eq!(record_count(&body, DIAGNOSIS, "diagnosis"), 2, "{body}");
     assert!(body.contains("SKLTP-MOCK01-diagnosis-1"), "{body}");
     assert!(!body.contains("FORBIDDEN"), "{body}");
+
+    // /status times the query: its slowest source is the one cut off at the deadline,
+    // and what the gateway added is the rest of the whole query.
+    let timings = s.gw.status().await["aggregation"].clone();
+    assert_eq!(timings["queries"], 1, "{timings}");
+    let us = |key: &str| {
+        timings[key]["max"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{timings}"))
+    };
+    let deadline_us = DEADLINE_MS * 1000;
+    assert!(
+        (deadline_us * 99 / 100..=deadline_us * 2).contains(&us("slowest_source_us")),
+        "the slow source waited for the deadline: {timings}"
+    );
+    assert!(
+        us("overhead_us") < us("total_us") && us("total_us") >= us("slowest_source_us"),
+        "{timings}"
+    );
+    assert!(
+        us("total_us") - us("slowest_source_us") <= us("overhead_us") + us("total_us") / 500,
+        "overhead = total - slowest source: {timings}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
