@@ -27,6 +27,44 @@ impl LocalSoapService for EngagementIndex {
     ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, Fault>> + Send + 'a>> {
         Box::pin(async move { self.handle(contract, envelope).await.map_err(Fault::from) })
     }
+
+    /// The notification queue: what has not reached each subscriber yet, and why
+    /// (specs/engagement-index.md, "Notifications").
+    fn status(&self) -> Pin<Box<dyn Future<Output = serde_json::Value> + Send + '_>> {
+        Box::pin(async move {
+            let store = self.store().clone();
+            let backlog = match tokio::task::spawn_blocking(move || store.outbox_backlog()).await {
+                Ok(Ok(backlog)) => backlog,
+                Ok(Err(e)) => return serde_json::json!({"enabled": true, "error": e.to_string()}),
+                Err(e) => return serde_json::json!({"enabled": true, "error": e.to_string()}),
+            };
+            let now = std::time::SystemTime::now();
+            // Seconds from now to `t` (negative: in the past).
+            let seconds_until = |t: std::time::SystemTime| match t.duration_since(now) {
+                Ok(d) => d.as_secs_f64(),
+                Err(e) => -e.duration().as_secs_f64(),
+            };
+            let undelivered: Vec<serde_json::Value> = backlog
+                .iter()
+                .map(|b| {
+                    serde_json::json!({
+                        "subscriber": b.subscriber,
+                        "pending": b.pending,
+                        "oldest_age_seconds": (-seconds_until(b.oldest)).max(0.0),
+                        "head_attempts": b.head_attempts,
+                        "next_attempt_in_seconds": seconds_until(b.next_attempt).max(0.0),
+                        "last_error": b.last_error,
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "enabled": true,
+                "owner": self.config().owner,
+                "notifications_pending": backlog.iter().map(|b| b.pending).sum::<u64>(),
+                "undelivered": undelivered,
+            })
+        })
+    }
 }
 
 /// The aggregator's view of the engagement index.

@@ -93,7 +93,11 @@ async fn admin(
                 )
             }
         }
-        (&Method::GET, "/status") => json_response(StatusCode::OK, status(&shared)),
+        (&Method::GET, "/status") => {
+            let mut body = status(&shared);
+            body["engagement_index"] = engagement_index_status(&shared).await;
+            json_response(StatusCode::OK, body)
+        }
         (&Method::POST, "/admin/reload") => reload(&shared).await,
         (_, "/health" | "/ready" | "/status" | "/admin/reload") => json_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -145,6 +149,14 @@ fn routing_status(shared: &Shared) -> serde_json::Value {
                 "authorizations": s.authorizations,
             })
         }
+    }
+}
+
+/// The engagement index's own status (its notification queue), or `enabled: false`.
+async fn engagement_index_status(shared: &Shared) -> serde_json::Value {
+    match &shared.local.engagement_index {
+        Some(index) => index.status().await,
+        None => json!({"enabled": false}),
     }
 }
 

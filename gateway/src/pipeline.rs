@@ -49,6 +49,13 @@ pub trait LocalSoapService: Send + Sync + std::fmt::Debug {
         contract: &'a str,
         envelope: Bytes,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, Fault>> + Send + 'a>>;
+
+    /// What the service reports under its name in `GET /status`.
+    fn status(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = serde_json::Value> + Send + '_>> {
+        Box::pin(async { serde_json::json!({"enabled": true}) })
+    }
 }
 
 /// The services behind `local://<name>` routes; `None` when not configured.

@@ -104,6 +104,16 @@ async fn accepted_update_reaches_the_subscriber_across_a_crash() {
         "A's own index has it"
     );
     std::thread::sleep(Duration::from_millis(300));
+    // The operator sees the stuck notification, whom it is for and why it is stuck.
+    let ei = a.status().await["engagement_index"].clone();
+    assert_eq!(ei["notifications_pending"], 1, "{ei}");
+    let stuck = &ei["undelivered"][0];
+    assert_eq!(stuck["subscriber"], B_EI, "{ei}");
+    assert!(stuck["head_attempts"].as_u64() >= Some(1), "{ei}");
+    assert!(
+        stuck["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{ei}"
+    );
 
     // kill -9 with the notification still undelivered, then B comes up.
     let dir = a.into_dir();
@@ -133,6 +143,16 @@ async fn accepted_update_reaches_the_subscriber_across_a_crash() {
             a.logs(),
             b.logs()
         );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Delivered: nothing left in A's queue.
+    loop {
+        let ei = a.status().await["engagement_index"].clone();
+        if ei["notifications_pending"] == 0 {
+            assert_eq!(ei["undelivered"], serde_json::json!([]), "{ei}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "A still lists it: {ei}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -559,6 +559,9 @@ impl Store for BrokenStore {
     fn outbox_len(&self) -> crate::store::Result<u64> {
         unreachable!()
     }
+    fn outbox_backlog(&self) -> crate::store::Result<Vec<crate::store::SubscriberBacklog>> {
+        unreachable!()
+    }
 }
 
 #[tokio::test]

@@ -375,6 +375,24 @@ fn outbox_order_and_backoff(store: &dyn Store) {
         mine(store.outbox_due(soon(), 1000).unwrap()),
         [(b.into(), "n1".into())]
     );
+    // The backlog shows each subscriber once, with its head item's attempts and error.
+    let backlog: Vec<_> = store
+        .outbox_backlog()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.subscriber == a || s.subscriber == b)
+        .collect();
+    assert_eq!(backlog.len(), 2, "{backlog:?}");
+    assert_eq!((backlog[0].subscriber.as_str(), backlog[0].pending), (a, 3));
+    assert_eq!(backlog[0].head_attempts, 1);
+    assert_eq!(backlog[0].last_error.as_deref(), Some("connection refused"));
+    assert!(backlog[0].next_attempt > SystemTime::now() + Duration::from_secs(3000));
+    assert!(backlog[0].oldest <= SystemTime::now());
+    assert_eq!((backlog[1].subscriber.as_str(), backlog[1].pending), (b, 1));
+    assert_eq!(
+        (backlog[1].head_attempts, backlog[1].last_error.as_deref()),
+        (0, None)
+    );
     let next = store.outbox_next_attempt().unwrap().unwrap();
     assert!(next <= soon());
     // After the retry time, the head comes back with its attempt count and error.
@@ -390,4 +408,9 @@ fn outbox_order_and_backoff(store: &dyn Store) {
         }
     }
     assert!(mine(store.outbox_due(after, 1000).unwrap()).is_empty());
+    assert!(!store
+        .outbox_backlog()
+        .unwrap()
+        .iter()
+        .any(|s| s.subscriber == a || s.subscriber == b));
 }

@@ -177,6 +177,27 @@ pub trait Store: Send + Sync + Debug {
 
     /// Number of undelivered notifications (for status pages and tests).
     fn outbox_len(&self) -> Result<u64>;
+
+    /// Undelivered notifications per subscriber, by subscriber (status pages: a
+    /// subscriber that cannot be reached shows here with its head item's attempts and
+    /// last error).
+    fn outbox_backlog(&self) -> Result<Vec<SubscriberBacklog>>;
+}
+
+/// Undelivered notifications of one subscriber. Its oldest item (the head) holds back
+/// the others: a subscriber gets its notifications in the order they were written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberBacklog {
+    pub subscriber: String,
+    pub pending: u64,
+    /// When the head item was written.
+    pub oldest: SystemTime,
+    /// Failed delivery attempts of the head item.
+    pub head_attempts: u32,
+    /// When the head item is tried next.
+    pub next_attempt: SystemTime,
+    /// Why the head item's last attempt failed.
+    pub last_error: Option<String>,
 }
 
 /// Open the configured store (creating and migrating it when needed).

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
     ApplyOutcome, ApplyRequest, ChangeKind, EngagementChange, NotificationPlanner, OutboxItem,
-    Result, Store, StoreError, UpdatesPage,
+    Result, Store, StoreError, SubscriberBacklog, UpdatesPage,
 };
 use crate::engagement::model::{EiTime, Engagement, EngagementId, FindQuery, ResidentId};
 
@@ -524,6 +524,31 @@ impl Store for SqliteStore {
         let conn = self.reader()?;
         conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
             .map_err(backend)
+    }
+
+    fn outbox_backlog(&self) -> Result<Vec<SubscriberBacklog>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT o.subscriber, c.n, o.created_ms, o.attempts, o.next_attempt_ms, o.last_error \
+                 FROM (SELECT subscriber, COUNT(*) AS n, MIN(id) AS head FROM outbox \
+                       GROUP BY subscriber) c \
+                 JOIN outbox o ON o.id = c.head ORDER BY o.subscriber",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SubscriberBacklog {
+                    subscriber: r.get(0)?,
+                    pending: r.get(1)?,
+                    oldest: from_millis(r.get(2)?),
+                    head_attempts: r.get(3)?,
+                    next_attempt: from_millis(r.get(4)?),
+                    last_error: r.get(5)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
     }
 }
 
