@@ -7,6 +7,9 @@
 //! * What parsed can be merged, and the merged response reads back with the same
 //!   adapter: the same number of records with the same headers (so the writer never
 //!   produces a document our own strict reader refuses).
+//! * What our reader accepts as a producer response, an independent conforming XML
+//!   parser (roxmltree) accepts too, and so it does the merged response: records are
+//!   copied byte-for-byte, so a laxer reader would pass malformed XML on to consumers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         let ProducerResponse::Records(mut records) = response else {
             continue;
         };
+        assert_well_formed(data, "producer response our reader accepted");
         for record in &records {
             assert!(record.span.start < record.span.end && record.span.end <= data.len());
             assert_eq!(data[record.span.start], b'<');
@@ -58,7 +62,12 @@ fuzz_target!(|data: &[u8]| {
         );
         match set.parse_response(&out) {
             Ok(ProducerResponse::Records(again)) => {
-                assert_eq!(again.len(), records.len(), "record count changed in the merge");
+                assert_well_formed(&out, "merged response");
+                assert_eq!(
+                    again.len(),
+                    records.len(),
+                    "record count changed in the merge"
+                );
                 for (a, b) in again.iter().zip(&records) {
                     assert_eq!(a.header, b.header, "record header changed in the merge");
                 }
@@ -70,3 +79,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn assert_well_formed(xml: &[u8], what: &str) {
+    let text = std::str::from_utf8(xml).unwrap_or_else(|e| panic!("{what} is not UTF-8: {e}"));
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Err(e) = roxmltree::Document::parse(text) {
+        panic!("{what} is not well-formed XML for roxmltree: {e}");
+    }
+}

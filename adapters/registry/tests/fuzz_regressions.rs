@@ -15,6 +15,10 @@ fn check_properties(data: &[u8]) {
         let Ok(ProducerResponse::Records(mut records)) = set.parse_response(data) else {
             continue;
         };
+        // What our reader accepts, a conforming parser accepts too.
+        let text = std::str::from_utf8(data).expect("accepted input is UTF-8");
+        roxmltree::Document::parse(text.strip_prefix('\u{feff}').unwrap_or(text))
+            .expect("accepted input is well-formed XML");
         for record in &records {
             assert!(record.span.start < record.span.end && record.span.end <= data.len());
             assert_eq!(data[record.span.start], b'<');
@@ -117,4 +121,57 @@ fn seeds_parse_as_intended() {
         .unwrap();
     assert_eq!(query.care_units, ["SE1-U", "SE1-V"]);
     assert!(care.parse_response(&read("doctype-entity.xml")).is_err());
+}
+
+/// A care-documentation answer with one record, around which the regressions below
+/// change one thing.
+fn answer_with(declaration: &str, text: &str) -> String {
+    format!(
+        "{declaration}<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+<r:GetCareDocumentationResponse xmlns:r=\"urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2\">\
+<r:careDocumentation><x>{text}</x></r:careDocumentation></r:GetCareDocumentationResponse></s:Body></s:Envelope>"
+    )
+}
+
+#[test]
+fn answer_as_built_for_the_regressions_is_accepted() {
+    let care = vaxel_adapters::by_name("care-documentation").unwrap();
+    let ok = answer_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n", "a ] b ]] c");
+    assert!(matches!(
+        care.parse_response(ok.as_bytes()),
+        Ok(ProducerResponse::Records(r)) if r.len() == 1
+    ));
+    check_properties(ok.as_bytes());
+}
+
+/// Found by the record_parser fuzz target with roxmltree as oracle: a byte that is not
+/// UTF-8 inside the XML declaration (`e\xffncoding`) was not looked at.
+#[test]
+fn malformed_xml_declaration_is_refused() {
+    let care = vaxel_adapters::by_name("care-documentation").unwrap();
+    let mut bad = answer_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", "a").into_bytes();
+    bad[20] = 0xff; // the first letter of "encoding"
+    assert!(care.parse_response(&bad).is_err());
+    for declaration in [
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+        "<?xml encoding=\"UTF-8\"?>",
+        "<?xml version=\"1.0\" standalone=\"maybe\"?>",
+    ] {
+        let answer = answer_with(declaration, "a");
+        let err = care.parse_response(answer.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("declaration") || err.to_string().contains("encoding"),
+            "{declaration}: {err}"
+        );
+    }
+}
+
+/// Found by the record_parser fuzz target with roxmltree as oracle: "]]>" in character
+/// data (XML 1.0 §2.4) was accepted and would have been copied into the merged answer.
+#[test]
+fn cdata_end_in_character_data_is_refused() {
+    let care = vaxel_adapters::by_name("care-documentation").unwrap();
+    let answer = answer_with("", "a ]]> b");
+    let err = care.parse_response(answer.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("]]>"), "{err}");
 }

@@ -177,6 +177,10 @@ impl<'i> Walker<'i> {
                     if !valid_chars(&unescaped) {
                         return Err(malformed(before, "character not allowed in XML"));
                     }
+                    // XML 1.0 §2.4: character data never holds "]]>" literally.
+                    if raw.contains(&b']') && raw.windows(3).any(|w| w == b"]]>") {
+                        return Err(malformed(before, "\"]]>\" in character data"));
+                    }
                     if self.depth == 0 {
                         // Only white space may stand outside the root element.
                         if !raw
@@ -215,13 +219,14 @@ impl<'i> Walker<'i> {
                         return Err(malformed(before, "malformed comment"));
                     }
                 }
-                Event::Decl(_) => {
+                Event::Decl(decl) => {
                     if before != self.base {
                         return Err(malformed(
                             before,
                             "XML declaration is only allowed at the start of the document",
                         ));
                     }
+                    check_declaration(&decl).map_err(|reason| malformed(before, reason))?;
                 }
                 Event::PI(pi) => {
                     let content: &[u8] = &pi;
@@ -762,6 +767,63 @@ pub(crate) fn parse_response(
     }
 }
 
+/// XML 1.0 §2.8 `XMLDecl`, given what stands between `<?` and `?>`: `xml`, then
+/// `version`, optionally `encoding` and `standalone`, in that order. The reader reads
+/// UTF-8 only, so any other declared encoding is refused (records are copied
+/// byte-for-byte into a UTF-8 answer).
+fn check_declaration(content: &[u8]) -> Result<(), String> {
+    let mut rest = content
+        .strip_prefix(b"xml")
+        .ok_or("malformed XML declaration")?;
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut pseudo_attribute = |name: &str| -> Result<Option<&[u8]>, String> {
+        let spaces = rest.iter().take_while(|b| is_space(b)).count();
+        let after = &rest[spaces..];
+        if spaces == 0 || !after.starts_with(name.as_bytes()) {
+            return Ok(None);
+        }
+        let after = &after[name.len()..];
+        let after = &after[after.iter().take_while(|b| is_space(b)).count()..];
+        let after = after
+            .strip_prefix(b"=")
+            .ok_or_else(|| format!("malformed {name} in the XML declaration"))?;
+        let after = &after[after.iter().take_while(|b| is_space(b)).count()..];
+        let (&quote, after) = after
+            .split_first()
+            .filter(|(q, _)| matches!(q, b'"' | b'\''))
+            .ok_or_else(|| format!("malformed {name} in the XML declaration"))?;
+        let end = after
+            .iter()
+            .position(|b| *b == quote)
+            .ok_or_else(|| format!("malformed {name} in the XML declaration"))?;
+        rest = &after[end + 1..];
+        Ok(Some(&after[..end]))
+    };
+    match pseudo_attribute("version")? {
+        Some([b'1', b'.', digits @ ..])
+            if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {}
+        _ => return Err("the XML declaration needs version=\"1.0\"".into()),
+    }
+    if let Some(encoding) = pseudo_attribute("encoding")? {
+        if !encoding.eq_ignore_ascii_case(b"UTF-8") {
+            return Err(format!(
+                "encoding {:?} is not supported: XML must be UTF-8",
+                String::from_utf8_lossy(encoding)
+            ));
+        }
+    }
+    if let Some(standalone) = pseudo_attribute("standalone")? {
+        if standalone != b"yes" && standalone != b"no" {
+            return Err("standalone in the XML declaration must be yes or no".into());
+        }
+    }
+    if rest.iter().all(is_space) {
+        Ok(())
+    } else {
+        Err("malformed XML declaration".into())
+    }
+}
+
 /// XML 1.0 §2.2 `Char`.
 fn valid_chars(text: &str) -> bool {
     // Fast path: ASCII text only needs the C0 controls other than tab, LF, CR excluded.
@@ -827,6 +889,39 @@ mod tests {
         assert!(!valid_qname("1a"));
         assert!(!valid_qname(":a"));
         assert!(!valid_qname("a#b"));
+    }
+
+    #[test]
+    fn declarations() {
+        for ok in [
+            "xml version=\"1.0\"",
+            "xml version='1.0' encoding='utf-8'",
+            "xml version = \"1.0\" encoding=\"UTF-8\" standalone=\"yes\" ",
+            "xml version=\"1.1\"\n\tstandalone='no'",
+        ] {
+            assert_eq!(check_declaration(ok.as_bytes()), Ok(()), "{ok}");
+        }
+        for bad in [
+            "xml",
+            "xml encoding=\"UTF-8\"",
+            "xml version=\"2.0\"",
+            "xml version=\"1.\"",
+            "xml version=\"1.0",
+            "xml version=1.0",
+            "xml version=\"1.0\"encoding=\"UTF-8\"",
+            "xml version=\"1.0\" e\u{ff}ncoding=\"UTF-8\"",
+            "xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"",
+            "xml version=\"1.0\" standalone=\"maybe\"",
+            "xml version=\"1.0\" foo=\"bar\"",
+        ] {
+            assert!(check_declaration(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(
+            check_declaration(b"xml version=\"1.0\" encoding=\"ISO-8859-1\"")
+                .unwrap_err()
+                .contains("ISO-8859-1")
+        );
+        assert!(check_declaration(b"xml version=\"1.0\" e\xffncoding=\"UTF-8\"").is_err());
     }
 
     #[test]
