@@ -175,3 +175,19 @@ fn cdata_end_in_character_data_is_refused() {
     let err = care.parse_response(answer.as_bytes()).unwrap_err();
     assert!(err.to_string().contains("]]>"), "{err}");
 }
+
+/// Found by the record_parser fuzz target with roxmltree as oracle: attributes without
+/// white space between them (`xmlns:p="…"q="…"`), which quick-xml reads, were accepted.
+#[test]
+fn attributes_without_white_space_between_them_are_refused() {
+    let care = vaxel_adapters::by_name("care-documentation").unwrap();
+    let ok = answer_with("", "a").replace("<x>", "<x a=\"1\" b='2'>");
+    assert!(care.parse_response(ok.as_bytes()).is_ok());
+    let bad = answer_with("", "a").replace("<x>", "<x a=\"1\"b='2'>");
+    let err = care.parse_response(bad.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("white space"), "{err}");
+    let bad = answer_with("", "a")
+        .replace("<x>", "<x a=\"1\"b='2'/>")
+        .replace("</x>", "");
+    assert!(care.parse_response(bad.as_bytes()).is_err());
+}

@@ -361,6 +361,12 @@ impl<'i> Walker<'i> {
                 }
             }
         }
+        if !attributes_separated(start.attributes_raw()) {
+            return Err(malformed(
+                offset,
+                "attributes must be separated by white space",
+            ));
+        }
         let (resolved, local) = self.reader.resolve_element(start.name());
         let namespace = match resolved {
             ResolveResult::Bound(ns) => std::str::from_utf8(ns.into_inner())
@@ -824,6 +830,45 @@ fn check_declaration(content: &[u8]) -> Result<(), String> {
     }
 }
 
+/// XML 1.0 §3.1: every attribute of a start tag follows white space (quick-xml also
+/// reads `a="1"b="2"`). `raw` is what follows the element name; its attributes have
+/// already been read without error.
+fn attributes_separated(raw: &[u8]) -> bool {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let skip_space = |r: &[u8]| -> usize { r.iter().take_while(|b| is_space(b)).count() };
+    let mut rest = raw;
+    loop {
+        let spaces = skip_space(rest);
+        rest = &rest[spaces..];
+        if rest.is_empty() {
+            return true;
+        }
+        if spaces == 0 {
+            return false;
+        }
+        let key = rest
+            .iter()
+            .take_while(|b| !is_space(b) && **b != b'=')
+            .count();
+        rest = &rest[key..];
+        rest = &rest[skip_space(rest)..];
+        let Some(after_eq) = rest.strip_prefix(b"=") else {
+            return false;
+        };
+        rest = &after_eq[skip_space(after_eq)..];
+        let Some((&quote, value)) = rest.split_first() else {
+            return false;
+        };
+        if quote != b'"' && quote != b'\'' {
+            return false;
+        }
+        let Some(end) = value.iter().position(|b| *b == quote) else {
+            return false;
+        };
+        rest = &value[end + 1..];
+    }
+}
+
 /// XML 1.0 §2.2 `Char`.
 fn valid_chars(text: &str) -> bool {
     // Fast path: ASCII text only needs the C0 controls other than tab, LF, CR excluded.
@@ -889,6 +934,22 @@ mod tests {
         assert!(!valid_qname("1a"));
         assert!(!valid_qname(":a"));
         assert!(!valid_qname("a#b"));
+    }
+
+    #[test]
+    fn attribute_separation() {
+        for ok in [
+            "",
+            " ",
+            " a=\"1\"",
+            "\n\ta = '1'  b=\"x'y\"\r\n",
+            " a=\"1\" ",
+        ] {
+            assert!(attributes_separated(ok.as_bytes()), "{ok:?}");
+        }
+        for bad in [" a=\"1\"b=\"2\"", "a=\"1\"", " a='1'b='2'", " a=\"1\"'"] {
+            assert!(!attributes_separated(bad.as_bytes()), "{bad:?}");
+        }
     }
 
     #[test]
