@@ -191,3 +191,21 @@ fn attributes_without_white_space_between_them_are_refused() {
         .replace("</x>", "");
     assert!(care.parse_response(bad.as_bytes()).is_err());
 }
+
+/// Found by the record_parser fuzz target: after a second byte order mark, which quick-xml
+/// skips without counting it, record spans pointed three bytes off.
+#[test]
+fn second_byte_order_mark_is_refused() {
+    let care = vaxel_adapters::by_name("care-documentation").unwrap();
+    let one = format!("\u{feff}{}", answer_with("", "a"));
+    match care.parse_response(one.as_bytes()) {
+        Ok(ProducerResponse::Records(records)) => {
+            assert_eq!(one.as_bytes()[records[0].span.start], b'<');
+        }
+        other => panic!("{other:?}"),
+    }
+    check_properties(one.as_bytes());
+    let two = format!("\u{feff}{one}");
+    let err = care.parse_response(two.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("byte order mark"), "{err}");
+}

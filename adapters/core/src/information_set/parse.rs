@@ -421,6 +421,15 @@ fn walk(
     input: &[u8],
     mut visit: impl FnMut(&Walker<'_>, Step<'_>) -> Result<(), AdapterError>,
 ) -> Result<(), AdapterError> {
+    // One byte order mark is skipped (Walker::new). quick-xml would silently skip a
+    // second one too, without counting it in its positions, so record spans would be
+    // off; it is text before the root element, which XML does not allow.
+    if input.starts_with(b"\xEF\xBB\xBF\xEF\xBB\xBF") {
+        return Err(malformed(
+            3,
+            "a second byte order mark: only white space may stand before the root element",
+        ));
+    }
     let mut walker = Walker::new(input);
     let mut pending_end = None;
     while let Some(step) = walker.next(&mut pending_end)? {
