@@ -237,57 +237,12 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
-    let db = |e: rusqlite::Error| StoreError::Backend(format!("access log schema migration: {e}"));
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS access_log_schema_version (version INTEGER NOT NULL)",
+    super::sqlite::run_migrations(
+        conn,
+        "access_log_schema_version",
+        "access log",
+        ACCESS_LOG_MIGRATIONS,
     )
-    .map_err(db)?;
-    let current: i64 = conn
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM access_log_schema_version",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
-    let supported = ACCESS_LOG_MIGRATIONS.len() as i64;
-    if current > supported {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            supported,
-        });
-    }
-    for (i, sql) in ACCESS_LOG_MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(current as usize)
-    {
-        let version = i as i64 + 1;
-        // BEGIN IMMEDIATE + re-check inside: two processes opening a fresh file at once
-        // must not both run the step.
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
-        let run = || -> rusqlite::Result<()> {
-            let now: i64 = conn.query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM access_log_schema_version",
-                [],
-                |r| r.get(0),
-            )?;
-            if now < version {
-                conn.execute_batch(sql)?;
-                conn.execute("DELETE FROM access_log_schema_version", [])?;
-                conn.execute(
-                    "INSERT INTO access_log_schema_version (version) VALUES (?1)",
-                    [version],
-                )?;
-            }
-            conn.execute_batch("COMMIT")
-        };
-        run().map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            db(e)
-        })?;
-        tracing::info!(version, "access log schema migrated");
-    }
-    Ok(())
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {

@@ -123,10 +123,18 @@ pub struct Consent {
 impl Consent {
     /// In force at `now`: `valid_from <= now < valid_to` and not revoked at or before `now`.
     pub fn in_force(&self, now: DateTime<Utc>) -> bool {
-        self.valid_from <= now
-            && self.valid_to.is_none_or(|t| now < t)
-            && self.revoked_at.is_none_or(|t| now < t)
+        in_force(self.valid_from, self.valid_to, self.revoked_at, now)
     }
+}
+
+/// `valid_from <= now < valid_to`, and not ended (revoked, lifted) at or before `now`.
+fn in_force(
+    valid_from: DateTime<Utc>,
+    valid_to: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    valid_from <= now && valid_to.is_none_or(|t| now < t) && ended_at.is_none_or(|t| now < t)
 }
 
 /// A block (spärr) to register. At least one of `care_giver` / `care_unit` is set.
@@ -161,9 +169,7 @@ pub struct Block {
 impl Block {
     /// In force at `now`: `valid_from <= now < valid_to` and not lifted at or before `now`.
     pub fn in_force(&self, now: DateTime<Utc>) -> bool {
-        self.valid_from <= now
-            && self.valid_to.is_none_or(|t| now < t)
-            && self.lifted_at.is_none_or(|t| now < t)
+        in_force(self.valid_from, self.valid_to, self.lifted_at, now)
     }
 }
 

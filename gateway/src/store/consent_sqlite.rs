@@ -137,37 +137,12 @@ impl SqliteStore {
     /// Create or migrate the consent tables (idempotent). [`super::consent::open`] runs it.
     pub fn migrate_consent(&self) -> Result<()> {
         let conn = self.writer()?;
-        let db = |e: rusqlite::Error| StoreError::Backend(format!("consent schema migration: {e}"));
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS consent_schema_version (version INTEGER NOT NULL)",
+        super::sqlite::run_migrations(
+            &conn,
+            "consent_schema_version",
+            "consent",
+            CONSENT_MIGRATIONS,
         )
-        .map_err(db)?;
-        let current: i64 = conn
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM consent_schema_version",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db)?;
-        let supported = CONSENT_MIGRATIONS.len() as i64;
-        if current > supported {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                supported,
-            });
-        }
-        for (i, sql) in CONSENT_MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let version = i as i64 + 1;
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {sql}; DELETE FROM consent_schema_version; INSERT INTO consent_schema_version (version) VALUES ({version}); COMMIT;"
-            ))
-            .map_err(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
-                db(e)
-            })?;
-            tracing::info!(version, "consent schema migrated");
-        }
-        Ok(())
     }
 }
 

@@ -126,33 +126,60 @@ pub(super) fn connect(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
-    let db = |e: rusqlite::Error| StoreError::Backend(format!("schema migration: {e}"));
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        .map_err(db)?;
-    let current: i64 = conn
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+    run_migrations(conn, "schema_version", "store", MIGRATIONS)
+}
+
+/// Brings one migration track up to date: `migrations[i]` takes the schema from version
+/// `i` to `i + 1`, and `version_table` holds the version reached. Each step commits on
+/// its own; a database newer than this build is refused. Every store (engagements,
+/// consent, access log) keeps its own track in the shared file.
+pub(super) fn run_migrations(
+    conn: &Connection,
+    version_table: &str,
+    what: &str,
+    migrations: &[&str],
+) -> Result<()> {
+    let db = |e: rusqlite::Error| StoreError::Backend(format!("{what} schema migration: {e}"));
+    let read_version = || -> rusqlite::Result<i64> {
+        conn.query_row(
+            &format!("SELECT COALESCE(MAX(version), 0) FROM {version_table}"),
             [],
             |r| r.get(0),
         )
-        .map_err(db)?;
-    let supported = MIGRATIONS.len() as i64;
+    };
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {version_table} (version INTEGER NOT NULL)"
+    ))
+    .map_err(db)?;
+    let current = read_version().map_err(db)?;
+    let supported = migrations.len() as i64;
     if current > supported {
         return Err(StoreError::SchemaTooNew {
             found: current,
             supported,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (i, sql) in migrations.iter().enumerate().skip(current as usize) {
         let version = i as i64 + 1;
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {sql}; DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
-        ))
-        .map_err(|e| {
+        // BEGIN IMMEDIATE + re-check inside: two processes opening a fresh file at once
+        // must not both run the step.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        let run = || -> rusqlite::Result<()> {
+            if read_version()? < version {
+                conn.execute_batch(sql)?;
+                conn.execute(&format!("DELETE FROM {version_table}"), [])?;
+                conn.execute(
+                    &format!("INSERT INTO {version_table} (version) VALUES (?1)"),
+                    [version],
+                )?;
+            }
+            conn.execute_batch("COMMIT")
+        };
+        run().map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             db(e)
         })?;
-        tracing::info!(version, "store schema migrated");
+        tracing::info!(version, "{what} schema migrated");
     }
     Ok(())
 }
