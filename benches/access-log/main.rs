@@ -20,9 +20,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use vaxel::access_log::{verify, AccessLog, AccessLogEntry, Decision, DecisionReason};
-use vaxel::config::AccessLogConfig;
-use vaxel::store::access_log::{AccessLogStore, SqliteAccessLogStore};
+use vaxel_pdl::access_log::{
+    verify, AccessLog, AccessLogEntry, AccessLogStore, Decision, DecisionReason,
+};
+use vaxel_pdl::config::AccessLogConfig;
+use vaxel_store_sqlite::SqliteAccessLogStore;
 
 const TASKS: u64 = 8;
 const DURABLE_SAMPLES: usize = 200;
@@ -104,10 +106,14 @@ fn main() {
     let path = dir.join("al-store.db");
     let _ = std::fs::remove_file(&path);
     let store = SqliteAccessLogStore::open_with_pragmas(&path, &pragmas).unwrap();
+    let direct = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let entries: Vec<_> = (0..total).map(entry).collect();
     let start = Instant::now();
     for chunk in entries.chunks(config.max_batch) {
-        store.append_access_log(chunk).unwrap();
+        direct.block_on(store.append_access_log(chunk)).unwrap();
     }
     let took = start.elapsed();
     println!(
@@ -121,7 +127,10 @@ fn main() {
     let start = Instant::now();
     let mut indexed = 0;
     while indexed < total {
-        indexed = store.index_access_log(50_000).unwrap().indexed_upto;
+        indexed = direct
+            .block_on(store.index_access_log(50_000))
+            .unwrap()
+            .indexed_upto;
     }
     let index_took = start.elapsed();
     println!(
@@ -131,7 +140,7 @@ fn main() {
         total as f64 / (took + index_took).as_secs_f64()
     );
     let start = Instant::now();
-    let report = verify(&store).unwrap();
+    let report = direct.block_on(verify(&store)).unwrap();
     assert!(report.is_intact() && report.entries == total);
     let took = start.elapsed();
     println!(

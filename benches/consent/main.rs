@@ -8,10 +8,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
-use vaxel::consent::jwt::UserContext;
-use vaxel::consent::policy::{ConsentIndex, IndexBuilder, PatientKey};
-use vaxel::engagement::model::ResidentId;
-use vaxel::store::consent::{Block, Consent, ConsentKind, ConsentScope};
+use vaxel_model::ResidentId;
+use vaxel_pdl::consent::jwt::UserContext;
+use vaxel_pdl::consent::policy::{ConsentIndex, IndexBuilder, PatientKey};
+use vaxel_store::consent::{Block, Consent, ConsentKind, ConsentScope};
 
 const PATIENTS: u64 = 500_000;
 

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use vaxel::config::EngagementIndexConfig;
-use vaxel::engagement::xml::UPDATE_NS;
-use vaxel::engagement::{EngagementIndex, FindQuery, ResidentId};
-use vaxel::store::sqlite::SqliteStore;
-use vaxel::store::Store;
+use vaxel_engagement_index::config::EngagementIndexConfig;
+use vaxel_engagement_index::xml::UPDATE_NS;
+use vaxel_engagement_index::{EngagementIndex, FindQuery, ResidentId};
+use vaxel_store::EngagementStore;
+use vaxel_store_sqlite::SqliteStore;
 
 const BATCH: usize = 1000;
 /// Engagements per resident (service domains × source systems).
@@ -74,10 +74,11 @@ fn main() {
         .unwrap_or_else(|| tmp.path().to_path_buf());
     let path = dir.join("ei-bench.db");
     let _ = std::fs::remove_file(&path);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let sqlite = Arc::new(SqliteStore::open(&path).unwrap());
+    let store: Arc<dyn EngagementStore> = sqlite.clone();
     let config = EngagementIndexConfig::default();
     let owner = config.owner.clone();
-    let ei = EngagementIndex::new(store.clone(), config);
+    let ei = EngagementIndex::new(store.clone(), sqlite, config);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -120,7 +121,7 @@ fn main() {
         let r = resident((x % residents as u64) as usize);
         let q = FindQuery::new(ResidentId::parse(&r).unwrap(), DOMAINS[i % 2]);
         let t = Instant::now();
-        found += store.find_engagements(&q).unwrap().len();
+        found += rt.block_on(store.find_engagements(&q)).unwrap().len();
         lat.push(t.elapsed());
     }
     lat.sort();

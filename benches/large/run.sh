@@ -16,7 +16,7 @@ certs="$work/certs"
 "$bin" demo-producer --listen 127.0.0.1:$((port + 2)) --cert "$certs/producer.pem" \
   --key "$certs/producer.key" --client-ca "$certs/ca.pem" >"$work/producer.log" 2>&1 &
 producer=$!
-cp "$root/gateway/demo/routing-table.toml" "$work/routing-table.toml"
+cp "$root/gateway/vaxel/demo/routing-table.toml" "$work/routing-table.toml"
 cat >"$work/vaxel.toml" <<TOML
 instance_id = "vaxel-large"
 [service]

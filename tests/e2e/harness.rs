@@ -117,10 +117,11 @@ pub fn npo_request(dir: &Path, file: &str, logical_address: &str) -> Vec<u8> {
 }
 
 pub fn workspace() -> PathBuf {
+    // The e2e target is declared by the `vaxel` crate in gateway/vaxel.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("gateway/ has a parent")
-        .to_path_buf()
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root exists")
 }
 
 // ---------------------------------------------------------------------------------

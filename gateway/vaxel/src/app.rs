@@ -1,0 +1,198 @@
+//! Wiring of a running gateway: stores, the gateway's own services and their registry,
+//! the routing table (checked against those services), per-core service threads, the
+//! admin listener, and signals (SIGHUP reloads the routing table, consent keys and
+//! index; SIGTERM/SIGINT drain and stop).
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use vaxel_engagement_index::EngagementIndex;
+use vaxel_pdl::access_log::AccessLog;
+use vaxel_pdl::consent::ConsentService;
+use vaxel_routing::RoutingTableHandle;
+
+use crate::config::Config;
+use crate::onward::Onward;
+use crate::pipeline::Shared;
+use crate::services::aggregating::{Aggregator, Pdl};
+use crate::services::engagement_index::{EngagementIndexService, RoutedNotifications};
+use crate::services::Registry;
+use crate::stats::Stats;
+
+/// Run the gateway until SIGTERM/SIGINT. `extra` runs on the control runtime too (the
+/// demo producer in `serve --demo`).
+pub fn run(
+    config: Config,
+    extra: Option<std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>>,
+) -> anyhow::Result<()> {
+    // Background work (admin, signals, reloads, notifications, demo producer) has its
+    // own small runtime, away from the per-core service runtimes.
+    let control = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("vaxel-control")
+        .enable_all()
+        .build()?;
+
+    // Durable state, from the one configured backend.
+    let stores = crate::stores::open(&config.store).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the store at {} (store.path in {}): {e}",
+            config.store.path.display(),
+            config.origin.display()
+        )
+    })?;
+
+    // Consent under SVOD/PDL: off unless `[consent] enabled` (then the gateway behaves
+    // exactly as before), and the PDL access log every decision goes to.
+    let consent = if config.consent.enabled {
+        let service = control
+            .block_on(ConsentService::new(
+                config.consent.clone(),
+                stores.consents.clone(),
+            ))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot start consent checking ([consent] in {}): {e}",
+                    config.origin.display()
+                )
+            })?;
+        Some(Arc::new(service))
+    } else {
+        None
+    };
+    let access_log = consent
+        .as_ref()
+        .map(|_| AccessLog::start(stores.access_log.clone(), &config.access_log));
+
+    // The routing table, then the gateway's own services (one registration each); the
+    // table is loaded knowing their names, so a route to a service this gateway does not
+    // have is refused when the table loads.
+    let routing = Arc::new(RoutingTableHandle::new(
+        config.routing.source.clone(),
+        config.routing.last_known_good.clone(),
+        config.routing.vars.clone(),
+    ));
+    let index = EngagementIndex::new(
+        stores.engagements.clone(),
+        stores.outbox.clone(),
+        config.engagement_index.clone(),
+    );
+    let index_service = Arc::new(EngagementIndexService(index.clone()));
+    let mut services = Registry::default();
+    services.register(index_service.clone());
+    services.register(Arc::new(Aggregator::new(
+        vaxel_adapters::all(),
+        index_service,
+        routing.clone(),
+        config.aggregation.deadline,
+        config.service.max_body_bytes,
+        consent.as_ref().map(|c| Pdl {
+            consent: c.clone(),
+            access_log: access_log.clone(),
+        }),
+    )));
+    routing.set_local_services(services.names());
+    if let Err(e) = routing.load_initial() {
+        tracing::error!(error = %e, "no routing table could be loaded: every call is answered with VP008 until a reload succeeds");
+    }
+
+    let shared = Arc::new(Shared {
+        config,
+        routing: routing.clone(),
+        stats: Stats::default(),
+        started: std::time::Instant::now(),
+        services,
+        consent,
+        access_log,
+        access_log_store: Some(stores.access_log.clone()),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // Engagement index notifications, delivered onward like any call.
+    {
+        let _runtime = control.enter();
+        let cfg = &shared.config;
+        let client_tls = crate::tls::producer_client_config(
+            &cfg.producers.certificate,
+            &cfg.producers.private_key,
+            &cfg.producers.ca,
+        )?;
+        let transport = Arc::new(RoutedNotifications {
+            routing: routing.clone(),
+            onward: Onward::new(client_tls, &cfg.producers),
+            instance_id: cfg.instance_id.clone(),
+        });
+        vaxel_engagement_index::notifications::spawn_notifier(&index, transport, stop_rx.clone());
+    }
+
+    if let Some(c) = shared.consent.clone() {
+        let _runtime = control.enter();
+        vaxel_pdl::consent::spawn_index_reload(c, stop_rx.clone());
+    }
+
+    if let Some(fut) = extra {
+        control.spawn(async move {
+            if let Err(e) = fut.await {
+                tracing::error!(error = %e, "demo producer stopped");
+            }
+        });
+    }
+
+    let threads = crate::server::start_service(shared.clone(), stop_rx.clone())?;
+    // The admin listener (and so /ready) comes up only after the service port is bound.
+    let admin_addr = match shared.config.admin_listen {
+        Some(addr) => {
+            let listener = control
+                .block_on(tokio::net::TcpListener::bind(addr))
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (admin.listen): {e}"))?;
+            let local = listener.local_addr()?;
+            control.spawn(crate::ops::serve_admin(
+                listener,
+                shared.clone(),
+                stop_rx.clone(),
+            ));
+            Some(local)
+        }
+        None => None,
+    };
+
+    tracing::info!(
+        service = %threads.local_addr,
+        admin = ?admin_addr,
+        threads = shared.config.service.threads,
+        instance_id = %shared.config.instance_id,
+        local_services = ?shared.services.names(),
+        "vaxel is serving (mutual TLS, client certificates required)"
+    );
+
+    let sig_shared = shared.clone();
+    control.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the routing table");
+                    let _ = crate::ops::reload(&sig_shared).await;
+                    if let Some(c) = sig_shared.consent.clone() {
+                        vaxel_pdl::consent::reload_on_signal(c).await;
+                    }
+                }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+    let _ = stop_tx.send(true);
+    threads.join();
+    if let Some(log) = &shared.access_log {
+        // Every decision taken before the stop is written before the process ends.
+        log.shutdown();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

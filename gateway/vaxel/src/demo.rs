@@ -1,0 +1,162 @@
+//! `vaxel serve --demo`: everything a first-time user needs, generated on the spot —
+//! the demo PKI (certs-example/out), a demo routing table, a demo producer and a
+//! configuration file that ties them together (written to vaxel-data/ so the operator
+//! can read and copy it).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+
+/// Ports and folders of a demo run.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Folder that gets `certs-example/out` and `vaxel-data` (the repository root when
+    /// run as the README says).
+    pub root: PathBuf,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub producer_listen: SocketAddr,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            root: PathBuf::from("."),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            producer_listen: SocketAddr::from(([127, 0, 0, 1], 20443)),
+        }
+    }
+}
+
+/// Prepare the demo: PKI, routing table and config file. Returns the validated config.
+pub fn prepare(opts: &DemoOptions) -> anyhow::Result<Config> {
+    let certs_dir = opts.root.join("certs-example").join("out");
+    crate::certs::ensure_demo_pki(&certs_dir)?;
+    let data = opts.root.join("vaxel-data");
+    std::fs::create_dir_all(&data)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", data.display()))?;
+    // Rewritten on every start, so that a newer vaxel brings its newer demo table; to
+    // run an edited table, copy it and use `serve --config` (see demo.toml).
+    let table = data.join("demo-routing-table.toml");
+    if std::fs::read_to_string(&table).ok().as_deref() != Some(vaxel_routing::DEMO_TABLE_TOML) {
+        std::fs::write(&table, vaxel_routing::DEMO_TABLE_TOML)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", table.display()))?;
+    }
+    let certs = absolute(&certs_dir)?;
+    let text = format!(
+        r#"# Written by `vaxel serve --demo`. Copy and edit it to run vaxel with your own
+# certificates and routing table: `vaxel serve --config this-file.toml`.
+# Every key is described in specs/configuration.md.
+instance_id = "vaxel-demo"
+
+[service]
+listen = "{listen}"
+[service.tls]
+certificate = "{certs}/gateway.pem"
+private_key = "{certs}/gateway.key"
+client_ca = "{certs}/ca.pem"
+
+[admin]
+listen = "{admin}"
+
+[producers]
+certificate = "{certs}/gateway-client.pem"
+private_key = "{certs}/gateway-client.key"
+ca = "{certs}/ca.pem"
+
+[routing]
+source = "demo-routing-table.toml"
+last_known_good = "demo-routing-table.last-known-good"
+vars = {{ DEMO_PRODUCER = "https://localhost:{producer_port}" }}
+
+[store]
+# Engagement index and notification outbox (SQLite, next to this file).
+path = "vaxel.db"
+
+[identity]
+trusted_header_addresses = []
+original_consumer_allowed = ["SE0000000000-DEMOCONSUMER"]
+"#,
+        listen = opts.listen,
+        admin = opts.admin_listen,
+        certs = certs.display(),
+        producer_port = opts.producer_listen.port(),
+    );
+    let cfg_path = data.join("demo.toml");
+    std::fs::write(&cfg_path, &text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", cfg_path.display()))?;
+    let config = Config::from_toml(&text, &cfg_path)?;
+    seed_engagements(&config)?;
+    Ok(config)
+}
+
+/// The demo patient's engagements: every information set at both demo journal sources,
+/// registered through the engagement index's own Update service (idempotent: a second
+/// run changes nothing).
+fn seed_engagements(config: &Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stores = crate::stores::open(&config.store).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the demo store {}: {e}",
+            config.store.path.display()
+        )
+    })?;
+    let index = vaxel_engagement_index::EngagementIndex::new(
+        stores.engagements,
+        stores.outbox,
+        config.engagement_index.clone(),
+    );
+    let envelope = demo_update(&config.engagement_index.owner);
+    runtime
+        .block_on(index.handle(vaxel_engagement_index::xml::UPDATE_NS, envelope.into()))
+        .map_err(|e| anyhow::anyhow!("seeding the demo engagements failed: {e}"))?;
+    Ok(())
+}
+
+/// An Update with one engagement per (service domain, categorization) of the adapters
+/// and demo journal source.
+fn demo_update(index_address: &str) -> Vec<u8> {
+    use vaxel_model::xml::xml_escape;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut transactions = String::new();
+    for set in vaxel_adapters::all() {
+        let d = set.descriptor();
+        if !seen.insert((d.ei_service_domain, d.ei_categorization)) {
+            continue;
+        }
+        for (source, _, _) in vaxel_routing::DEMO_JOURNAL_SOURCES {
+            transactions.push_str(&format!(
+                "<u:engagementTransaction><e:deleteFlag>false</e:deleteFlag><e:engagement>\
+<e:registeredResidentIdentification>{patient}</e:registeredResidentIdentification>\
+<e:serviceDomain>{domain}</e:serviceDomain><e:categorization>{cat}</e:categorization>\
+<e:logicalAddress>{source}</e:logicalAddress>\
+<e:businessObjectInstanceIdentifier>NA</e:businessObjectInstanceIdentifier>\
+<e:clinicalProcessInterestId>NA</e:clinicalProcessInterestId>\
+<e:mostRecentContent>20240115093000</e:mostRecentContent>\
+<e:sourceSystem>{source}</e:sourceSystem><e:dataController>{controller}</e:dataController>\
+</e:engagement></u:engagementTransaction>",
+                patient = vaxel_routing::DEMO_PATIENT,
+                domain = xml_escape(d.ei_service_domain),
+                cat = xml_escape(d.ei_categorization),
+                controller = &source[..12],
+            ));
+        }
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+xmlns:u=\"{ns}\" xmlns:e=\"urn:riv:itintegration:engagementindex:1\"><soap:Header>\
+<LogicalAddress xmlns=\"urn:riv:itintegration:registry:1\">{address}</LogicalAddress></soap:Header>\
+<soap:Body><u:Update>{transactions}</u:Update></soap:Body></soap:Envelope>\n",
+        ns = vaxel_engagement_index::xml::UPDATE_NS,
+        address = xml_escape(index_address),
+    )
+    .into_bytes()
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    Ok(std::fs::canonicalize(p)?)
+}

@@ -1,0 +1,31 @@
+//! vaxel: the mutual-TLS gateway binary's library (specs/architecture.md has the crate
+//! map). This crate wires the concern crates together and owns what only a running
+//! gateway needs:
+//!
+//! - [`config`]: the configuration file, assembled from every crate's section;
+//! - [`stores`]: the one place that chooses the store backend;
+//! - [`app`]: start-up wiring, signals, shutdown;
+//! - [`server`] and [`tls`]: the thread-per-core service listener with mutual TLS;
+//! - [`pipeline`]: one request, phase by phase (admit → identify → checks → sniff →
+//!   route → authorise → dispatch);
+//! - [`services`]: the gateway's own SOAP services behind one trait and registry
+//!   (engagement index, aggregating service);
+//! - [`onward`]: the one way the gateway calls producers and subscribers;
+//! - [`ops`]: the admin listener (`/health`, `/ready`, `/status`, reload, consent and
+//!   access log APIs); [`stats`]: its counters;
+//! - [`certs`], [`demo`], [`demo_producer`]: the demo PKI, configuration and producer.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod certs;
+pub mod config;
+pub mod demo;
+pub mod demo_producer;
+pub mod onward;
+pub mod ops;
+pub mod pipeline;
+pub mod server;
+pub mod services;
+pub mod stats;
+pub mod stores;
+pub mod tls;

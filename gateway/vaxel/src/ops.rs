@@ -1,0 +1,181 @@
+//! Operations endpoints on the separate admin listener (plain HTTP, bind it to loopback
+//! or a management network): /health, /ready, /status and POST /admin/reload, and, when
+//! `[consent] enabled`, the consent admin API under /api/consents and /api/blocks and
+//! the access log review API at /api/access-log (specs/openapi-consent.yaml).
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::pipeline::Shared;
+
+/// Serve the admin endpoints until shutdown.
+pub async fn serve_admin(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| admin(req, shared.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
+        });
+    }
+}
+
+fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn admin(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if vaxel_pdl::consent::admin::is_consent_path(req.uri().path()) {
+        return Ok(match &shared.consent {
+            Some(service) => vaxel_pdl::consent::admin::handle(req, service.clone()).await,
+            None => json_response(
+                StatusCode::NOT_FOUND,
+                json!({"error": "consent is not enabled: set [consent] enabled = true and configure [[consent.issuers]]"}),
+            ),
+        });
+    }
+    if req.uri().path() == vaxel_pdl::access_log::api::PATH {
+        return Ok(match (&shared.consent, &shared.access_log_store) {
+            (Some(consent), Some(store)) => {
+                vaxel_pdl::access_log::api::handle(req, consent.clone(), store.clone()).await
+            }
+            _ => json_response(
+                StatusCode::NOT_FOUND,
+                json!({"error": "the access log is kept when consent checking is enabled: set [consent] enabled = true"}),
+            ),
+        });
+    }
+    let resp = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") => json_response(StatusCode::OK, json!({"status": "live"})),
+        (&Method::GET, "/ready") => {
+            if shared.routing.current().is_some() {
+                json_response(StatusCode::OK, json!({"status": "ready"}))
+            } else {
+                json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"status": "not ready", "reason": "no routing table is loaded (VP008): fix the routing table source and POST /admin/reload"}),
+                )
+            }
+        }
+        (&Method::GET, "/status") => {
+            let mut body = status(&shared);
+            // Each local service reports under its own key (engagement_index,
+            // aggregation, ...).
+            for service in shared.services.iter() {
+                body[service.status_key()] = service.status().await;
+            }
+            json_response(StatusCode::OK, body)
+        }
+        (&Method::POST, "/admin/reload") => reload(&shared).await,
+        (_, "/health" | "/ready" | "/status" | "/admin/reload") => json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"error": "method not allowed: GET /health, /ready, /status; POST /admin/reload"}),
+        ),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": "not found: GET /health, /ready, /status; POST /admin/reload"}),
+        ),
+    };
+    Ok(resp)
+}
+
+/// Reload the routing table from its source (also on SIGHUP). The running table stays in
+/// place when the new one is broken.
+pub async fn reload(shared: &Shared) -> Response<Full<Bytes>> {
+    let routing = shared.routing.clone();
+    let result = tokio::task::spawn_blocking(move || routing.reload()).await;
+    match result {
+        // The routing module logs the outcome of every reload.
+        Ok(Ok(_report)) => json_response(
+            StatusCode::OK,
+            json!({"reloaded": true, "routing_table": routing_status(shared)}),
+        ),
+        Ok(Err(e)) => json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"reloaded": false, "error": e.to_string(), "routing_table": routing_status(shared)}),
+        ),
+        Err(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"reloaded": false, "error": e.to_string()}),
+        ),
+    }
+}
+
+fn routing_status(shared: &Shared) -> serde_json::Value {
+    match shared.routing.current() {
+        None => json!({"loaded": false}),
+        Some(t) => {
+            let s = t.stats();
+            let age = (chrono::Utc::now() - s.loaded_at).num_seconds();
+            json!({
+                "loaded": true,
+                "source": s.source,
+                "loaded_at": s.loaded_at.to_rfc3339(),
+                "age_seconds": age,
+                "contracts": s.contracts,
+                "routes": s.routes,
+                "authorizations": s.authorizations,
+            })
+        }
+    }
+}
+
+fn status(shared: &Shared) -> serde_json::Value {
+    let st = &shared.stats;
+    json!({
+        "name": "vaxel",
+        "version": env!("CARGO_PKG_VERSION"),
+        "instance_id": shared.config.instance_id,
+        "uptime_seconds": shared.started.elapsed().as_secs(),
+        "service_threads": shared.config.service.threads,
+        "routing_table": routing_status(shared),
+        "counts": {
+            "requests": st.requests.load(Ordering::Relaxed),
+            "forwarded": st.forwarded.load(Ordering::Relaxed),
+            "answered_locally": st.local_answers.load(Ordering::Relaxed),
+            "producer_faults_passed": st.producer_faults_passed.load(Ordering::Relaxed),
+            "connections": st.connections.load(Ordering::Relaxed),
+            "connections_rejected": st.connections_rejected.load(Ordering::Relaxed),
+            "requests_rejected_busy": st.requests_rejected_busy.load(Ordering::Relaxed),
+            "tls_handshake_failures": st.tls_handshake_failures.load(Ordering::Relaxed),
+            "faults": st.faults(),
+        },
+        "local_services": shared.services.names(),
+    })
+}

@@ -1,0 +1,226 @@
+//! One request through the gateway (DESIGN.md "Request path"). [`handle`] runs these
+//! phases, in this order; each is a short function in its own module that returns a
+//! typed value or a [`Fault`] (which `vaxel_model::fault` turns into the SOAP fault):
+//!
+//! 1. [`admit`]: a place among the core's requests (else HTTP 503 + `Retry-After`), POST
+//!    only, the declared size within the listener's limit → the declared length;
+//! 2. [`identify`]: the caller from its certificate, or `x-vp-sender-id` from a
+//!    whitelisted address (VP002, VP011) → the sender;
+//! 3. [`checks`]: routing-history loop (VP014) and who may name an original consumer
+//!    (VP013) → the [`checks::Hop`] onward calls carry;
+//! 4. [`sniff`]: the envelope head within its time and idle limits; contract and
+//!    logical address (VP015, VP003, VP010) → [`sniff::EnvelopeHead`];
+//! 5. [`route`]: vägval on one routing-table snapshot, producer or local service
+//!    (VP008, VP004, VP005, VP006), and the contract's size limit → [`route::RouteDecision`];
+//! 6. [`authorise`]: anropsbehörighet for the sender on the same snapshot (VP007);
+//! 7. [`dispatch`]: a producer gets the message streamed onward (with SVOD/PDL checks on
+//!    journal contracts), a local service answers from the registry.
+
+pub mod admit;
+pub mod authorise;
+pub mod body;
+pub mod checks;
+pub mod dispatch;
+pub mod identify;
+pub mod rivta;
+pub mod route;
+pub mod sniff;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use vaxel_model::{headers, Fault};
+use vaxel_pdl::access_log::{AccessLog, AccessLogStore};
+use vaxel_pdl::consent::ConsentService;
+use vaxel_routing::RoutingTableHandle;
+
+use crate::config::Config;
+use crate::onward::{new_correlation_id, Onward, OnwardHeaders};
+use crate::services::{Caller, Registry};
+use crate::stats::Stats;
+use admit::CoreLimits;
+use identify::ConnectionInfo;
+use route::Target;
+
+/// What the gateway answers with: its own small bodies, or the producer's stream.
+pub type GatewayBody = Either<Full<Bytes>, Incoming>;
+
+/// State shared by every core (immutable or atomic).
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    pub routing: Arc<RoutingTableHandle>,
+    pub stats: Stats,
+    pub started: std::time::Instant,
+    /// The gateway's own SOAP services (`local://<name>` routes).
+    pub services: Registry,
+    /// Consent, blocks and emergency access (`[consent] enabled`); `None` when off.
+    pub consent: Option<Arc<ConsentService>>,
+    /// The PDL access log (running when consent checking is enabled).
+    pub access_log: Option<AccessLog>,
+    /// Read access to the access log (review API).
+    pub access_log_store: Option<Arc<dyn AccessLogStore>>,
+}
+
+/// What one core owns: its onward client (its own connection pool) and its request
+/// limit.
+#[derive(Debug, Clone)]
+pub struct Core {
+    pub onward: Onward,
+    pub limits: CoreLimits,
+}
+
+/// One request in progress, as the phases after identification see it.
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub shared: &'a Shared,
+    pub onward: &'a Onward,
+    pub headers: &'a HeaderMap,
+    pub sender: &'a str,
+    pub hop: &'a checks::Hop,
+    pub correlation: &'a HeaderValue,
+    pub onward_headers: &'a OnwardHeaders,
+    pub content_length: Option<u64>,
+    /// The request body while it is not (fully) read: on a fault the rest is discarded.
+    pub unread: &'a mut Option<Incoming>,
+}
+
+impl<'a> Request<'a> {
+    /// The caller as local services see it.
+    pub fn caller(&self) -> Caller<'a> {
+        Caller {
+            sender: self.sender,
+            original_consumer: self.hop.original_consumer.to_str().unwrap_or(self.sender),
+            correlation: self.correlation,
+            request_headers: self.headers,
+            onward: self.onward_headers,
+        }
+    }
+}
+
+/// Handle one request; never fails (every failure is a SOAP fault or an HTTP 503).
+pub async fn handle(
+    req: http::Request<Incoming>,
+    conn: Arc<ConnectionInfo>,
+    shared: Arc<Shared>,
+    core: Core,
+) -> Result<Response<GatewayBody>, std::convert::Infallible> {
+    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    // Phase 1a: a place among this core's requests, or a fast 503 (no unbounded queue).
+    let Some(_in_flight) = admit::slot(&core.limits) else {
+        shared
+            .stats
+            .requests_rejected_busy
+            .fetch_add(1, Ordering::Relaxed);
+        return Ok(admit::busy_response().map(Either::Left));
+    };
+    let correlation = req
+        .headers()
+        .get(headers::CORRELATION_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .cloned()
+        .unwrap_or_else(new_correlation_id);
+    let http1 = req.version() < http::Version::HTTP_2;
+    let (parts, body) = req.into_parts();
+    let mut unread = Some(body);
+    let result = phases(&parts, &conn, &shared, &core, &correlation, &mut unread).await;
+    match result {
+        Ok(resp) => Ok(resp),
+        Err(fault) => {
+            if let (true, Some(body)) = (http1, unread.take()) {
+                tokio::spawn(body::discard_unread(
+                    body,
+                    shared.config.service.max_body_bytes.saturating_mul(2),
+                ));
+            }
+            shared.stats.fault(&fault);
+            tracing::info!(
+                code = fault.code(),
+                correlation_id = ?correlation,
+                peer = %conn.peer,
+                reason = %fault,
+                "request refused"
+            );
+            let resp = fault.into_response(&shared.config.instance_id, Some(&correlation));
+            Ok(resp.map(Either::Left))
+        }
+    }
+}
+
+/// Phases 1b to 7.
+async fn phases(
+    parts: &http::request::Parts,
+    conn: &ConnectionInfo,
+    shared: &Shared,
+    core: &Core,
+    correlation: &HeaderValue,
+    unread: &mut Option<Incoming>,
+) -> Result<Response<GatewayBody>, Fault> {
+    let cfg = &shared.config;
+    let content_length = admit::request(parts, &cfg.service)?;
+    let sender = identify::resolve_sender(conn, &parts.headers, &cfg.identity, &cfg.instance_id)?;
+    let hop = checks::hop(&parts.headers, &sender, &cfg.identity, &cfg.instance_id)?;
+    let mut head = sniff::envelope_head(unread, &cfg.service).await?;
+    let contract = head.envelope.contract_namespace.clone();
+    let address = sniff::logical_address(&head.envelope)?.value.clone();
+
+    // Route, then authorise, on one snapshot of the routing table. The lock-free guard
+    // is not held across an await: the block ends before dispatch.
+    let decision = {
+        let guard = shared.routing.current_guard();
+        let table = guard.as_ref().ok_or(Fault::NoRoutingTable)?;
+        let decision = route::decide(
+            table,
+            &shared.services,
+            &contract,
+            &address,
+            cfg.service.max_body_bytes,
+        )?;
+        authorise::check(table, &sender, &contract, &address)?;
+        decision
+    };
+    route::check_size(&decision, content_length, head.received, &contract)?;
+
+    let onward_headers = OnwardHeaders::on_behalf(
+        &sender,
+        &cfg.instance_id,
+        &hop.original_consumer,
+        &hop.routing_history,
+        correlation,
+    );
+    let mut request = Request {
+        shared,
+        onward: &core.onward,
+        headers: &parts.headers,
+        sender: &sender,
+        hop: &hop,
+        correlation,
+        onward_headers: &onward_headers,
+        content_length,
+        unread,
+    };
+    match &decision.target {
+        Target::Local(service) => {
+            dispatch::local(service.as_ref(), &mut request, &mut head, decision.max_body).await
+        }
+        Target::Producer {
+            url,
+            profile,
+            timeout,
+        } => {
+            dispatch::producer(
+                &mut request,
+                head,
+                url,
+                *profile,
+                *timeout,
+                decision.max_body,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,656 @@
+//! NPÖ-style aggregated journal queries (DESIGN.md job 2): a consumer asks once for a
+//! patient's information of one kind; the gateway finds every source system in the
+//! engagement index, asks them all in parallel, merges their records and reports, per
+//! source, whether it answered (`ProcessingStatus`, urn:riv:interoperability:headers:1).
+//!
+//! Rules (issue "Engagement index and NPÖ-style aggregated journal queries"):
+//! - sources come from the engagement index (patient + the information set's service
+//!   domain and categorization), narrowed by the request's `sourceSystemHSAId`;
+//! - a source is asked only if the caller may reach it under the routing table
+//!   (anropsbehörighet for the contract at the source's logical address, checked for
+//!   the same identity as every other authorisation: the sender, never the original
+//!   consumer header; specs/routing-table.md "Who is authorised"); sources it may not
+//!   reach are left out without a trace in the answer, as the national aggregating
+//!   services do;
+//! - a slow or failing source never fails the whole answer: HTTP 200 with the records
+//!   that did arrive and `NoDataSynchFailed` with the reason for the others; one overall
+//!   deadline (`aggregation.deadline_ms`, default 28 s) bounds the call;
+//! - records are filtered again by the request's period, care units and record ids
+//!   (producers are expected to filter; the gateway does not rely on it).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::{header, HeaderName, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use vaxel_adapter::{
+    CausingAgent, Envelope, InformationSet, MergeInput, MergeNotes, ProducerResponse, QueryRequest,
+    Record, RivProfile, SourceOutcome, SourceStatus,
+};
+use vaxel_model::{clock, headers, Cause, Fault};
+use vaxel_pdl::access_log::AccessLog;
+use vaxel_pdl::consent::ConsentService;
+use vaxel_routing::RoutingTableHandle;
+
+use super::{BoxFuture, Caller, LocalRequest, LocalService};
+use crate::onward::{ForwardBody, ForwardError, Onward};
+
+/// One engagement's source, as the aggregator needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EngagementSource {
+    /// Logical address to ask (the engagement's `logicalAddress`).
+    pub logical_address: String,
+    /// The engagement's `sourceSystem` HSA id.
+    pub source_system: String,
+}
+
+/// Where the aggregator finds the sources of a patient's information (the engagement
+/// index; a trait so that the aggregation can be tested on its own).
+pub trait EngagementLookup: Send + Sync + fmt::Debug {
+    fn find<'a>(
+        &'a self,
+        patient_id: &'a str,
+        service_domain: &'a str,
+        categorization: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<EngagementSource>, String>>;
+}
+
+/// SVOD/PDL for aggregated answers: the consent service and the access log every
+/// decision goes to (`[consent] enabled`).
+#[derive(Debug, Clone)]
+pub struct Pdl {
+    pub consent: Arc<ConsentService>,
+    pub access_log: Option<AccessLog>,
+}
+
+/// The aggregating service (`local://aggregating`): information sets by contract, the
+/// engagement lookup, the routing table it asks sources through, the deadline, and
+/// PDL checks when consent checking is on.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    sets: &'static [&'static dyn InformationSet],
+    lookup: Arc<dyn EngagementLookup>,
+    routing: Arc<RoutingTableHandle>,
+    deadline: Duration,
+    /// Largest source answer read.
+    max_response: u64,
+    pdl: Option<Pdl>,
+    timings: Arc<AggregationTimings>,
+}
+
+/// What one source gave.
+struct SourceAnswer {
+    outcome: SourceOutcome,
+    body: Option<Bytes>,
+    records: Vec<Record>,
+    /// From just before the request was sent until the answer was read (or the call
+    /// failed or timed out).
+    round_trip: Duration,
+}
+
+impl Aggregator {
+    pub fn new(
+        sets: &'static [&'static dyn InformationSet],
+        lookup: Arc<dyn EngagementLookup>,
+        routing: Arc<RoutingTableHandle>,
+        deadline: Duration,
+        max_response: u64,
+        pdl: Option<Pdl>,
+    ) -> Aggregator {
+        Aggregator {
+            sets,
+            lookup,
+            routing,
+            deadline,
+            max_response,
+            pdl,
+            timings: Arc::new(AggregationTimings::default()),
+        }
+    }
+
+    /// How long aggregated queries take (also in `/status`).
+    pub fn timings(&self) -> &AggregationTimings {
+        &self.timings
+    }
+
+    /// The information set for a contract namespace (case-insensitive, like the table).
+    pub fn information_set(&self, contract: &str) -> Option<&'static dyn InformationSet> {
+        self.sets.iter().copied().find(|s| {
+            s.descriptor()
+                .contract_namespace
+                .eq_ignore_ascii_case(contract)
+        })
+    }
+
+    /// Answer one aggregated query. `request` is the consumer's whole envelope,
+    /// `envelope` what the sniffer found in it.
+    pub async fn handle(
+        &self,
+        onward: &Onward,
+        envelope: &Envelope,
+        request: Bytes,
+        ctx: &Caller<'_>,
+    ) -> Result<Response<Full<Bytes>>, Fault> {
+        let started = Instant::now();
+        let contract = envelope.contract_namespace.as_str();
+        let set = self.information_set(contract).ok_or_else(|| {
+            Fault::NoRoute(Cause::msg(format!(
+                "the routing table sends {contract} to local://aggregating, but this gateway has no information-set adapter for it; route it to a producer instead"
+            )))
+        })?;
+        let address = envelope.address.as_ref().ok_or(Fault::NoLogicalAddress)?;
+        let query = set.parse_request(&request).map_err(|e| {
+            Fault::Malformed(Cause::msg(format!(
+                "the {} request cannot be read: {e}",
+                set.descriptor().request_element
+            )))
+        })?;
+        let descriptor = set.descriptor();
+
+        // SVOD/PDL: who the end user is, before anything is asked (specs/user-context.md).
+        let user = match &self.pdl {
+            Some(pdl) => Some(
+                pdl.consent
+                    .verify_user(ctx.request_headers)
+                    .map_err(Fault::from)?,
+            ),
+            None => None,
+        };
+
+        // Sources: engagement index, narrowed by the request's source system.
+        let mut sources = self
+            .lookup
+            .find(
+                &query.patient_id,
+                descriptor.ei_service_domain,
+                descriptor.ei_categorization,
+            )
+            .await
+            .map_err(|e| {
+                Fault::Producer(Cause::msg(format!(
+                    "the engagement index could not be read, so the sources of the patient's information are unknown: {e}"
+                )))
+            })?;
+        if let Some(wanted) = &query.source_system {
+            sources.retain(|s| s.source_system.eq_ignore_ascii_case(wanted));
+        }
+        sources.sort();
+        sources.dedup_by(|a, b| a.logical_address.eq_ignore_ascii_case(&b.logical_address));
+
+        // Which sources the caller may reach, and how (one table snapshot). The caller
+        // is authorised as the sender, like every other call it makes through us.
+        let today = clock::today();
+        let mut calls = Vec::new();
+        let mut failed = Vec::new();
+        {
+            let guard = self.routing.current_guard();
+            let table = guard.as_ref().ok_or(Fault::NoRoutingTable)?;
+            for source in &sources {
+                let la = source.logical_address.as_str();
+                if table.authorize(ctx.sender, contract, la, today).is_err() {
+                    continue;
+                }
+                match table.route(contract, la, today) {
+                    Ok(route) => match (route.local_service(), route.rivta_profile().known()) {
+                        (None, Some(profile)) => calls.push((
+                            source.clone(),
+                            route.url().clone(),
+                            profile,
+                            route.response_timeout(),
+                        )),
+                        (Some(service), _) => failed.push(failure(
+                            la,
+                            CausingAgent::VirtualizationPlatform,
+                            "VP004",
+                            format!(
+                                "the route for {la} leads to the gateway's own local://{} service, not to a source system",
+                                service.name()
+                            ),
+                        )),
+                        (None, None) => failed.push(failure(
+                            la,
+                            CausingAgent::VirtualizationPlatform,
+                            "VP005",
+                            format!(
+                                "the route for {la} names RIV-TA profile {}, which this gateway does not know",
+                                route.rivta_profile()
+                            ),
+                        )),
+                    },
+                    Err(e) => failed.push(failure(
+                        la,
+                        CausingAgent::VirtualizationPlatform,
+                        "VP004",
+                        e.to_string(),
+                    )),
+                }
+            }
+        }
+        tracing::debug!(
+            contract,
+            address = %address.value,
+            sources = sources.len(),
+            asked = calls.len(),
+            "aggregating"
+        );
+
+        // Fan out, all at once, bounded by the deadline.
+        let deadline = started + self.deadline;
+        let fan_out = FanOut::new(set, envelope, request, ctx, self.max_response);
+        let answers = futures_util::future::join_all(calls.into_iter().map(
+            |(source, url, profile, timeout)| {
+                let fan_out = &fan_out;
+                async move {
+                    let la = source.logical_address;
+                    let budget = deadline.saturating_duration_since(Instant::now());
+                    let timeout = timeout.min(budget);
+                    let asked = call_source(onward, fan_out, &la, &url, profile, timeout);
+                    match tokio::time::timeout(timeout, asked).await {
+                        Ok(answer) => answer,
+                        Err(_) => SourceAnswer {
+                            round_trip: timeout,
+                            outcome: failure(
+                                &la,
+                                CausingAgent::VirtualizationPlatform,
+                                "VP009",
+                                format!(
+                                    "the source did not answer within {} ms (the aggregated call's deadline)",
+                                    timeout.as_millis()
+                                ),
+                            ),
+                            body: None,
+                            records: Vec::new(),
+                        },
+                    }
+                }
+            },
+        ))
+        .await;
+
+        let mut outcomes: Vec<SourceOutcome> = Vec::with_capacity(answers.len() + failed.len());
+        let mut kept: Vec<(Bytes, Vec<Record>)> = Vec::new();
+        let mut notes = MergeNotes::default();
+        let mut log_entries = Vec::new();
+        let slowest_source = answers
+            .iter()
+            .map(|a| a.round_trip)
+            .max()
+            .unwrap_or_default();
+        for answer in answers {
+            let asked = answer.outcome.logical_address.clone();
+            outcomes.push(answer.outcome);
+            if let Some(body) = answer.body {
+                let mut records = keep_requested(answer.records, &query);
+                if let (Some(pdl), Some(user)) = (&self.pdl, &user) {
+                    let withheld = vaxel_pdl::consent::enforce::filter_records(
+                        &pdl.consent,
+                        user,
+                        &query.patient_id,
+                        descriptor.name,
+                        &asked,
+                        ctx.correlation.to_str().unwrap_or(""),
+                        &mut records,
+                        &mut log_entries,
+                    );
+                    notes.withheld_records += withheld;
+                }
+                kept.push((body, records));
+            }
+        }
+        // PDL: every decision is logged; emergency access is durable before the answer
+        // leaves, the rest is written in batches off the request path.
+        if let Some(pdl) = &self.pdl {
+            vaxel_pdl::consent::enforce::write_access_log(pdl.access_log.as_ref(), log_entries)
+                .await?;
+        }
+        outcomes.extend(failed);
+        outcomes.sort_by(|a, b| a.logical_address.cmp(&b.logical_address));
+
+        let parts: Vec<MergeInput<'_>> = kept
+            .iter()
+            .map(|(body, records)| MergeInput { body, records })
+            .collect();
+        let mut out = Vec::with_capacity(parts.iter().map(|p| p.body.len()).sum::<usize>() + 1024);
+        set.write_merged_response_noting(&mut out, &parts, &outcomes, &notes);
+
+        let mut resp = Response::new(Full::new(Bytes::from(out)));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/xml; charset=UTF-8"),
+        );
+        resp.headers_mut()
+            .insert(headers::CORRELATION_ID, ctx.correlation.clone());
+        if self.pdl.is_some() {
+            resp.headers_mut().insert(
+                headers::WITHHELD_RECORDS,
+                HeaderValue::from(notes.withheld_records),
+            );
+        }
+        *resp.status_mut() = StatusCode::OK;
+        self.timings.record(started.elapsed(), slowest_source);
+        Ok(resp)
+    }
+}
+
+/// Records that match the request's filters (period, care units, record ids).
+fn keep_requested(mut records: Vec<Record>, query: &QueryRequest) -> Vec<Record> {
+    vaxel_adapter::retain_matching(query, &mut records);
+    records
+}
+
+fn failure(la: &str, agent: CausingAgent, code: &str, text: String) -> SourceOutcome {
+    SourceOutcome {
+        logical_address: la.to_string(),
+        status: SourceStatus::NoDataSynchFailed {
+            causing_agent: agent,
+            code: code.to_string(),
+            text,
+        },
+        timestamp: clock::local_stamp(),
+    }
+}
+
+/// What every call of one fan-out shares. Header values are checked once here, not once
+/// per source.
+struct FanOut<'c> {
+    set: &'static dyn InformationSet,
+    request: Bytes,
+    /// Where the consumer's address header sits in `request` (None: no address header).
+    address: Option<std::ops::Range<usize>>,
+    /// The consumer's content type and SOAPAction, passed to every source.
+    copied: Vec<(HeaderName, HeaderValue)>,
+    caller: &'c Caller<'c>,
+    max_response: u64,
+}
+
+impl<'c> FanOut<'c> {
+    fn new(
+        set: &'static dyn InformationSet,
+        envelope: &Envelope,
+        request: Bytes,
+        caller: &'c Caller<'c>,
+        max_response: u64,
+    ) -> FanOut<'c> {
+        let mut copied = Vec::with_capacity(2);
+        for name in [header::CONTENT_TYPE, HeaderName::from_static("soapaction")] {
+            if let Some(v) = caller.request_headers.get(&name) {
+                copied.push((name, v.clone()));
+            }
+        }
+        FanOut {
+            set,
+            request,
+            address: envelope.address.as_ref().map(|a| a.span.clone()),
+            copied,
+            caller,
+            max_response,
+        }
+    }
+}
+
+/// Ask one source: the consumer's request with the address header set to the source.
+async fn call_source(
+    onward: &Onward,
+    fan_out: &FanOut<'_>,
+    la: &str,
+    url: &http::Uri,
+    profile: RivProfile,
+    timeout: Duration,
+) -> SourceAnswer {
+    let fail = |agent, code: &str, text: String| SourceAnswer {
+        outcome: failure(la, agent, code, text),
+        body: None,
+        records: Vec::new(),
+        round_trip: Duration::ZERO,
+    };
+    let Some(address) = fan_out.address.clone() else {
+        return fail(
+            CausingAgent::VirtualizationPlatform,
+            "VP003",
+            "the request has no address header".into(),
+        );
+    };
+    let body = match crate::pipeline::rivta::convert_address(&fan_out.request, address, la, profile)
+    {
+        Ok(b) => Bytes::from(b),
+        Err(e) => return fail(CausingAgent::VirtualizationPlatform, "VP012", e),
+    };
+    let len = body.len() as u64;
+    let body = ForwardBody::new(vec![body], len, None, Some(len), len.max(1), timeout);
+    let req = match Onward::request(
+        url,
+        body,
+        fan_out.copied.iter().map(|(n, v)| (n, v)),
+        &[],
+        fan_out.caller.onward,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                CausingAgent::VirtualizationPlatform,
+                "VP009",
+                format!("cannot build the request: {e}"),
+            )
+        }
+    };
+
+    let sent = Instant::now();
+    let resp = match onward.send(req, timeout).await {
+        Ok(r) => r,
+        Err(ForwardError::Timeout { timeout_ms, .. }) => {
+            return SourceAnswer {
+                round_trip: sent.elapsed(),
+                ..fail(
+                    CausingAgent::VirtualizationPlatform,
+                    "VP009",
+                    format!("the source did not answer within {timeout_ms} ms"),
+                )
+            }
+        }
+        Err(e) => {
+            return SourceAnswer {
+                round_trip: sent.elapsed(),
+                ..fail(
+                    CausingAgent::VirtualizationPlatform,
+                    "VP009",
+                    format!("the source could not be called: {e}"),
+                )
+            }
+        }
+    };
+    let status = resp.status();
+    let body = match Limited::new(resp.into_body(), fan_out.max_response as usize)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return SourceAnswer {
+                round_trip: sent.elapsed(),
+                ..fail(
+                    CausingAgent::ServiceProducer,
+                    "VP009",
+                    format!("reading the source's answer failed: {e}"),
+                )
+            }
+        }
+    };
+    // The source's part ends here; reading its records is the gateway's.
+    let round_trip = sent.elapsed();
+    let fail = |agent, code: &str, text: String| SourceAnswer {
+        round_trip,
+        ..fail(agent, code, text)
+    };
+    if status != StatusCode::OK && status != StatusCode::INTERNAL_SERVER_ERROR {
+        return fail(
+            CausingAgent::ServiceProducer,
+            "VP009",
+            format!("the source answered HTTP {status}"),
+        );
+    }
+    match fan_out.set.parse_response(&body) {
+        Ok(ProducerResponse::Records(records)) if status == StatusCode::OK => SourceAnswer {
+            outcome: SourceOutcome {
+                logical_address: la.to_string(),
+                status: SourceStatus::DataFromSource,
+                timestamp: clock::local_stamp(),
+            },
+            body: Some(body),
+            records,
+            round_trip,
+        },
+        Ok(ProducerResponse::Records(_)) => fail(
+            CausingAgent::ServiceProducer,
+            "VP009",
+            format!("the source answered HTTP {status} without a SOAP fault"),
+        ),
+        Ok(ProducerResponse::Fault(text)) => {
+            fail(CausingAgent::ServiceProducer, "SOAP-Fault", text)
+        }
+        Err(e) => fail(
+            CausingAgent::ServiceProducer,
+            "VP009",
+            format!("the source's answer cannot be read: {e}"),
+        ),
+    }
+}
+
+/// The service's name: `local://aggregating`.
+pub const NAME: &str = "aggregating";
+
+impl LocalService for Aggregator {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn call<'a>(
+        &'a self,
+        request: LocalRequest<'a>,
+    ) -> BoxFuture<'a, Result<Response<Full<Bytes>>, Fault>> {
+        Box::pin(async move {
+            self.handle(
+                request.onward,
+                request.envelope,
+                request.body,
+                &request.caller,
+            )
+            .await
+        })
+    }
+
+    fn status_key(&self) -> &'static str {
+        "aggregation"
+    }
+
+    /// How long aggregated queries take and how much the gateway adds (specs/aggregation.md §7).
+    fn status(&self) -> BoxFuture<'_, serde_json::Value> {
+        Box::pin(async move { self.timings.to_json() })
+    }
+}
+
+/// Latency distributions of aggregated queries (specs/aggregation.md, "Timings"), in
+/// microseconds, since start. One short lock per aggregated query, never per record.
+#[derive(Debug)]
+pub struct AggregationTimings {
+    inner: Mutex<AggregationHistograms>,
+}
+
+#[derive(Debug)]
+struct AggregationHistograms {
+    /// Whole query, from the request read to the merged answer built.
+    total: Histogram<u64>,
+    /// The slowest source's round trip (request sent to answer read) in that query.
+    slowest_source: Histogram<u64>,
+    /// `total` minus `slowest_source`: what the gateway added over its slowest source.
+    overhead: Histogram<u64>,
+}
+
+/// One hour in microseconds: the largest value recorded (larger ones are clamped).
+const MAX_MICROS: u64 = 3_600_000_000;
+
+fn micros_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static bounds are valid")
+}
+
+impl Default for AggregationTimings {
+    fn default() -> Self {
+        AggregationTimings {
+            inner: Mutex::new(AggregationHistograms {
+                total: micros_histogram(),
+                slowest_source: micros_histogram(),
+                overhead: micros_histogram(),
+            }),
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_MICROS)
+}
+
+impl AggregationTimings {
+    /// Records one aggregated query: its whole duration and its slowest source's round
+    /// trip (zero when no source was asked).
+    pub fn record(&self, total: Duration, slowest_source: Duration) {
+        let overhead = total.saturating_sub(slowest_source);
+        // A poisoned lock only means another thread panicked while recording: the
+        // histograms are still consistent enough to report.
+        let mut h = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        h.total.saturating_record(micros(total));
+        h.slowest_source.saturating_record(micros(slowest_source));
+        h.overhead.saturating_record(micros(overhead));
+    }
+
+    /// `{"queries": n, "total_us": {..}, "slowest_source_us": {..}, "overhead_us": {..}}`
+    /// with p50, p90, p99 and max of each.
+    pub fn to_json(&self) -> serde_json::Value {
+        let h = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let summary = |h: &Histogram<u64>| {
+            serde_json::json!({
+                "p50": h.value_at_quantile(0.50),
+                "p90": h.value_at_quantile(0.90),
+                "p99": h.value_at_quantile(0.99),
+                "max": h.max(),
+            })
+        };
+        serde_json::json!({
+            "queries": h.total.len(),
+            "total_us": summary(&h.total),
+            "slowest_source_us": summary(&h.slowest_source),
+            "overhead_us": summary(&h.overhead),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregation_overhead_is_total_minus_slowest_source() {
+        let t = AggregationTimings::default();
+        for i in 0..100u64 {
+            t.record(
+                Duration::from_micros(20_000 + 1_000 + i),
+                Duration::from_micros(20_000),
+            );
+        }
+        let j = t.to_json();
+        assert_eq!(j["queries"], 100);
+        let p50 = j["overhead_us"]["p50"].as_u64().unwrap();
+        assert!((1_040..=1_060).contains(&p50), "{j}");
+        let max = j["overhead_us"]["max"].as_u64().unwrap();
+        assert!((1_098..=1_100).contains(&max), "{j}");
+        // Three significant digits: within 0.1 %.
+        let slowest = j["slowest_source_us"]["p99"].as_u64().unwrap();
+        assert!((19_980..=20_020).contains(&slowest), "{j}");
+        // No source asked: all of it is the gateway's.
+        t.record(Duration::from_micros(500), Duration::ZERO);
+        assert_eq!(t.to_json()["queries"], 101);
+    }
+}
