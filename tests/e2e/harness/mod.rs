@@ -13,7 +13,8 @@
 //! | `reference.rs` | the national reference messages (`../shared/reference`): locate, read, fill `${...}` templates, skip with a note when absent |
 //! | `assertions.rs` | `assert_fault`, `assert_forwarded`, `assert_still_serving`, `eventually` |
 //!
-//! Test modules `use crate::harness::*;`: everything is re-exported here.
+//! Test modules `use crate::harness::*;`: everything is re-exported here, except the
+//! reference helpers, which are called by module name (`reference::read(...)`).
 //!
 //! When a test fails, every gateway and producer it started prints its stderr (the
 //! gateway's log) while it is dropped, so the failure shows what the gateway saw.
@@ -30,7 +31,7 @@ mod messages;
 mod pki;
 mod process;
 mod producers;
-mod reference;
+pub mod reference;
 mod routing_table;
 
 pub use assertions::*;
@@ -40,7 +41,6 @@ pub use messages::*;
 pub use pki::*;
 pub use process::*;
 pub use producers::*;
-pub use reference::*;
 pub use routing_table::*;
 
 /// Default wait for anything that should happen "at once" but may be slow on a busy

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use super::reference::NPO_SAMPLES;
 use super::{
-    CARE_PROVIDER, CARE_UNIT, CN_CONSUMER_ID, CONSUMER_ID, NPO_SAMPLES, PING, PROCESS_NOTIFICATION,
-    SCHEDULE,
+    CARE_PROVIDER, CARE_UNIT, CN_CONSUMER_ID, CONSUMER_ID, PING, PROCESS_NOTIFICATION, SCHEDULE,
 };
 
 #[derive(Debug, Clone, Default, Serialize)]
