@@ -80,14 +80,21 @@ fn setup(contract: &str) -> Setup {
 }
 
 /// The reference batch `npo-requests/<file>` (20 engagements at SKLTP-MOCK01..20) for
-/// the test patient, sent to the engagement index through the gateway.
-async fn register_reference_batch(gw: &Gateway, refs: &std::path::Path, file: &str) {
-    let text = String::from_utf8(reference(refs, &format!("riv-ta/npo-requests/{file}")))
-        .expect("UTF-8")
-        .replace("${logicalAddress}", EI_ADDRESS)
-        .replace("${patientId1}", PATIENT)
-        .replace("${delete}", "false");
-    let r = post(&consumer(), &gw.url(), text, &[]).await;
+/// the test patient, at the engagement index's address; `None` when the test skips.
+fn reference_batch(file: &str) -> Option<Vec<u8>> {
+    reference::template(
+        &format!("riv-ta/npo-requests/{file}"),
+        &[
+            ("logicalAddress", EI_ADDRESS),
+            ("patientId1", PATIENT),
+            ("delete", "false"),
+        ],
+    )
+}
+
+/// Sends an Update batch to the engagement index through the gateway.
+async fn register_batch(gw: &Gateway, batch: Vec<u8>) {
+    let r = post(&consumer(), &gw.url(), batch, &[]).await;
     assert_eq!(r.status, 200, "Update accepted:\n{}", r.describe());
     assert!(
         r.text().contains(">OK<"),
@@ -128,12 +135,16 @@ fn record_count(body: &str, contract: &str, record: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npo_query_merges_fast_source_and_reports_slow_and_failing_ones() {
-    let Some(refs) = reference_dir() else { return };
-    let s = setup(DIAGNOSIS);
-    register_reference_batch(&s.gw, &refs, "Update20_GD.xml").await;
-
+    let Some(batch) = reference_batch("Update20_GD.xml") else {
+        return;
+    };
     // The reference NPÖ request, addressed to the aggregating service.
-    let request = npo_request(&refs, "GetDiagnosis2.xml", NATIONAL);
+    let Some(request) = reference::npo_request("GetDiagnosis2.xml", NATIONAL) else {
+        return;
+    };
+    let s = setup(DIAGNOSIS);
+    register_batch(&s.gw, batch).await;
+
     let r = post(&consumer(), &s.gw.url(), request, &[]).await;
     assert_eq!(
         r.status,
@@ -256,7 +267,9 @@ fn care_documentation_update(patient: &str, sources: &[&str]) -> String {
 /// The merged GetCareDocumentation answer validates against the national schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merged_care_documentation_validates_against_the_national_schema() {
-    let Some(refs) = reference_dir() else { return };
+    let Some(schema) = reference::path("validation/soap11-care-documentation.xsd") else {
+        return;
+    };
     if Command::new("xmllint").arg("--version").output().is_err() {
         println!("skipping: xmllint not installed (scripts/install-test-tools.sh installs it)");
         return;
@@ -282,7 +295,6 @@ async fn merged_care_documentation_validates_against_the_national_schema() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("merged.xml");
     std::fs::write(&file, &body).unwrap();
-    let schema = refs.join("validation/soap11-care-documentation.xsd");
     let out = Command::new("xmllint")
         .arg("--noout")
         .arg("--schema")
@@ -320,7 +332,11 @@ async fn merged_care_documentation_validates_against_the_national_schema() {
 /// An independent SOAP client (Python zeep, from the national WSDL) as the consumer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeep_consumer_reads_the_merged_answer() {
-    let Some(refs) = reference_dir() else { return };
+    let Some(wsdl) = reference::path(
+        "riv-ta/care-documentation-schemas/clinicalprocess_healthcond_description/interactions/GetCareDocumentationInteraction/GetCareDocumentationInteraction_2.1_RIVTABP21.wsdl",
+    ) else {
+        return;
+    };
     let zeep = Command::new("python3").args(["-c", "import zeep"]).output();
     if !zeep.is_ok_and(|o| o.status.success()) {
         println!(
@@ -334,9 +350,6 @@ async fn zeep_consumer_reads_the_merged_answer() {
     assert_eq!(r.status, 200, "{}", r.describe());
 
     let pki = pki();
-    let wsdl = refs.join(
-        "riv-ta/care-documentation-schemas/clinicalprocess_healthcond_description/interactions/GetCareDocumentationInteraction/GetCareDocumentationInteraction_2.1_RIVTABP21.wsdl",
-    );
     let url = s.gw.url();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("python3")

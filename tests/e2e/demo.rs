@@ -8,7 +8,33 @@ use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_demo_answers_the_readme_curl_call() {
-    let Some(refs) = reference_dir() else { return };
+    // The README's requests: the RIV-TA 2.1 sample through the Rust client, both samples
+    // with the real curl (by file name, as the README does), and an aggregated NPÖ query.
+    let Some(rivta21) = reference::read("riv-ta/vp-requests/Rivta21Request.xml") else {
+        return;
+    };
+    let Some(curl_samples) = [
+        (
+            "Rivta21Request.xml",
+            "/vp/GetSubjectOfCareSchedule/1/rivtabp21",
+        ),
+        ("Rivta20Request.xml", "/"),
+    ]
+    .into_iter()
+    .map(|(file, path)| {
+        Some((
+            file,
+            path,
+            reference::path(&format!("riv-ta/vp-requests/{file}"))?,
+        ))
+    })
+    .collect::<Option<Vec<_>>>() else {
+        return;
+    };
+    let Some(npo) = reference::npo_request("GetCareDocumentation2.xml", "SE0000000000-NATIONAL")
+    else {
+        return;
+    };
     let root = tempfile::tempdir().expect("tempdir");
     let mut started = None;
     for attempt in 0..3 {
@@ -71,7 +97,6 @@ async fn serve_demo_answers_the_readme_curl_call() {
     );
 
     let demo_pki = Pki { dir: certs.clone() };
-    let rivta21 = reference(&refs, "riv-ta/vp-requests/Rivta21Request.xml");
     let url = format!("https://localhost:{listen}/vp/GetSubjectOfCareSchedule/1/rivtabp21");
     let r = post(
         &client_in(&demo_pki, Some("consumer"), Http::Negotiate),
@@ -90,7 +115,6 @@ async fn serve_demo_answers_the_readme_curl_call() {
 
     // The README's aggregated query: the demo patient's care documentation from both
     // demo journal sources (seeded into the engagement index at start).
-    let npo = npo_request(&refs, "GetCareDocumentation2.xml", "SE0000000000-NATIONAL");
     let r = post(
         &client_in(&demo_pki, Some("consumer"), Http::Negotiate),
         &format!("https://localhost:{listen}/"),
@@ -118,14 +142,7 @@ async fn serve_demo_answers_the_readme_curl_call() {
     if tool_available("curl") {
         // The README's commands, with the real curl.
         let c = certs.display().to_string();
-        for (file, path) in [
-            (
-                "Rivta21Request.xml",
-                "/vp/GetSubjectOfCareSchedule/1/rivtabp21",
-            ),
-            ("Rivta20Request.xml", "/"),
-        ] {
-            let sample = refs.join("riv-ta/vp-requests").join(file);
+        for (file, path, sample) in curl_samples {
             let args: Vec<String> = vec![
                 "-sS".into(),
                 "-i".into(),

@@ -513,13 +513,12 @@ async fn vp014_message_that_already_passed_this_gateway() {
 /// version it speaks, although the gateway decided after the first bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_large_request_gets_its_fault_on_http1_and_http2() {
-    let Some(refs) = reference_dir() else { return };
+    let Some(body) = reference::read("riv-ta/vp-requests/ProcessNotificationLargePayload.xml")
+    else {
+        return;
+    };
     let producer = DemoProducer::start();
     let gw = Gateway::start(&GatewayConfig::new(&standard(&producer)));
-    let body = reference(
-        &refs,
-        "riv-ta/vp-requests/ProcessNotificationLargePayload.xml",
-    );
     for http in [Http::Negotiate, Http::H1] {
         let r = post(
             &client_with(Some("consumer2"), http),

@@ -9,6 +9,19 @@ use crate::harness::*;
 
 const VP_REQUESTS: &str = "riv-ta/vp-requests";
 
+/// `(file, bytes)` of each `riv-ta/vp-requests/<file>`; `None` when the test skips.
+fn vp_requests(files: &[&str]) -> Option<Vec<(String, Vec<u8>)>> {
+    files
+        .iter()
+        .map(|f| {
+            Some((
+                f.to_string(),
+                reference::read(&format!("{VP_REQUESTS}/{f}"))?,
+            ))
+        })
+        .collect()
+}
+
 /// Sends every sample and checks what the producer saw and what the caller got.
 async fn assert_samples_forwarded(gw: &Gateway, samples: &[(String, Vec<u8>)], contract: &[&str]) {
     let client = consumer();
@@ -54,66 +67,54 @@ async fn assert_samples_forwarded(gw: &Gateway, samples: &[(String, Vec<u8>)], c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rivta21_reference_requests_reach_the_producer_unchanged() {
-    let Some(refs) = reference_dir() else { return };
+    let Some(samples) = vp_requests(&["Rivta21Request.xml", "Rivta21RequestNamespaceInHeader.xml"])
+    else {
+        return;
+    };
     let producer = DemoProducer::start();
     let gw = Gateway::start(&GatewayConfig::new(&Table::standard(&producer.url(""))));
-    let samples: Vec<(String, Vec<u8>)> =
-        ["Rivta21Request.xml", "Rivta21RequestNamespaceInHeader.xml"]
-            .iter()
-            .map(|f| {
-                (
-                    f.to_string(),
-                    reference(&refs, &format!("{VP_REQUESTS}/{f}")),
-                )
-            })
-            .collect();
     assert_samples_forwarded(&gw, &samples, &[SCHEDULE, SCHEDULE]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rivta20_reference_requests_reach_the_producer_unchanged() {
-    let Some(refs) = reference_dir() else { return };
-    let producer = DemoProducer::start();
-    let gw = Gateway::start(&GatewayConfig::new(&Table::standard(&producer.url(""))));
-    let samples: Vec<(String, Vec<u8>)> = [
+    let Some(samples) = vp_requests(&[
         "Rivta20Request.xml",
         "Rivta20RequestNamespaceInHeader.xml",
         "PingForConfiguration-request-input.xml",
-    ]
-    .iter()
-    .map(|f| {
-        (
-            f.to_string(),
-            reference(&refs, &format!("{VP_REQUESTS}/{f}")),
-        )
-    })
-    .collect();
+    ]) else {
+        return;
+    };
+    let producer = DemoProducer::start();
+    let gw = Gateway::start(&GatewayConfig::new(&Table::standard(&producer.url(""))));
     assert_samples_forwarded(&gw, &samples, &[SCHEDULE, SCHEDULE, PING]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npo_reference_requests_are_routed_by_logical_address() {
-    let Some(refs) = reference_dir() else { return };
+    let Some(samples) = reference::NPO_SAMPLES
+        .iter()
+        .map(|(f, _)| Some((f.to_string(), reference::npo_request(f, CARE_PROVIDER)?)))
+        .collect::<Option<Vec<(String, Vec<u8>)>>>()
+    else {
+        return;
+    };
     let producer = DemoProducer::start();
     let gw = Gateway::start(&GatewayConfig::new(&Table::standard(&producer.url(""))));
-    let samples: Vec<(String, Vec<u8>)> = NPO_SAMPLES
-        .iter()
-        .map(|(f, _)| (f.to_string(), npo_request(&refs, f, CARE_PROVIDER)))
-        .collect();
-    let contracts: Vec<&str> = NPO_SAMPLES.iter().map(|(_, ns)| *ns).collect();
+    let contracts: Vec<&str> = reference::NPO_SAMPLES.iter().map(|(_, ns)| *ns).collect();
     assert!(samples.len() >= 2);
     assert_samples_forwarded(&gw, &samples, &contracts).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_megabyte_reference_request_arrives_byte_identical() {
-    let Some(refs) = reference_dir() else { return };
+    let Some(body) = reference::read(&format!(
+        "{VP_REQUESTS}/ProcessNotificationLargePayload.xml"
+    )) else {
+        return;
+    };
     let producer = DemoProducer::start();
     let gw = Gateway::start(&GatewayConfig::new(&Table::standard(&producer.url(""))));
-    let body = reference(
-        &refs,
-        &format!("{VP_REQUESTS}/ProcessNotificationLargePayload.xml"),
-    );
     assert!(body.len() > 900_000, "the sample is ~1 MB");
     for (_, r) in post_each_http(&gw.url(), &body).await {
         assert_forwarded(&r, &body);
@@ -126,11 +127,14 @@ async fn one_megabyte_reference_request_arrives_byte_identical() {
 /// producer, it must come back to the caller byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_megabyte_reference_response_streams_back_byte_identical() {
-    let Some(refs) = reference_dir() else { return };
-    let large = Bytes::from(reference(
-        &refs,
-        &format!("{VP_REQUESTS}/GetSubjectOfCareLargeResponse.xml"),
-    ));
+    let Some(large) = reference::read(&format!("{VP_REQUESTS}/GetSubjectOfCareLargeResponse.xml"))
+    else {
+        return;
+    };
+    let Some(request) = reference::read(&format!("{VP_REQUESTS}/Rivta21Request.xml")) else {
+        return;
+    };
+    let large = Bytes::from(large);
     assert!(large.len() > 1_000_000, "the sample is ~1.1 MB");
     let answer = large.clone();
     let recorder = RecordingProducer::start(move |_| (200, answer.clone())).await;
@@ -143,7 +147,6 @@ async fn one_megabyte_reference_response_streams_back_byte_identical() {
         )
         .authorize(CONSUMER_ID, SCHEDULE, "*");
     let gw = Gateway::start(&GatewayConfig::new(&table));
-    let request = reference(&refs, &format!("{VP_REQUESTS}/Rivta21Request.xml"));
     for (_, r) in post_each_http(&gw.url(), &request).await {
         assert_eq!(r.status, 200, "{}", r.describe());
         assert_eq!(r.body.len(), large.len(), "response length");

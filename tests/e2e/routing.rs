@@ -112,7 +112,14 @@ async fn two_mebibyte_streamed_response_comes_back_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hsa_parent_walk_routes_a_child_address_by_the_parent_rule() {
-    let Some(refs) = reference_dir() else { return };
+    let Some(to_unit) = reference::npo_request("GetCareDocumentation2.xml", CARE_UNIT) else {
+        return;
+    };
+    let Some(elsewhere) =
+        reference::npo_request("GetCareDocumentation2.xml", "SE2321000016-ELSEWHERE")
+    else {
+        return;
+    };
     let recorder = RecordingProducer::start(|_| (200, Bytes::from_static(b"<ok/>"))).await;
     // Only the care provider has a rule; its unit is reached through the HSA tree.
     let table = Table::new()
@@ -134,8 +141,7 @@ async fn hsa_parent_walk_routes_a_child_address_by_the_parent_rule() {
         .authorize(CONSUMER_ID, SCHEDULE, "*");
     let gw = Gateway::start(&GatewayConfig::new(&table));
 
-    let body = npo_request(&refs, "GetCareDocumentation2.xml", CARE_UNIT);
-    let r = post(&consumer(), &gw.url(), body.clone(), &[]).await;
+    let r = post(&consumer(), &gw.url(), to_unit.clone(), &[]).await;
     assert_eq!(r.status, 200, "{}", r.describe());
     let seen = recorder.received();
     assert_eq!(seen.len(), 1);
@@ -143,11 +149,10 @@ async fn hsa_parent_walk_routes_a_child_address_by_the_parent_rule() {
         seen[0].path, "/by-parent-rule",
         "routed by the parent's rule"
     );
-    assert!(seen[0].body == body, "forwarded unchanged");
+    assert!(seen[0].body == to_unit, "forwarded unchanged");
 
     // An address outside the tree has no route (no "*" rule in this table).
-    let body = npo_request(&refs, "GetCareDocumentation2.xml", "SE2321000016-ELSEWHERE");
-    let r = post(&consumer(), &gw.url(), body, &[]).await;
+    let r = post(&consumer(), &gw.url(), elsewhere, &[]).await;
     assert_fault(&r, &gw, "VP004", &["SE2321000016-ELSEWHERE", CARE_DOC]);
     assert_eq!(recorder.received().len(), 1);
 }
@@ -173,7 +178,12 @@ fn split_around<'a>(sent: &'a [u8], start: &str, end: &str) -> (&'a [u8], &'a [u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rivta21_request_is_converted_for_a_rivtabp20_producer_and_back() {
-    let Some(refs) = reference_dir() else { return };
+    let Some(rivta21) = reference::read("riv-ta/vp-requests/Rivta21Request.xml") else {
+        return;
+    };
+    let Some(rivta20) = reference::read("riv-ta/vp-requests/Rivta20Request.xml") else {
+        return;
+    };
     let recorder =
         RecordingProducer::start(|_| (200, Bytes::from_static(b"<converted-ok/>"))).await;
     // The reference samples' addresses routed to producers of the *other* profile.
@@ -194,7 +204,7 @@ async fn rivta21_request_is_converted_for_a_rivtabp20_producer_and_back() {
     let gw = Gateway::start(&GatewayConfig::new(&table));
 
     // 2.1 → 2.0: <LogicalAddress> becomes wsa:To; every other byte stays.
-    let sent = reference(&refs, "riv-ta/vp-requests/Rivta21Request.xml");
+    let sent = rivta21;
     let r = post(&consumer(), &gw.url(), sent.clone(), &[]).await;
     assert_eq!(r.status, 200, "{}", r.describe());
     assert_eq!(r.body, Bytes::from_static(b"<converted-ok/>"));
@@ -222,7 +232,7 @@ async fn rivta21_request_is_converted_for_a_rivtabp20_producer_and_back() {
     );
 
     // 2.0 → 2.1: wsa:To becomes <LogicalAddress>.
-    let sent = reference(&refs, "riv-ta/vp-requests/Rivta20Request.xml");
+    let sent = rivta20;
     let r = post(&consumer(), &gw.url(), sent.clone(), &[]).await;
     assert_eq!(r.status, 200, "{}", r.describe());
     let (before, after) = split_around(&sent, "<ns5:To", "</ns5:To>");
