@@ -1,5 +1,5 @@
 //! Fuzz target for the routing-table (TAK) loader and its lookups
-//! (`vaxel::routing`, format: specs/routing-table.md).
+//! (`vaxel_routing`, format: specs/routing-table.md).
 //!
 //! The input is table text. It is loaded as TOML and as JSON, and with placeholder
 //! values when it contains `${`. Properties checked besides "never panics":
@@ -16,7 +16,7 @@ mod common;
 use chrono::NaiveDate;
 use common::Rng;
 use libfuzzer_sys::fuzz_target;
-use vaxel::routing::{
+use vaxel_routing::{
     AuthzError, Route, RouteError, RoutingTable, RoutingTableError, TableFormat, Validity,
     HSA_ROOT, WILDCARD_ADDRESS,
 };

@@ -405,3 +405,52 @@ async fn zeep_consumer_reads_the_merged_answer() {
         "{v}"
     );
 }
+
+/// One rule for who is authorised (specs/routing-table.md §8.4): each source of an
+/// aggregated query is asked only if the SENDER may reach it, as for any virtualised
+/// call. An original consumer named by an allowed caller is passed on, never used to
+/// authorise: here it may reach FORBIDDEN and not FAST, and the answer is FAST's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_calls_are_authorised_as_the_sender_not_the_original_consumer() {
+    let Some(batch) = reference_batch("Update20_GD.xml") else {
+        return;
+    };
+    let Some(request) = reference::npo_request("GetDiagnosis2.xml", NATIONAL) else {
+        return;
+    };
+    let fast = DemoProducer::start();
+    let table = Table::new()
+        .route(UPDATE, EI_ADDRESS, "RIVTABP21", "local://engagement-index")
+        .authorize(CONSUMER_ID, UPDATE, EI_ADDRESS)
+        .route(DIAGNOSIS, NATIONAL, "RIVTABP21", "local://aggregating")
+        .authorize(CONSUMER_ID, DIAGNOSIS, NATIONAL)
+        // The sender may reach FAST only; the consumer it names may reach FORBIDDEN only.
+        .route_for_consumer(DIAGNOSIS, FAST, &fast.url("/journal"))
+        .route(DIAGNOSIS, FORBIDDEN, "RIVTABP21", &fast.url("/journal"))
+        .authorize(OTHER_CONSUMER_ID, DIAGNOSIS, FORBIDDEN);
+    let mut cfg = GatewayConfig::new(&table);
+    cfg.original_consumer_allowed = vec![CONSUMER_ID.into()];
+    cfg.extra_sections = format!("[engagement_index]\nowner = \"{EI_ADDRESS}\"\n");
+    let gw = Gateway::start(&cfg);
+    register_batch(&gw, batch).await;
+
+    let r = post(
+        &consumer(),
+        &gw.url(),
+        request,
+        &[("x-rivta-original-serviceconsumer-hsaid", OTHER_CONSUMER_ID)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = r.text();
+    let asked: Vec<String> = processing_status(&body).into_iter().map(|s| s.0).collect();
+    assert_eq!(asked, vec![FAST.to_string()], "{body}");
+    assert!(
+        body.contains("SKLTP-MOCK01-diagnosis-1"),
+        "FAST's records: {body}"
+    );
+    assert!(
+        !body.contains("SKLTP-MOCK04"),
+        "nothing of FORBIDDEN: {body}"
+    );
+}

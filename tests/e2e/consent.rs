@@ -398,17 +398,26 @@ async fn invalid_user_context_is_refused_before_any_source_is_asked() {
     let forged = p.user(OTHER_CG, "X", None);
     parts[1] = forged.split('.').nth(1).unwrap().to_string();
     let tampered = parts.join(".");
-    for (name, token) in [
-        ("missing", None),
-        ("expired", Some(expired.as_str())),
-        ("audience", Some(wrong_audience.as_str())),
-        ("tampered", Some(tampered.as_str())),
-        ("garbage", Some("not-a-jwt")),
+    for (name, token, check) in [
+        ("missing", None, "missing"),
+        ("expired", Some(expired.as_str()), "expired"),
+        ("audience", Some(wrong_audience.as_str()), "wrong-audience"),
+        ("tampered", Some(tampered.as_str()), "bad-signature"),
+        ("garbage", Some("not-a-jwt"), "malformed"),
     ] {
         let r = p.ask(patient, token).await;
         assert_eq!(r.status, 500, "{name}: {}", r.describe());
         assert_eq!(r.header("x-vp-fault-code"), Some("VX001"), "{name}");
         let fault = r.faultstring().unwrap_or_default();
+        // specs/user-context.md: `VX001 [instance-id] user context refused (<check>): <message>`.
+        let expected = format!(
+            "VX001 [{}] user context refused ({check}): ",
+            p.gw.instance_id
+        );
+        assert!(
+            fault.starts_with(&expected),
+            "{name}: the fault names the check: {fault}"
+        );
         if let Some(t) = token {
             assert!(
                 !fault.contains(t),
@@ -421,6 +430,8 @@ async fn invalid_user_context_is_refused_before_any_source_is_asked() {
             r.describe()
         );
     }
+    // /status counts VX001 like every other code.
+    assert_eq!(p.gw.status().await["counts"]["faults"]["VX001"], 5);
 }
 
 /// A virtualised call straight to another care giver's producer is checked the same

@@ -192,4 +192,8 @@ async fn invalid_update_is_refused_whole_with_the_transaction_and_field_named() 
             .contains("SE2321000016-SRC-OK"),
         "nothing of a refused batch is stored"
     );
+    // /status counts the engagement index's own codes with the rest.
+    let code = r.header("x-vp-fault-code").unwrap_or_default().to_string();
+    assert!(code.starts_with("EI"), "{code}");
+    assert_eq!(a.status().await["counts"]["faults"][code.as_str()], 1);
 }

@@ -129,6 +129,41 @@ async fn vp004_unknown_contract_missing_route_and_route_out_of_validity() {
     assert_still_serving(&gw).await;
 }
 
+/// The national platform decides the route (VP004/VP005/VP006) before it checks
+/// authorisation (VP007): a caller without any authorisation learns that an address
+/// has no route, and gets VP007 only for a message that could be routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_is_decided_before_authorisation() {
+    let producer = DemoProducer::start();
+    let table = standard(&producer)
+        .route(SCHEDULE, "TWICE", "RIVTABP21", &producer.url("/one"))
+        .route(SCHEDULE, "TWICE", "RIVTABP21", &producer.url("/two"))
+        .route(SCHEDULE, "PROFILE-30", "RIVTABP30", &producer.url("/x"));
+    let gw = Gateway::start(&GatewayConfig::new(&table));
+    // consumer2 has no authorisation at all in this table.
+    let unauthorised = client("consumer2");
+    let cases = [
+        (
+            "urn:riv:e2e:NoSuchContractResponder:1",
+            "RIVTA21REQUEST",
+            "VP004",
+            "unknown service contract",
+        ),
+        (SCHEDULE, "SE-NO-SUCH-ADDRESS", "VP004", "no valid route"),
+        (SCHEDULE, "TWICE", "VP006", "ambiguous route"),
+        (SCHEDULE, "PROFILE-30", "VP005", "RIVTABP30"),
+        (SCHEDULE, "RIVTA21REQUEST", "VP007", OTHER_CONSUMER_ID),
+    ];
+    for (contract, address, code, needle) in cases {
+        let r = post(&unauthorised, &gw.url(), rivta21(contract, address), &[]).await;
+        assert_fault(&r, &gw, code, &[needle]);
+    }
+    let faults = &gw.status().await["counts"]["faults"];
+    assert_eq!(faults["VP004"], 2, "{faults}");
+    assert_eq!(faults["VP007"], 1, "{faults}");
+    assert_still_serving(&gw).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vp005_route_with_unknown_rivta_profile() {
     let producer = DemoProducer::start();

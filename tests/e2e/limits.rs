@@ -144,6 +144,49 @@ async fn a_body_that_stalls_after_the_head_is_abandoned_with_vp015() {
     assert_still_serving(&gw).await;
 }
 
+/// `body_idle_timeout_ms` covers the whole body, the envelope head included: an
+/// operator who lowers only the idle timeout is protected from a caller that stalls
+/// half-way through the head (the head's own timeout is left at its 30 s default here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_stalls_is_abandoned_after_the_idle_timeout() {
+    let producer = DemoProducer::start();
+    let mut cfg = GatewayConfig::new(&Table::standard(&producer.url("")));
+    cfg.service_extra = "body_idle_timeout_ms = 500".into();
+    let gw = Gateway::start(&cfg);
+    let head = Bytes::from_static(
+        b"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Hea",
+    );
+    let stream = futures_util::stream::unfold(0u8, move |state| {
+        let head = head.clone();
+        async move {
+            match state {
+                0 => Some((Ok::<Bytes, std::io::Error>(head), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    None
+                }
+                _ => None,
+            }
+        }
+    });
+    let r = try_post(
+        &client_with(Some("consumer"), Http::Negotiate),
+        &gw.url(),
+        reqwest::Body::wrap_stream(stream),
+        &[],
+    )
+    .await
+    .expect("the gateway answers while the head is incomplete");
+    assert_fault(
+        &r,
+        &gw,
+        "VP015",
+        &["stalled", "500 ms", "body_idle_timeout_ms"],
+    );
+    assert!(r.elapsed < Duration::from_secs(4), "took {:?}", r.elapsed);
+    assert_still_serving(&gw).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_envelope_head_that_never_completes_is_vp015() {
     let producer = DemoProducer::start();

@@ -1,4 +1,4 @@
-//! The demo routing table (`gateway/demo/routing-table.toml`) used by
+//! The demo routing table (`gateway/routing/demo/routing-table.toml`) used by
 //! `vaxel serve --demo`, embedded so the binary needs no file next to it.
 
 use super::load::RoutingTableError;
@@ -52,7 +52,7 @@ impl RoutingTable {
         RoutingTable::from_str_with_vars(
             DEMO_TABLE_TOML,
             TableFormat::Toml,
-            "demo routing table (gateway/demo/routing-table.toml)",
+            "demo routing table (gateway/routing/demo/routing-table.toml)",
             &[(DEMO_PRODUCER_PLACEHOLDER, producer_base_url)],
         )
     }

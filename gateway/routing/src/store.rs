@@ -87,7 +87,7 @@ impl LoadedTable {
     fn new(table: RoutingTable, origin: TableOrigin) -> Self {
         LoadedTable {
             table,
-            loaded_at: Utc::now(),
+            loaded_at: vaxel_model::clock::now_utc(),
             origin,
         }
     }

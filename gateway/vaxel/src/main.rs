@@ -219,7 +219,7 @@ fn consent_command(config: &std::path::Path, action: ConsentAction) -> anyhow::R
                 "valid_from": valid_from, "valid_to": valid_to, "kind": kind}),
             );
             let c = parse_consent(&m, &by).map_err(|e| anyhow::anyhow!("{e}"))?;
-            consent_json(&rt.block_on(store.register_consent(&c, chrono::Utc::now()))?)
+            consent_json(&rt.block_on(store.register_consent(&c, vaxel_model::clock::now_utc()))?)
         }
         ConsentAction::Block {
             patient,
@@ -234,7 +234,7 @@ fn consent_command(config: &std::path::Path, action: ConsentAction) -> anyhow::R
                 "valid_from": valid_from, "valid_to": valid_to}),
             );
             let b = parse_block(&m, &by).map_err(|e| anyhow::anyhow!("{e}"))?;
-            block_json(&rt.block_on(store.register_block(&b, chrono::Utc::now()))?)
+            block_json(&rt.block_on(store.register_block(&b, vaxel_model::clock::now_utc()))?)
         }
         ConsentAction::List { patient } => {
             let p = patient_id(&patient)?;
@@ -244,7 +244,7 @@ fn consent_command(config: &std::path::Path, action: ConsentAction) -> anyhow::R
             })
         }
         ConsentAction::Revoke { id, by } => {
-            match rt.block_on(store.revoke_consent(&id, &by, chrono::Utc::now()))? {
+            match rt.block_on(store.revoke_consent(&id, &by, vaxel_model::clock::now_utc()))? {
                 EndOutcome::Ended(c) => consent_json(&c),
                 EndOutcome::AlreadyEnded(c) => {
                     anyhow::bail!("consent {} was already revoked at {:?}", c.id, c.revoked_at)
@@ -253,7 +253,7 @@ fn consent_command(config: &std::path::Path, action: ConsentAction) -> anyhow::R
             }
         }
         ConsentAction::Lift { id, by } => {
-            match rt.block_on(store.lift_block(&id, &by, chrono::Utc::now()))? {
+            match rt.block_on(store.lift_block(&id, &by, vaxel_model::clock::now_utc()))? {
                 EndOutcome::Ended(b) => block_json(&b),
                 EndOutcome::AlreadyEnded(b) => {
                     anyhow::bail!("block {} was already lifted at {:?}", b.id, b.lifted_at)

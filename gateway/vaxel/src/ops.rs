@@ -142,7 +142,7 @@ fn routing_status(shared: &Shared) -> serde_json::Value {
         None => json!({"loaded": false}),
         Some(t) => {
             let s = t.stats();
-            let age = (chrono::Utc::now() - s.loaded_at).num_seconds();
+            let age = (vaxel_model::clock::now_utc() - s.loaded_at).num_seconds();
             json!({
                 "loaded": true,
                 "source": s.source,

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use vaxel_adapter::Record;
 
 use vaxel_model::{Cause, Fault};
@@ -58,7 +57,7 @@ pub fn filter_records(
     records: &mut Vec<Record>,
     log: &mut Vec<AccessLogEntry>,
 ) -> usize {
-    let now = Utc::now();
+    let now = vaxel_model::clock::now_utc();
     // (source system, decision, reason) → record ids, in a stable order.
     let mut groups: BTreeMap<(String, &'static str, &'static str), (Decision, Vec<String>)> =
         BTreeMap::new();

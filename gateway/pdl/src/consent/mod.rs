@@ -158,7 +158,10 @@ impl ConsentService {
     /// Register a consent and update the index.
     pub async fn register_consent(&self, c: &NewConsent) -> Result<Consent, StoreError> {
         let _w = self.write.lock().await;
-        let stored = self.store.register_consent(c, Utc::now()).await?;
+        let stored = self
+            .store
+            .register_consent(c, vaxel_model::clock::now_utc())
+            .await?;
         self.refresh_patient(&stored.patient).await?;
         Ok(stored)
     }
@@ -170,7 +173,10 @@ impl ConsentService {
         by: &str,
     ) -> Result<EndOutcome<Consent>, StoreError> {
         let _w = self.write.lock().await;
-        let out = self.store.revoke_consent(id, by, Utc::now()).await?;
+        let out = self
+            .store
+            .revoke_consent(id, by, vaxel_model::clock::now_utc())
+            .await?;
         if let EndOutcome::Ended(c) = &out {
             self.refresh_patient(&c.patient).await?;
         }
@@ -180,7 +186,10 @@ impl ConsentService {
     /// Register a block and update the index.
     pub async fn register_block(&self, b: &NewBlock) -> Result<Block, StoreError> {
         let _w = self.write.lock().await;
-        let stored = self.store.register_block(b, Utc::now()).await?;
+        let stored = self
+            .store
+            .register_block(b, vaxel_model::clock::now_utc())
+            .await?;
         self.refresh_patient(&stored.patient).await?;
         Ok(stored)
     }
@@ -188,7 +197,10 @@ impl ConsentService {
     /// Lift a block (recorded, never deleted) and update the index.
     pub async fn lift_block(&self, id: &str, by: &str) -> Result<EndOutcome<Block>, StoreError> {
         let _w = self.write.lock().await;
-        let out = self.store.lift_block(id, by, Utc::now()).await?;
+        let out = self
+            .store
+            .lift_block(id, by, vaxel_model::clock::now_utc())
+            .await?;
         if let EndOutcome::Ended(b) = &out {
             self.refresh_patient(&b.patient).await?;
         }
