@@ -52,7 +52,10 @@ REQUEST_PATH = "/vp/clinicalprocess/healthcond/description/GetCareDocumentation/
 BODY_BYTES = 2048
 TEMPLATE_VARS = {"logicalAddress": LOGICAL_ADDRESS, "patientId1": PATIENT_ID}
 
-PROXIES = ("vaxel", "haproxy", "nginx")
+PROXIES = ("vaxel", "haproxy", "nginx", "vaxel-base")
+# Measured unless --targets says otherwise; "vaxel-base" (another vaxel build, given with
+# --vaxel-base) joins them when given, for a before/after comparison in one run.
+DEFAULT_TARGETS = ("vaxel", "haproxy", "nginx")
 BASELINE = "haproxy"
 PRODUCER = "producer"  # the producer called directly, for reference
 
@@ -555,6 +558,11 @@ class Bench:
         (self.work / "nginx-tmp").mkdir(exist_ok=True)
         (self.work / "routing-table.toml").write_text(fill("routing-table.toml", values))
         (self.work / "vaxel.toml").write_text(fill("vaxel.toml", {**values, "PORT": str(self.ports["vaxel"])}))
+        # The other build gets its own folder (its own store file: an older build may
+        # refuse a newer schema) and its own admin port.
+        (self.work / "base").mkdir(exist_ok=True)
+        (self.work / "base" / "vaxel.toml").write_text(fill("vaxel.toml", {
+            **values, "PORT": str(self.ports["vaxel-base"]), "ADMIN_PORT": str(free_port())}))
         (self.work / "haproxy.cfg").write_text(fill("haproxy.cfg", {**values, "PORT": str(self.ports["haproxy"])}))
         (self.work / "nginx.conf").write_text(fill("nginx.conf", {**values, "PORT": str(self.ports["nginx"])}))
 
@@ -567,6 +575,7 @@ class Bench:
                        "--cert", str(self.certs / "producer.pem"), "--key", str(self.certs / "producer.key"),
                        "--client-ca", str(self.certs / "ca.pem"), "--threads", "1"],
             "vaxel": [a.vaxel, "serve", "--config", str(self.work / "vaxel.toml")],
+            "vaxel-base": [a.vaxel_base or a.vaxel, "serve", "--config", str(self.work / "base" / "vaxel.toml")],
             "haproxy": [a.haproxy, "-db", "-f", str(self.work / "haproxy.cfg")],
             "nginx": [a.nginx, "-p", str(self.work), "-c", str(self.work / "nginx.conf")],
         }
@@ -888,6 +897,9 @@ def machine_info(args) -> dict:
         "vaxel_binary": f"{args.vaxel}, built "
                         + datetime.datetime.fromtimestamp(os.path.getmtime(args.vaxel)).astimezone()
                         .isoformat(timespec="seconds"),
+        **({"vaxel_base_binary": f"{args.vaxel_base}, built "
+            + datetime.datetime.fromtimestamp(os.path.getmtime(args.vaxel_base)).astimezone()
+            .isoformat(timespec="seconds")} if getattr(args, "vaxel_base", None) else {}),
         "git": git + (" (+ uncommitted changes in gateway/adapters)" if dirty.strip() else ""),
     }
 
@@ -926,8 +938,10 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=64, help="load generator connections (default 64)")
     ap.add_argument("--warmup", type=float, default=2, help="unmeasured seconds per target first (default 2)")
     ap.add_argument("--rate", type=float, help="fixed rate (default: half of haproxy's median max)")
-    ap.add_argument("--targets", default=",".join(PROXIES),
-                    help="comma-separated subset of vaxel,haproxy,nginx (default all)")
+    ap.add_argument("--vaxel-base", help="a second vaxel binary, measured as target vaxel-base "
+                    "in the same run (before/after comparisons)")
+    ap.add_argument("--targets", default=None,
+                    help="comma-separated subset of vaxel,haproxy,nginx,vaxel-base (default: the first three, and vaxel-base with --vaxel-base)")
     ap.add_argument("--quiet-wait", type=float, default=180,
                     help="max seconds, in total, to wait for running builds or other load before measuring "
                          "anyway (default 180)")
@@ -939,7 +953,11 @@ def main() -> int:
     if "--report" in sys.argv[1:-1]:
         return report_only(sys.argv[sys.argv.index("--report") + 1])
     args = ap.parse_args()
+    if args.targets is None:
+        args.targets = ",".join(DEFAULT_TARGETS + (("vaxel-base",) if args.vaxel_base else ()))
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if "vaxel-base" in args.targets and not args.vaxel_base:
+        ap.error("target vaxel-base needs --vaxel-base PATH")
     bad = [t for t in args.targets if t not in PROXIES]
     if bad or not args.targets:
         ap.error(f"unknown targets {bad}; choose from {','.join(PROXIES)}")

@@ -3,13 +3,15 @@
 #
 #   benches/load/run.sh [--duration 10] [--rounds 3] [--connections 64] [--warmup 2]
 #                       [--rate N] [--targets vaxel,haproxy,nginx] [--skip-build]
-#                       [--quiet-wait 180] [--retries 6]
+#                       [--quiet-wait 180] [--retries 6] [--vaxel-base PATH]
 #
 # 1. checks/installs haproxy, nginx (apt) and oha (cargo install oha --locked);
 # 2. builds vaxel (cargo build --release -p vaxel);
 # 3. runs harness.py: PKI, producer, proxies, interleaved passes, results.
 # Everything listens on 127.0.0.1 only; every process started is stopped on exit,
-# including Ctrl-C. With the defaults the measurement takes about 5 minutes on a quiet
+# including Ctrl-C. --vaxel-base measures a second vaxel binary (e.g. the previous commit's
+# release build) as target vaxel-base in the same run, interleaved with the others. With
+# the defaults the measurement takes about 5 minutes on a quiet
 # machine; waiting for other load (--quiet-wait) and repeating disturbed passes
 # (--retries) can add at most about 5 more.
 # See benches/load/README.md.
@@ -20,7 +22,7 @@ REPO="$(cd "$HERE/../.." && pwd)"
 WORK="${VAXEL_BENCH_WORK:-$HERE/work}"
 COMMAND_LINE="benches/load/run.sh $*"
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 SKIP_BUILD=0
 PASS=()
@@ -28,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
         --skip-build) SKIP_BUILD=1; shift ;;
-        --duration|--rounds|--connections|--warmup|--rate|--targets|--quiet-wait|--retries)
+        --duration|--rounds|--connections|--warmup|--rate|--targets|--quiet-wait|--retries|--vaxel-base)
             [[ $# -ge 2 ]] || { echo "run.sh: $1 needs a value" >&2; exit 64; }
             PASS+=("$1" "$2"); shift 2 ;;
         *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 64 ;;

@@ -144,15 +144,9 @@ async fn a_body_that_stalls_after_the_head_is_abandoned_with_vp015() {
     assert_still_serving(&gw).await;
 }
 
-/// `body_idle_timeout_ms` covers the whole body, the envelope head included: an
-/// operator who lowers only the idle timeout is protected from a caller that stalls
-/// half-way through the head (the head's own timeout is left at its 30 s default here).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_head_that_stalls_is_abandoned_after_the_idle_timeout() {
-    let producer = DemoProducer::start();
-    let mut cfg = GatewayConfig::new(&Table::standard(&producer.url("")));
-    cfg.service_extra = "body_idle_timeout_ms = 500".into();
-    let gw = Gateway::start(&cfg);
+/// Sends the first bytes of an envelope head, then nothing for `pause`, then ends the
+/// body; the gateway must answer during the pause.
+async fn post_half_a_head(gw: &Gateway, pause: Duration) -> Reply {
     let head = Bytes::from_static(
         b"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Hea",
     );
@@ -162,21 +156,33 @@ async fn a_head_that_stalls_is_abandoned_after_the_idle_timeout() {
             match state {
                 0 => Some((Ok::<Bytes, std::io::Error>(head), 1)),
                 1 => {
-                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    tokio::time::sleep(pause).await;
                     None
                 }
                 _ => None,
             }
         }
     });
-    let r = try_post(
+    try_post(
         &client_with(Some("consumer"), Http::Negotiate),
         &gw.url(),
         reqwest::Body::wrap_stream(stream),
         &[],
     )
     .await
-    .expect("the gateway answers while the head is incomplete");
+    .expect("the gateway answers while the head is incomplete")
+}
+
+/// `body_idle_timeout_ms` covers the whole body, the envelope head included: an
+/// operator who lowers only the idle timeout is protected from a caller that stalls
+/// half-way through the head (the head's own timeout is left at its 30 s default here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_stalls_is_abandoned_after_the_idle_timeout() {
+    let producer = DemoProducer::start();
+    let mut cfg = GatewayConfig::new(&Table::standard(&producer.url("")));
+    cfg.service_extra = "body_idle_timeout_ms = 500".into();
+    let gw = Gateway::start(&cfg);
+    let r = post_half_a_head(&gw, Duration::from_secs(10)).await;
     assert_fault(
         &r,
         &gw,
@@ -193,30 +199,7 @@ async fn an_envelope_head_that_never_completes_is_vp015() {
     let mut cfg = GatewayConfig::new(&Table::standard(&producer.url("")));
     cfg.service_extra = "envelope_head_timeout_ms = 500".into();
     let gw = Gateway::start(&cfg);
-    let head = Bytes::from_static(
-        b"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Hea",
-    );
-    let stream = futures_util::stream::unfold(0u8, move |state| {
-        let head = head.clone();
-        async move {
-            match state {
-                0 => Some((Ok::<Bytes, std::io::Error>(head), 1)),
-                1 => {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    None
-                }
-                _ => None,
-            }
-        }
-    });
-    let r = try_post(
-        &client_with(Some("consumer"), Http::Negotiate),
-        &gw.url(),
-        reqwest::Body::wrap_stream(stream),
-        &[],
-    )
-    .await
-    .expect("the gateway answers while the head is incomplete");
+    let r = post_half_a_head(&gw, Duration::from_secs(5)).await;
     assert_fault(&r, &gw, "VP015", &["did not arrive within 500 ms"]);
     assert!(r.elapsed < Duration::from_secs(4), "took {:?}", r.elapsed);
     assert_still_serving(&gw).await;

@@ -6,8 +6,8 @@
 //!
 //! The schema has its own migration track (`access_log_schema_version`).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -17,7 +17,7 @@ use vaxel_store::access_log::{
 };
 use vaxel_store::{Result, StoreError};
 
-use crate::{backend, blocking, connect};
+use crate::{backend, run_blocking, Connections};
 
 /// An entry as the chain stores it: the hashed canonical bytes and the indexed fields.
 #[derive(Debug)]
@@ -91,19 +91,12 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 1000;
 /// its own. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqliteAccessLogStore {
-    inner: Arc<LogInner>,
-}
-
-#[derive(Debug)]
-struct LogInner {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    inner: Arc<Connections>,
 }
 
 impl SqliteAccessLogStore {
     /// Open (or create) the database file with WAL + `synchronous=FULL` (same settings
-    /// as [`super::sqlite::SqliteStore`]) and migrate the access log tables.
+    /// as [`crate::SqliteStore`]) and migrate the access log tables.
     pub fn open(path: &Path) -> Result<SqliteAccessLogStore> {
         Self::open_with_pragmas(path, "")
     }
@@ -112,31 +105,21 @@ impl SqliteAccessLogStore {
     /// on the writer connection. For benchmarks that compare settings.
     #[doc(hidden)]
     pub fn open_with_pragmas(path: &Path, pragmas: &str) -> Result<SqliteAccessLogStore> {
-        let open_err = |reason: String| StoreError::Open {
-            path: path.display().to_string(),
-            reason,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| open_err(format!("cannot create folder {}: {e}", dir.display())))?;
-        }
-        let writer = connect(path).map_err(|e| open_err(e.to_string()))?;
-        writer
-            .execute_batch(&format!(
-                "PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES};"
-            ))
-            .map_err(|e| open_err(e.to_string()))?;
-        writer
-            .execute_batch(pragmas)
-            .map_err(|e| open_err(e.to_string()))?;
-        migrate(&writer)?;
-        let reader = connect(path).map_err(|e| open_err(e.to_string()))?;
+        let inner = Connections::open(path, "access log", |writer| {
+            let pragma_err = |e: rusqlite::Error| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            };
+            writer
+                .execute_batch(&format!(
+                    "PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES};"
+                ))
+                .map_err(pragma_err)?;
+            writer.execute_batch(pragmas).map_err(pragma_err)?;
+            migrate(writer)
+        })?;
         Ok(SqliteAccessLogStore {
-            inner: Arc::new(LogInner {
-                path: path.to_path_buf(),
-                writer: Mutex::new(writer),
-                reader: Mutex::new(reader),
-            }),
+            inner: Arc::new(inner),
         })
     }
 
@@ -149,24 +132,9 @@ impl SqliteAccessLogStore {
     async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&LogInner) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connections) -> Result<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        blocking(move || f(&inner)).await
-    }
-}
-
-impl LogInner {
-    fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.writer
-            .lock()
-            .map_err(|_| StoreError::Backend("access log writer connection poisoned".into()))
-    }
-
-    fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.reader
-            .lock()
-            .map_err(|_| StoreError::Backend("access log reader connection poisoned".into()))
+        run_blocking(&self.inner, f).await
     }
 }
 
@@ -207,7 +175,7 @@ fn head_of(conn: &Connection) -> Result<ChainHead> {
     }
 }
 
-impl LogInner {
+impl Connections {
     /// Append already encoded entries (encoded by the caller, off the blocking pool).
     fn append_access_log(&self, entries: &[EncodedEntry]) -> Result<ChainHead> {
         let mut conn = self.writer()?;

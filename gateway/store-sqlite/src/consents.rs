@@ -15,7 +15,7 @@ use vaxel_store::consent::{
 };
 use vaxel_store::Result;
 
-use crate::{backend, write_transaction, Inner, SqliteStore};
+use crate::{backend, write_transaction, Connections, SqliteStore};
 
 /// Consent schema migrations, applied in order. Never edit a released step: add one.
 const CONSENT_MIGRATIONS: &[&str] = &[
@@ -141,7 +141,7 @@ pub(crate) fn migrate(conn: &Connection) -> Result<()> {
     )
 }
 
-impl Inner {
+impl Connections {
     fn register_consent(&self, c: &NewConsent, now: DateTime<Utc>) -> Result<Consent> {
         let id = uuid::Uuid::new_v4().to_string();
         let conn = self.writer()?;

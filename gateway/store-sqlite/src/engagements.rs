@@ -12,7 +12,7 @@ use vaxel_store::engagement::{
 use vaxel_store::outbox::{DestinationBacklog, NewOutboxItem, Outbox, OutboxItem};
 use vaxel_store::{Result, StoreError};
 
-use crate::{backend, write_transaction, Inner, SqliteStore};
+use crate::{backend, write_transaction, Connections, SqliteStore};
 
 /// Schema migrations, applied in order; `schema_version` records how many ran.
 /// Never edit a released step: add a new one.
@@ -129,7 +129,7 @@ fn outbox_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxItem> {
     })
 }
 
-impl Inner {
+impl Connections {
     fn apply_engagement_transactions(
         &self,
         request: ApplyRequest,
@@ -378,7 +378,7 @@ const INSERT_OUTBOX: &str = "INSERT INTO outbox \
      (queue, destination, payload, attempts, next_attempt_ms, created_ms) \
      VALUES (?1, ?2, ?3, 0, ?4, ?4)";
 
-impl Inner {
+impl Connections {
     fn outbox_enqueue(&self, items: &[NewOutboxItem]) -> Result<()> {
         let conn = self.writer()?;
         let tx = write_transaction(&conn)?;

@@ -45,30 +45,19 @@ pub fn open(path: &Path) -> Result<Stores> {
 /// Engagements, outbox, consents and blocks in one SQLite file. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    inner: Arc<Connections>,
 }
 
 impl SqliteStore {
     /// Open (or create) the database file, set WAL + `synchronous=FULL` and migrate the
     /// engagement/outbox and consent schemas. The parent folder is created when missing.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let (writer, reader) = open_pair(path, |writer| {
+        let inner = Connections::open(path, "store", |writer| {
             engagements::migrate(writer)?;
             consents::migrate(writer)
         })?;
         Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                writer: Mutex::new(writer),
-                reader: Mutex::new(reader),
-            }),
+            inner: Arc::new(inner),
         })
     }
 
@@ -81,49 +70,71 @@ impl SqliteStore {
     async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connections) -> Result<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        blocking(move || f(&inner)).await
+        run_blocking(&self.inner, f).await
     }
 }
 
-impl Inner {
+/// One writer and one reader connection on a database file (every SQLite store has its
+/// own pair; the stores' operations are implemented on it, one module per store).
+#[derive(Debug)]
+struct Connections {
+    path: PathBuf,
+    /// Names the store in errors.
+    what: &'static str,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+impl Connections {
+    /// Create the folder, open the writer, `setup` it (pragmas, migrations), then open
+    /// the reader.
+    fn open(
+        path: &Path,
+        what: &'static str,
+        setup: impl FnOnce(&Connection) -> Result<()>,
+    ) -> Result<Connections> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create folder {}: {e}", dir.display())))?;
+        }
+        let writer = connect(path).map_err(|e| open_err(e.to_string()))?;
+        setup(&writer)?;
+        let reader = connect(path).map_err(|e| open_err(e.to_string()))?;
+        Ok(Connections {
+            path: path.to_path_buf(),
+            what,
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
     fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
         self.writer
             .lock()
-            .map_err(|_| StoreError::Backend("writer connection poisoned".into()))
+            .map_err(|_| StoreError::Backend(format!("{} writer connection poisoned", self.what)))
     }
 
     fn reader(&self) -> Result<MutexGuard<'_, Connection>> {
         self.reader
             .lock()
-            .map_err(|_| StoreError::Backend("reader connection poisoned".into()))
+            .map_err(|_| StoreError::Backend(format!("{} reader connection poisoned", self.what)))
     }
 }
 
-/// Create the folder, open a writer connection, migrate with it, then open a reader.
-fn open_pair(
-    path: &Path,
-    migrate: impl FnOnce(&Connection) -> Result<()>,
-) -> Result<(Connection, Connection)> {
-    let open_err = |reason: String| StoreError::Open {
-        path: path.display().to_string(),
-        reason,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| open_err(format!("cannot create folder {}: {e}", dir.display())))?;
-    }
-    let writer = connect(path).map_err(|e| open_err(e.to_string()))?;
-    migrate(&writer)?;
-    let reader = connect(path).map_err(|e| open_err(e.to_string()))?;
-    Ok((writer, reader))
-}
-
-/// Run blocking SQLite work on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
+/// Run `f` on `inner` on tokio's blocking pool (SQLite blocks on disk).
+async fn run_blocking<T, F>(inner: &Arc<Connections>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connections) -> Result<T> + Send + 'static,
+{
+    let inner = inner.clone();
+    tokio::task::spawn_blocking(move || f(&inner))
         .await
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
 }
