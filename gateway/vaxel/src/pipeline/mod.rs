@@ -165,25 +165,25 @@ async fn phases(
     let sender = identify::resolve_sender(conn, &parts.headers, &cfg.identity, &cfg.instance_id)?;
     let hop = checks::hop(&parts.headers, &sender, &cfg.identity, &cfg.instance_id)?;
     let mut head = sniff::envelope_head(unread, &cfg.service).await?;
-    let contract = head.envelope.contract_namespace.clone();
-    let address = sniff::logical_address(&head.envelope)?.value.clone();
 
     // Route, then authorise, on one snapshot of the routing table. The lock-free guard
     // is not held across an await: the block ends before dispatch.
     let decision = {
+        let contract = head.envelope.contract_namespace.as_str();
+        let address = sniff::logical_address(&head.envelope)?.value.as_str();
         let guard = shared.routing.current_guard();
         let table = guard.as_ref().ok_or(Fault::NoRoutingTable)?;
         let decision = route::decide(
             table,
             &shared.services,
-            &contract,
-            &address,
+            contract,
+            address,
             cfg.service.max_body_bytes,
         )?;
-        authorise::check(table, &sender, &contract, &address)?;
+        authorise::check(table, &sender, contract, address)?;
+        route::check_size(&decision, content_length, head.received, contract)?;
         decision
     };
-    route::check_size(&decision, content_length, head.received, &contract)?;
 
     let onward_headers = OnwardHeaders::on_behalf(
         &sender,
