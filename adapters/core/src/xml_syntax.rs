@@ -89,7 +89,7 @@ pub(crate) enum XmlSyntaxError {
         target: String,
         problem: NameProblem,
     },
-    #[error("{place}: {problem}")]
+    #[error("invalid {place}: {problem}")]
     Characters {
         place: Place,
         /// Offset of the problem in the checked bytes (0 for a reference).
