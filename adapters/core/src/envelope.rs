@@ -756,7 +756,7 @@ impl<'i> Sniffer<'i> {
                     // Cut inside markup: "truncated", never "empty Body", when final.
                     Stop::RanOut { in_body: false }
                 } else {
-                    malformed(position, syntax_reason(kind))
+                    malformed(position, xml_syntax::markup_error_reason(kind))
                 }
             }
             // `<!DOCTYPE>` without a name is still a DTD.
@@ -795,18 +795,6 @@ fn malformed(position: usize, reason: impl Into<String>) -> Stop {
         reason: reason.into(),
     }
     .into()
-}
-
-fn syntax_reason(kind: SyntaxError) -> String {
-    match kind {
-        SyntaxError::InvalidBangMarkup | SyntaxError::UnclosedComment | SyntaxError::UnclosedCData => {
-            "invalid markup after `<!`: expected a comment `<!-- -->` or a CDATA section `<![CDATA[ ]]>`".to_owned()
-        }
-        SyntaxError::UnclosedPIOrXmlDecl => {
-            "processing instruction or XML declaration not closed by `?>`".to_owned()
-        }
-        other => other.to_string(),
-    }
 }
 
 /// What a tail of input starting with `<!` is.

@@ -234,6 +234,21 @@ pub(crate) fn check_outside_root(text: &[u8]) -> Result<(), XmlSyntaxError> {
     }
 }
 
+/// How both readers word a markup error quick-xml found (a tag, comment, CDATA section
+/// or processing instruction that is not closed or not what it starts as).
+pub(crate) fn markup_error_reason(kind: quick_xml::errors::SyntaxError) -> String {
+    use quick_xml::errors::SyntaxError;
+    match kind {
+        SyntaxError::InvalidBangMarkup | SyntaxError::UnclosedComment | SyntaxError::UnclosedCData => {
+            "invalid markup after `<!`: expected a comment `<!-- -->` or a CDATA section `<![CDATA[ ]]>`".to_owned()
+        }
+        SyntaxError::UnclosedPIOrXmlDecl => {
+            "processing instruction or XML declaration not closed by `?>`".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
 // --- 2. The XML declaration -----------------------------------------------------------
 
 /// Checks an XML declaration, given what stands between `<?` and `?>` (starting with

@@ -640,8 +640,11 @@ fn message() -> impl Strategy<Value = Message> {
         )
 }
 
-/// The reader's answer: accepted, or refused at an offset for a reason.
-fn read(message: &Message, bytes: &[u8]) -> Result<(), (u64, String)> {
+/// A reader's answer: accepted, or refused at an offset for a reason.
+type Answer = Result<(), (u64, String)>;
+
+/// The record reader's answer.
+fn read(message: &Message, bytes: &[u8]) -> Answer {
     let result = if message.request {
         Things.parse_request(bytes).map(drop)
     } else {
@@ -655,7 +658,7 @@ fn read(message: &Message, bytes: &[u8]) -> Result<(), (u64, String)> {
 }
 
 /// The sniffer's answer, in the same terms.
-fn sniffed(bytes: &[u8]) -> Result<(), (u64, String)> {
+fn sniffed(bytes: &[u8]) -> Answer {
     match sniff(bytes, true, &SniffLimits::default()) {
         Ok(SniffOutcome::Complete(_)) => Ok(()),
         Err(SniffError::Malformed { position, reason }) => Err((position as u64, reason)),
@@ -770,4 +773,41 @@ fn both_readers_agree_on_the_issue_examples() {
         );
         assert_agree(message);
     }
+}
+
+/// A response of the test contract with `prolog` before the envelope and `header`
+/// inside the SOAP Header: for the fuzz regressions below.
+fn response_with(prolog: &str, header: &str) -> Vec<u8> {
+    format!(
+        "{prolog}<s:Envelope xmlns:s=\"{SOAP}\"><s:Header>{header}</s:Header><s:Body>\
+         <r:GetThingsResponse xmlns:r=\"{CONTRACT}\"><r:thing/></r:GetThingsResponse></s:Body></s:Envelope>"
+    )
+    .into_bytes()
+}
+
+/// Both readers' answers to a response, in the same terms.
+fn both(bytes: &[u8]) -> (Answer, Answer) {
+    let reader = match Things.parse_response(bytes) {
+        Ok(_) => Ok(()),
+        Err(AdapterError::Malformed { offset, reason }) => Err((offset, reason)),
+        Err(other) => panic!("reader: {other}"),
+    };
+    (sniffed(bytes), reader)
+}
+
+/// Found by the xml_agree fuzz target: in `<?>io>?>` the processing instruction ends
+/// at its first `>` (after `<?`), so it is not closed by `?>`. Both readers refused it,
+/// the sniffer in its words and the record reader in quick-xml's.
+#[test]
+fn processing_instruction_closed_by_a_lone_gt_is_refused_in_the_same_words() {
+    let bytes = response_with("<?>io>?>\n", "");
+    let (sniffer, reader) = both(&bytes);
+    assert_eq!(
+        sniffer,
+        Err((
+            0,
+            "processing instruction or XML declaration not closed by `?>`".to_owned()
+        ))
+    );
+    assert_eq!(reader, sniffer);
 }

@@ -152,10 +152,12 @@ impl<'i> Walker<'i> {
             let event = match self.reader.read_event() {
                 Ok(event) => event,
                 Err(e) => {
-                    return Err(malformed(
-                        self.base + self.reader.error_position() as usize,
-                        e.to_string(),
-                    ))
+                    let reason = match e {
+                        quick_xml::Error::Syntax(kind) => xml_syntax::markup_error_reason(kind),
+                        other => other.to_string(),
+                    };
+                    let position = self.base + self.reader.error_position() as usize;
+                    return Err(malformed(position, reason));
                 }
             };
             match event {
