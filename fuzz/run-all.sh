@@ -44,6 +44,9 @@ for target in "${targets[@]}"; do
         # Whole requests and producer responses: a few records hold every structure the
         # readers and the merge writer handle.
         record_parser) dict=fuzz/dict/soap.dict max_len=16384 ;;
+        # Slots of a fixed response cut at 0x1E: declarations, names and characters.
+        # A few hundred bytes hold every such problem.
+        xml_agree) dict=fuzz/dict/xml_syntax.dict max_len=2048 ;;
         # Routing tables and configurations: TOML/JSON text. A few KiB hold every shape
         # of entry; longer tables mostly repeat entries and cost exec rate.
         *) dict=fuzz/dict/toml.dict max_len=16384 ;;

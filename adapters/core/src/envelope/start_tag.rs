@@ -14,8 +14,9 @@
 //! the error with quick-xml's own iterators in the order the sniffer always used
 //! (`start_tag_error` in the parent module), so the answer, its position and its
 //! wording stay what they were.
-use quick_xml::escape::unescape;
 use quick_xml::name::NamespaceError;
+
+use crate::xml_syntax;
 
 /// `xml` is bound to this namespace, and only `xml` may be (Namespaces in XML 1.0 §3).
 pub(super) const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
@@ -161,8 +162,8 @@ pub(super) fn name_len(tag: &[u8]) -> usize {
 }
 
 /// Byte classes for the one-pass scan: ASCII name characters (Namespaces in XML 1.0
-/// NCName, restricted to ASCII; anything else takes the exact `check_qname` path) and
-/// white space.
+/// NCName, restricted to ASCII, as `xml_syntax` defines them; anything else takes the
+/// exact `xml_syntax::check_qname` path) and white space.
 const NAME_START: u8 = 1;
 const NAME: u8 = 2;
 const SPACE: u8 = 4;
@@ -174,10 +175,10 @@ const fn classes() -> [u8; 256] {
     let mut b = 0usize;
     while b < 256 {
         let c = b as u8;
-        if c.is_ascii_alphabetic() || c == b'_' {
-            class[b] |= NAME_START | NAME;
+        if xml_syntax::is_ascii_name_start(c) {
+            class[b] |= NAME_START;
         }
-        if c.is_ascii_digit() || c == b'-' || c == b'.' {
+        if xml_syntax::is_ascii_name_char(c) {
             class[b] |= NAME;
         }
         if is_space(c) {
@@ -311,29 +312,21 @@ impl<'t> SeenKeys<'t> {
     }
 }
 
-/// Checks an attribute value as the sniffer always has: no literal `<` (XML 1.0 §3.1
-/// AttValue), UTF-8, and only the predefined entity and character references.
+/// Checks an attribute value as the record reader does (`xml_syntax`: no literal `<`,
+/// UTF-8, only `Char`s, only the predefined entity and character references).
 fn value_is_valid(value: &[u8]) -> bool {
-    match memchr::memchr2(b'<', b'&', value).map(|i| value[i]) {
-        Some(b'<') => false,
-        // ASCII is UTF-8: the common case needs no validation.
-        None => value.is_ascii() || std::str::from_utf8(value).is_ok(),
-        Some(_) => {
-            !value.contains(&b'<')
-                && std::str::from_utf8(value).is_ok_and(|text| unescape(text).is_ok())
-        }
-    }
+    xml_syntax::attribute_value_problem(value).is_ok()
 }
 
 /// Length of the attribute value at the start of `rest`, up to its closing `quote`,
-/// and whether it is plain: ASCII without `<` and `&`, so valid as it stands. `None`
-/// if the quote is not closed. Values (namespace URIs) are most of a SOAP header's
-/// bytes: one `memchr3` finds the quote unless a `<` or `&` comes first.
+/// and whether it is plain: ASCII `Char`s without `<` and `&`, so valid as it stands.
+/// `None` if the quote is not closed. Values (namespace URIs) are most of a SOAP
+/// header's bytes: one `memchr3` finds the quote unless a `<` or `&` comes first.
 #[inline]
 fn value_len(rest: &[u8], quote: u8) -> Option<(usize, bool)> {
     let i = memchr::memchr3(quote, b'<', b'&', rest)?;
     if rest[i] == quote {
-        return Some((i, rest[..i].is_ascii()));
+        return Some((i, xml_syntax::is_ascii_char_data(&rest[..i])));
     }
     memchr::memchr(quote, &rest[i..]).map(|len| (i + len, false))
 }
@@ -388,7 +381,7 @@ pub(super) fn scan<'i>(
         _ if find => return Err(()),
         _ => {
             let e = name_len(tag);
-            super::check_qname(&tag[..e]).map_err(drop)?;
+            xml_syntax::check_qname(&tag[..e]).map_err(drop)?;
             (e, tag[..e].iter().position(|b| *b == b':'))
         }
     };
@@ -451,7 +444,7 @@ pub(super) fn scan<'i>(
                 while e < n && tag[e] != b'=' && !has(tag[e], SPACE) {
                     e += 1;
                 }
-                super::check_qname(&tag[key_start..e]).map_err(drop)?;
+                xml_syntax::check_qname(&tag[key_start..e]).map_err(drop)?;
                 e
             }
         };
@@ -534,7 +527,7 @@ mod tests {
         }
         let start = BytesStart::from_content(tag, name_len(tag.as_bytes()));
         let name = start.name();
-        if super::super::check_qname(name.as_ref()).is_err()
+        if crate::xml_syntax::check_qname(name.as_ref()).is_err()
             || name.prefix().is_some_and(|p| p.as_ref() == b"xmlns")
             || super::super::check_attributes(&start, 0).is_err()
         {

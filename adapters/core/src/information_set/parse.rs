@@ -20,6 +20,7 @@ use quick_xml::NsReader;
 use super::{
     AdapterError, InformationSetDescriptor, ProducerResponse, QueryRequest, Record, RecordHeader,
 };
+use crate::xml_syntax::{self, quote, Place, XmlSyntaxError};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NAMESPACE: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -72,14 +73,18 @@ fn malformed(offset: usize, reason: impl Into<String>) -> AdapterError {
     }
 }
 
+/// A declaration, name or character problem (`xml_syntax`, worded as the envelope
+/// sniffer words it) in bytes that start at `start` in the input.
+fn syntax(start: usize, e: XmlSyntaxError) -> AdapterError {
+    malformed(start + e.offset(), e.to_string())
+}
+
 impl<'i> Walker<'i> {
     fn new(input: &'i [u8]) -> Self {
-        let base = if input.starts_with(b"\xEF\xBB\xBF") {
-            3
-        } else {
-            0
-        };
-        let mut reader = NsReader::from_reader(&input[base..]);
+        // quick-xml skips one UTF-8 byte order mark without counting it in its positions
+        // (as in the sniffer); a second one is text before the root element.
+        let base = xml_syntax::byte_order_mark_len(input);
+        let mut reader = NsReader::from_reader(input);
         // End tags must match start tags (the default, stated because we rely on it).
         reader.config_mut().check_end_names = true;
         Walker {
@@ -147,10 +152,12 @@ impl<'i> Walker<'i> {
             let event = match self.reader.read_event() {
                 Ok(event) => event,
                 Err(e) => {
-                    return Err(malformed(
-                        self.base + self.reader.error_position() as usize,
-                        e.to_string(),
-                    ))
+                    let reason = match e {
+                        quick_xml::Error::Syntax(kind) => xml_syntax::markup_error_reason(kind),
+                        other => other.to_string(),
+                    };
+                    let position = self.base + self.reader.error_position() as usize;
+                    return Err(malformed(position, reason));
                 }
             };
             match event {
@@ -170,81 +177,57 @@ impl<'i> Walker<'i> {
                     }));
                 }
                 Event::Text(text) => {
-                    let raw: &[u8] = &text;
-                    let unescaped = text
-                        .unescape()
-                        .map_err(|e| malformed(before, format!("character data: {e}")))?;
-                    if !valid_chars(&unescaped) {
-                        return Err(malformed(before, "character not allowed in XML"));
-                    }
-                    // XML 1.0 §2.4: character data never holds "]]>" literally.
-                    if raw.contains(&b']') && raw.windows(3).any(|w| w == b"]]>") {
-                        return Err(malformed(before, "\"]]>\" in character data"));
-                    }
+                    // The input is a slice: the text borrows from it.
+                    let raw: Cow<'i, [u8]> = text.into_inner();
                     if self.depth == 0 {
                         // Only white space may stand outside the root element.
-                        if !raw
-                            .iter()
-                            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                        {
-                            return Err(malformed(before, "text outside the root element"));
-                        }
+                        xml_syntax::check_outside_root(&raw).map_err(|e| syntax(before, e))?;
                         continue;
                     }
-                    return Ok(Some(Step::Text(unescaped)));
+                    let expanded = match raw {
+                        Cow::Borrowed(raw) => {
+                            let checked =
+                                xml_syntax::check_char_data(raw).map_err(|e| syntax(before, e))?;
+                            xml_syntax::expand_references(checked, Place::Text)
+                        }
+                        Cow::Owned(raw) => {
+                            let checked =
+                                xml_syntax::check_char_data(&raw).map_err(|e| syntax(before, e))?;
+                            xml_syntax::expand_references(checked, Place::Text)
+                                .map(|text| Cow::Owned(text.into_owned()))
+                        }
+                    };
+                    return Ok(Some(Step::Text(expanded.map_err(|e| syntax(before, e))?)));
                 }
                 Event::CData(data) => {
-                    let not_utf8 = |_| malformed(before, "CDATA section is not UTF-8");
+                    if self.depth == 0 {
+                        return Err(syntax(before, XmlSyntaxError::CdataOutsideRoot));
+                    }
+                    // `<![CDATA[` precedes the content.
                     let text = match data.into_inner() {
-                        Cow::Borrowed(bytes) => {
-                            Cow::Borrowed(std::str::from_utf8(bytes).map_err(not_utf8)?)
-                        }
+                        Cow::Borrowed(bytes) => Cow::Borrowed(
+                            xml_syntax::check_cdata(bytes).map_err(|e| syntax(before + 9, e))?,
+                        ),
                         Cow::Owned(bytes) => Cow::Owned(
-                            String::from_utf8(bytes).map_err(|e| not_utf8(e.utf8_error()))?,
+                            xml_syntax::check_cdata(&bytes)
+                                .map_err(|e| syntax(before + 9, e))?
+                                .to_owned(),
                         ),
                     };
-                    if !valid_chars(&text) {
-                        return Err(malformed(before, "character not allowed in XML"));
-                    }
-                    if self.depth == 0 {
-                        return Err(malformed(before, "CDATA outside the root element"));
-                    }
                     return Ok(Some(Step::Text(text)));
                 }
                 Event::Comment(comment) => {
-                    let text = std::str::from_utf8(&comment)
-                        .map_err(|_| malformed(before, "comment is not UTF-8"))?;
-                    // XML 1.0 §2.5: no "--" inside, no "-" at the end.
-                    if text.contains("--") || text.ends_with('-') || !valid_chars(text) {
-                        return Err(malformed(before, "malformed comment"));
-                    }
+                    xml_syntax::check_comment(&comment).map_err(|e| syntax(before + 4, e))?;
                 }
                 Event::Decl(decl) => {
                     if before != self.base {
-                        return Err(malformed(
-                            before,
-                            "XML declaration is only allowed at the start of the document",
-                        ));
+                        return Err(syntax(before, XmlSyntaxError::DeclarationNotAtStart));
                     }
-                    check_declaration(&decl).map_err(|reason| malformed(before, reason))?;
+                    xml_syntax::check_declaration(&decl).map_err(|e| syntax(before, e))?;
                 }
                 Event::PI(pi) => {
-                    let content: &[u8] = &pi;
-                    let target_len = content
-                        .iter()
-                        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                        .unwrap_or(content.len());
-                    let target = std::str::from_utf8(&content[..target_len])
-                        .map_err(|_| malformed(before, "processing instruction is not UTF-8"))?;
-                    let rest = std::str::from_utf8(&content[target_len..])
-                        .map_err(|_| malformed(before, "processing instruction is not UTF-8"))?;
-                    if !valid_name(target)
-                        || target.eq_ignore_ascii_case("xml")
-                        || target.contains(':')
-                        || !valid_chars(rest)
-                    {
-                        return Err(malformed(before, "malformed processing instruction"));
-                    }
+                    xml_syntax::check_processing_instruction(&pi)
+                        .map_err(|e| syntax(before + 2, e))?;
                 }
                 Event::DocType(_) => {
                     return Err(malformed(
@@ -286,29 +269,22 @@ impl<'i> Walker<'i> {
                 format!("elements nested deeper than {MAX_DEPTH}"),
             ));
         }
-        let qname = std::str::from_utf8(start.name().into_inner())
-            .map_err(|_| malformed(offset, "element name is not UTF-8"))?;
-        if !valid_qname(qname) {
-            return Err(malformed(offset, format!("invalid element name {qname:?}")));
-        }
+        let qname = start.name().into_inner();
+        xml_syntax::check_element_name(qname).map_err(|e| syntax(offset, e))?;
         let declarations_before = self.declarations.len();
         let mut attribute_names: Vec<(String, String)> = Vec::new();
         for attribute in start.attributes() {
-            let attribute = attribute.map_err(|e| malformed(offset, format!("attribute: {e}")))?;
-            let key = std::str::from_utf8(attribute.key.as_ref())
-                .map_err(|_| malformed(offset, "attribute name is not UTF-8"))?;
-            if !valid_qname(key) {
-                return Err(malformed(offset, format!("invalid attribute name {key:?}")));
-            }
-            if attribute.value.contains(&b'<') {
-                return Err(malformed(offset, "'<' in an attribute value"));
-            }
-            let value = attribute
-                .unescape_value()
-                .map_err(|e| malformed(offset, format!("attribute {key}: {e}")))?;
-            if !valid_chars(&value) {
-                return Err(malformed(offset, "character not allowed in XML"));
-            }
+            let attribute = attribute.map_err(|e| {
+                let e = XmlSyntaxError::AttributeSyntax {
+                    element: quote(qname),
+                    detail: e.to_string(),
+                };
+                syntax(offset, e)
+            })?;
+            let key = attribute.key.as_ref();
+            xml_syntax::check_attribute_name(qname, key).map_err(|e| syntax(offset, e))?;
+            let value = xml_syntax::attribute_value(qname, key, &attribute.value)
+                .map_err(|e| syntax(offset, e))?;
             match attribute.key.as_namespace_binding() {
                 Some(PrefixDeclaration::Default) => {
                     if value == XML_NAMESPACE || value == "http://www.w3.org/2000/xmlns/" {
@@ -421,15 +397,6 @@ fn walk(
     input: &[u8],
     mut visit: impl FnMut(&Walker<'_>, Step<'_>) -> Result<(), AdapterError>,
 ) -> Result<(), AdapterError> {
-    // One byte order mark is skipped (Walker::new). quick-xml would silently skip a
-    // second one too, without counting it in its positions, so record spans would be
-    // off; it is text before the root element, which XML does not allow.
-    if input.starts_with(b"\xEF\xBB\xBF\xEF\xBB\xBF") {
-        return Err(malformed(
-            3,
-            "a second byte order mark: only white space may stand before the root element",
-        ));
-    }
     let mut walker = Walker::new(input);
     let mut pending_end = None;
     while let Some(step) = walker.next(&mut pending_end)? {
@@ -782,63 +749,6 @@ pub(crate) fn parse_response(
     }
 }
 
-/// XML 1.0 §2.8 `XMLDecl`, given what stands between `<?` and `?>`: `xml`, then
-/// `version`, optionally `encoding` and `standalone`, in that order. The reader reads
-/// UTF-8 only, so any other declared encoding is refused (records are copied
-/// byte-for-byte into a UTF-8 answer).
-fn check_declaration(content: &[u8]) -> Result<(), String> {
-    let mut rest = content
-        .strip_prefix(b"xml")
-        .ok_or("malformed XML declaration")?;
-    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let mut pseudo_attribute = |name: &str| -> Result<Option<&[u8]>, String> {
-        let spaces = rest.iter().take_while(|b| is_space(b)).count();
-        let after = &rest[spaces..];
-        if spaces == 0 || !after.starts_with(name.as_bytes()) {
-            return Ok(None);
-        }
-        let after = &after[name.len()..];
-        let after = &after[after.iter().take_while(|b| is_space(b)).count()..];
-        let after = after
-            .strip_prefix(b"=")
-            .ok_or_else(|| format!("malformed {name} in the XML declaration"))?;
-        let after = &after[after.iter().take_while(|b| is_space(b)).count()..];
-        let (&quote, after) = after
-            .split_first()
-            .filter(|(q, _)| matches!(q, b'"' | b'\''))
-            .ok_or_else(|| format!("malformed {name} in the XML declaration"))?;
-        let end = after
-            .iter()
-            .position(|b| *b == quote)
-            .ok_or_else(|| format!("malformed {name} in the XML declaration"))?;
-        rest = &after[end + 1..];
-        Ok(Some(&after[..end]))
-    };
-    match pseudo_attribute("version")? {
-        Some([b'1', b'.', digits @ ..])
-            if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {}
-        _ => return Err("the XML declaration needs version=\"1.0\"".into()),
-    }
-    if let Some(encoding) = pseudo_attribute("encoding")? {
-        if !encoding.eq_ignore_ascii_case(b"UTF-8") {
-            return Err(format!(
-                "encoding {:?} is not supported: XML must be UTF-8",
-                String::from_utf8_lossy(encoding)
-            ));
-        }
-    }
-    if let Some(standalone) = pseudo_attribute("standalone")? {
-        if standalone != b"yes" && standalone != b"no" {
-            return Err("standalone in the XML declaration must be yes or no".into());
-        }
-    }
-    if rest.iter().all(is_space) {
-        Ok(())
-    } else {
-        Err("malformed XML declaration".into())
-    }
-}
-
 /// XML 1.0 §3.1: every attribute of a start tag follows white space (quick-xml also
 /// reads `a="1"b="2"`). `raw` is what follows the element name; its attributes have
 /// already been read without error.
@@ -878,72 +788,9 @@ fn attributes_separated(raw: &[u8]) -> bool {
     }
 }
 
-/// XML 1.0 §2.2 `Char`.
-fn valid_chars(text: &str) -> bool {
-    // Fast path: ASCII text only needs the C0 controls other than tab, LF, CR excluded.
-    if text
-        .bytes()
-        .all(|b| (0x20..0x80).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
-    {
-        return true;
-    }
-    text.chars().all(|c| {
-        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-    })
-}
-
-/// XML 1.0 §2.3 `NameStartChar` without ':' (namespaces use ':' as separator).
-fn name_start_char(c: char) -> bool {
-    matches!(c,
-        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
-        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
-        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
-        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
-        | '\u{10000}'..='\u{EFFFF}')
-}
-
-fn name_char(c: char) -> bool {
-    name_start_char(c)
-        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
-}
-
-/// An NCName (no ':').
-fn valid_name(name: &str) -> bool {
-    // Fast path for ASCII names: a letter or '_' first, then letters, digits, '-', '.', '_'.
-    if let [first, rest @ ..] = name.as_bytes() {
-        if (first.is_ascii_alphabetic() || *first == b'_')
-            && rest
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
-            return true;
-        }
-    }
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if name_start_char(c)) && chars.all(name_char)
-}
-
-/// A QName: NCName or NCName ':' NCName (XML Namespaces §4).
-fn valid_qname(name: &str) -> bool {
-    match name.split_once(':') {
-        Some((prefix, local)) => valid_name(prefix) && valid_name(local),
-        None => valid_name(name),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        assert!(valid_qname("ns2:documentId"));
-        assert!(valid_qname("a"));
-        assert!(!valid_qname("a:b:c"));
-        assert!(!valid_qname("1a"));
-        assert!(!valid_qname(":a"));
-        assert!(!valid_qname("a#b"));
-    }
 
     #[test]
     fn attribute_separation() {
@@ -959,45 +806,5 @@ mod tests {
         for bad in [" a=\"1\"b=\"2\"", "a=\"1\"", " a='1'b='2'", " a=\"1\"'"] {
             assert!(!attributes_separated(bad.as_bytes()), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn declarations() {
-        for ok in [
-            "xml version=\"1.0\"",
-            "xml version='1.0' encoding='utf-8'",
-            "xml version = \"1.0\" encoding=\"UTF-8\" standalone=\"yes\" ",
-            "xml version=\"1.1\"\n\tstandalone='no'",
-        ] {
-            assert_eq!(check_declaration(ok.as_bytes()), Ok(()), "{ok}");
-        }
-        for bad in [
-            "xml",
-            "xml encoding=\"UTF-8\"",
-            "xml version=\"2.0\"",
-            "xml version=\"1.\"",
-            "xml version=\"1.0",
-            "xml version=1.0",
-            "xml version=\"1.0\"encoding=\"UTF-8\"",
-            "xml version=\"1.0\" e\u{ff}ncoding=\"UTF-8\"",
-            "xml version=\"1.0\" standalone=\"yes\" encoding=\"UTF-8\"",
-            "xml version=\"1.0\" standalone=\"maybe\"",
-            "xml version=\"1.0\" foo=\"bar\"",
-        ] {
-            assert!(check_declaration(bad.as_bytes()).is_err(), "{bad}");
-        }
-        assert!(
-            check_declaration(b"xml version=\"1.0\" encoding=\"ISO-8859-1\"")
-                .unwrap_err()
-                .contains("ISO-8859-1")
-        );
-        assert!(check_declaration(b"xml version=\"1.0\" e\xffncoding=\"UTF-8\"").is_err());
-    }
-
-    #[test]
-    fn characters() {
-        assert!(valid_chars("Vårdcentralen\t\n"));
-        assert!(!valid_chars("a\u{1}b"));
-        assert!(!valid_chars("\u{FFFE}"));
     }
 }
