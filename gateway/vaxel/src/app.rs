@@ -17,7 +17,6 @@ use crate::pipeline::Shared;
 use crate::services::aggregating::{Aggregator, Pdl};
 use crate::services::engagement_index::{EngagementIndexService, RoutedNotifications};
 use crate::services::Registry;
-use crate::stats::Stats;
 
 /// Run the gateway until SIGTERM/SIGINT. `extra` runs on the control runtime too (the
 /// demo producer in `serve --demo`).
@@ -96,16 +95,14 @@ pub fn run(
         tracing::error!(error = %e, "no routing table could be loaded: every call is answered with VP008 until a reload succeeds");
     }
 
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         config,
-        routing: routing.clone(),
-        stats: Stats::default(),
-        started: std::time::Instant::now(),
+        routing.clone(),
         services,
         consent,
         access_log,
-        access_log_store: Some(stores.access_log.clone()),
-    });
+        Some(stores.access_log.clone()),
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // Engagement index notifications, delivered onward like any call.

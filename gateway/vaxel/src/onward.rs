@@ -194,57 +194,69 @@ impl Body for ForwardBody {
 }
 
 /// The headers every onward call carries, built once per incoming request (a fan-out
-/// shares them across its sources) or once for the gateway's own calls.
+/// shares them across its sources) or once for the gateway's own calls. Plain fields,
+/// no allocation of its own: this is on the forwarding hot path.
 #[derive(Debug, Clone)]
 pub struct OnwardHeaders {
-    pairs: Vec<(HeaderName, HeaderValue)>,
+    sender: Option<HeaderValue>,
+    instance_id: Option<HeaderValue>,
+    original_consumer: Option<HeaderValue>,
+    routing_history: Option<HeaderValue>,
+    correlation: HeaderValue,
 }
 
 impl OnwardHeaders {
     /// For a call made on behalf of a caller: `x-vp-sender-id` (who called us),
-    /// `x-vp-instance-id` (this gateway), `x-rivta-original-serviceconsumer-hsaid`,
-    /// `x-rivta-routing-history` (the caller's history plus this gateway) and the
-    /// correlation id.
+    /// `x-vp-instance-id` (this gateway; `instance_id` is built once at start),
+    /// `x-rivta-original-serviceconsumer-hsaid`, `x-rivta-routing-history` (the caller's
+    /// history plus this gateway) and the correlation id.
     pub fn on_behalf(
         sender: &str,
-        instance_id: &str,
+        instance_id: &HeaderValue,
         original_consumer: &HeaderValue,
         routing_history: &str,
         correlation: &HeaderValue,
     ) -> OnwardHeaders {
-        let mut pairs = Vec::with_capacity(5);
-        for (name, value) in [
-            (headers::VP_SENDER_ID, sender),
-            (headers::VP_INSTANCE_ID, instance_id),
-            (headers::ROUTING_HISTORY, routing_history),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                pairs.push((name, v));
-            }
+        OnwardHeaders {
+            sender: HeaderValue::from_str(sender).ok(),
+            instance_id: Some(instance_id.clone()),
+            original_consumer: Some(original_consumer.clone()),
+            routing_history: HeaderValue::from_str(routing_history).ok(),
+            correlation: correlation.clone(),
         }
-        pairs.push((headers::ORIGINAL_CONSUMER, original_consumer.clone()));
-        pairs.push((headers::CORRELATION_ID, correlation.clone()));
-        OnwardHeaders { pairs }
     }
 
     /// For a call the gateway makes by itself (engagement index notifications): its
     /// instance id, a routing history that starts here, and a new correlation id.
     pub fn own(instance_id: &str) -> OnwardHeaders {
-        let mut pairs = Vec::with_capacity(3);
-        if let Ok(v) = HeaderValue::from_str(instance_id) {
-            pairs.push((headers::VP_INSTANCE_ID, v.clone()));
-            pairs.push((headers::ROUTING_HISTORY, v));
+        let instance = HeaderValue::from_str(instance_id).ok();
+        OnwardHeaders {
+            sender: None,
+            instance_id: instance.clone(),
+            original_consumer: None,
+            routing_history: instance,
+            correlation: new_correlation_id(),
         }
-        pairs.push((headers::CORRELATION_ID, new_correlation_id()));
-        OnwardHeaders { pairs }
     }
 
     /// The correlation id the calls carry.
-    pub fn correlation(&self) -> Option<&HeaderValue> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| *n == headers::CORRELATION_ID)
-            .map(|(_, v)| v)
+    pub fn correlation(&self) -> &HeaderValue {
+        &self.correlation
+    }
+
+    /// Set them on an onward request.
+    fn apply(&self, h: &mut HeaderMap) {
+        for (name, value) in [
+            (headers::VP_SENDER_ID, &self.sender),
+            (headers::VP_INSTANCE_ID, &self.instance_id),
+            (headers::ORIGINAL_CONSUMER, &self.original_consumer),
+            (headers::ROUTING_HISTORY, &self.routing_history),
+        ] {
+            if let Some(v) = value {
+                h.insert(name, v.clone());
+            }
+        }
+        h.insert(headers::CORRELATION_ID, self.correlation.clone());
     }
 }
 
@@ -322,10 +334,7 @@ impl Onward {
                 h.insert(header::HOST, v);
             }
         }
-        h.reserve(onward.pairs.len());
-        for (name, value) in &onward.pairs {
-            h.insert(name.clone(), value.clone());
-        }
+        onward.apply(h);
         Ok(req)
     }
 

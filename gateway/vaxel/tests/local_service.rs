@@ -13,7 +13,6 @@ use http_body_util::Full;
 use vaxel::config::Config;
 use vaxel::pipeline::Shared;
 use vaxel::services::{soap_response, BoxFuture, LocalRequest, LocalService, Registry};
-use vaxel::stats::Stats;
 use vaxel_model::{Cause, Fault};
 use vaxel_routing::RoutingTableHandle;
 
@@ -134,16 +133,7 @@ path = "vaxel.db"
     let refused = stranger.check_source().unwrap_err().to_string();
     assert!(refused.contains("local://echo-test"), "{refused}");
 
-    let shared = Arc::new(Shared {
-        config,
-        routing,
-        stats: Stats::default(),
-        started: std::time::Instant::now(),
-        services,
-        consent: None,
-        access_log: None,
-        access_log_store: None,
-    });
+    let shared = Arc::new(Shared::new(config, routing, services, None, None, None));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let threads = vaxel::server::start_service(shared.clone(), stopped).unwrap();
     let url = format!("https://localhost:{}/", threads.local_addr.port());

@@ -64,6 +64,36 @@ pub struct Shared {
     pub access_log: Option<AccessLog>,
     /// Read access to the access log (review API).
     pub access_log_store: Option<Arc<dyn AccessLogStore>>,
+    /// `instance_id` as a header value, built once (every onward call carries it).
+    pub instance_header: HeaderValue,
+}
+
+impl Shared {
+    /// The shared state of a gateway with `config`, its routing table and local services,
+    /// and (with consent checking on) its consent service and access log.
+    pub fn new(
+        config: Config,
+        routing: Arc<RoutingTableHandle>,
+        services: Registry,
+        consent: Option<Arc<ConsentService>>,
+        access_log: Option<AccessLog>,
+        access_log_store: Option<Arc<dyn AccessLogStore>>,
+    ) -> Shared {
+        // Validated printable ASCII (config): always a valid header value.
+        let instance_header = HeaderValue::from_str(&config.instance_id)
+            .unwrap_or_else(|_| HeaderValue::from_static("vaxel"));
+        Shared {
+            config,
+            routing,
+            stats: Stats::default(),
+            started: std::time::Instant::now(),
+            services,
+            consent,
+            access_log,
+            access_log_store,
+            instance_header,
+        }
+    }
 }
 
 /// What one core owns: its onward client (its own connection pool) and its request
@@ -187,7 +217,7 @@ async fn phases(
 
     let onward_headers = OnwardHeaders::on_behalf(
         &sender,
-        &cfg.instance_id,
+        &shared.instance_header,
         &hop.original_consumer,
         &hop.routing_history,
         correlation,

@@ -6,7 +6,7 @@
 //! (specs/configuration.md). Faults: VP015 (not a routable envelope, too large, too
 //! slow), VP003 (no logical address), VP010 (an empty one).
 
-use std::time::Duration;
+use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use http_body::Body as _;
@@ -57,17 +57,7 @@ pub async fn envelope_head(
         max_prefix_bytes: service.max_envelope_head_bytes,
         max_depth: service.max_element_depth,
     };
-    let (head, rest) = tokio::time::timeout(
-        service.envelope_head_timeout,
-        read_head(body, &limits, service.max_body_bytes, service.body_idle_timeout),
-    )
-    .await
-    .map_err(|_| {
-        Fault::Malformed(Cause::msg(format!(
-            "the SOAP envelope head did not arrive within {} ms: send the whole message without pauses (service.envelope_head_timeout_ms)",
-            service.envelope_head_timeout.as_millis()
-        )))
-    })??;
+    let (head, rest) = read_head(body, &limits, service).await?;
     *unread = rest;
     Ok(head)
 }
@@ -83,21 +73,32 @@ pub fn logical_address(envelope: &Envelope) -> Result<&AddressHeader, Fault> {
 
 /// Read body chunks until the sniffer has seen the first Body child. Chunks are kept as
 /// they came (refcounted, no copy); only when the head spans several chunks is a
-/// contiguous copy made for the sniffer. Each wait for a chunk is bounded by `idle`.
+/// contiguous copy made for the sniffer. One timer bounds both limits: it is set to
+/// whichever comes first, the head's deadline or the next idle deadline, and moved on
+/// each chunk (a timer per chunk would cost on the hot path).
 async fn read_head(
     mut body: Incoming,
     limits: &SniffLimits,
-    max_body: u64,
-    idle: Duration,
+    service: &ServiceConfig,
 ) -> Result<(EnvelopeHead, Option<Incoming>), Fault> {
+    let max_body = service.max_body_bytes;
+    let idle = service.body_idle_timeout;
+    let head_deadline = Instant::now() + service.envelope_head_timeout;
+    let timer = tokio::time::sleep_until(head_deadline.min(Instant::now() + idle));
+    tokio::pin!(timer);
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut joined = BytesMut::new();
     let mut received: u64 = 0;
     let mut next_attempt: usize = 0;
     loop {
-        let frame = tokio::time::timeout(idle, body.frame())
-            .await
-            .map_err(|_| body::stalled(idle))?;
+        let frame = tokio::select! {
+            biased;
+            frame = body.frame() => frame,
+            () = &mut timer => return Err(head_timeout(head_deadline, service)),
+        };
+        timer
+            .as_mut()
+            .reset(head_deadline.min(Instant::now() + idle));
         let is_final = match frame {
             None => true,
             Some(Err(e)) => {
@@ -153,6 +154,18 @@ async fn read_head(
             Ok(SniffOutcome::NeedMore) => return Err(sniff_fault(SniffError::Truncated)),
             Err(e) => return Err(sniff_fault(e)),
         }
+    }
+}
+
+/// The head's own deadline passed, or the caller paused longer than the idle timeout.
+fn head_timeout(head_deadline: Instant, service: &ServiceConfig) -> Fault {
+    if Instant::now() >= head_deadline {
+        Fault::Malformed(Cause::msg(format!(
+            "the SOAP envelope head did not arrive within {} ms: send the whole message without pauses (service.envelope_head_timeout_ms)",
+            service.envelope_head_timeout.as_millis()
+        )))
+    } else {
+        body::stalled(service.body_idle_timeout)
     }
 }
 
