@@ -13,9 +13,7 @@
 //! (`GACDAgpServiceConfiguration`).
 #![forbid(unsafe_code)]
 
-use vaxel_adapter::{
-    InformationSet, InformationSetDescriptor, RecordPaths, RequestPaths, ResultElement,
-};
+use vaxel_adapter::{InformationSet, InformationSetDescriptor, RequestPaths, ResultElement};
 
 /// Namespace of the request and response elements (the service contract).
 pub const CONTRACT_NAMESPACE: &str =
@@ -40,21 +38,11 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         record_id: &[],
         source_system: &["sourceSystemHSAid"],
     },
-    record: RecordPaths {
-        record_id: &["careDocumentationHeader", "documentId"],
-        source_system: &["careDocumentationHeader", "sourceSystemHSAid"],
-        care_giver: &[
-            "careDocumentationHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareGiverHSAId",
-        ],
-        care_unit: &[
-            "careDocumentationHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareUnitHSAId",
-        ],
-        time: &["careDocumentationHeader", "documentTime"],
-    },
+    record: vaxel_adapter::patient_summary_header_paths!(
+        "careDocumentationHeader",
+        source_system: "sourceSystemHSAid",
+        time: ["careDocumentationHeader", "documentTime"],
+    ),
     result: Some(ResultElement {
         namespace: "urn:riv:clinicalprocess:healthcond:description:2.1",
         field_namespace: "urn:riv:clinicalprocess:healthcond:description:2.1",

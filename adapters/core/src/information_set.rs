@@ -46,6 +46,43 @@ pub struct RecordPaths {
     pub time: &'static [&'static str],
 }
 
+/// The [`RecordPaths`] of a record whose header is the RIV-TA core component
+/// `PatientSummaryHeaderType` (`documentId`, `sourceSystemHSAId`, `documentTime`,
+/// `patientId`, `accountableHealthcareProfessional/{healthcareProfessionalCareUnitHSAId,
+/// healthcareProfessionalCareGiverHSAId}`, ...), shared by every information set that
+/// uses it, so that each schema fact is written once. `$header` is the header element
+/// (`diagnosisHeader`), `time` the path of the record's time (the header's `documentTime`
+/// or a field of the body, as the contract says), `source_system` the spelling of the
+/// source system element when it is not `sourceSystemHSAId` (GetCareDocumentation 2.1
+/// writes `sourceSystemHSAid`).
+#[macro_export]
+macro_rules! patient_summary_header_paths {
+    ($header:literal, time: [$($time:literal),+ $(,)?] $(,)?) => {
+        $crate::patient_summary_header_paths!(
+            $header,
+            source_system: "sourceSystemHSAId",
+            time: [$($time),+]
+        )
+    };
+    ($header:literal, source_system: $source:literal, time: [$($time:literal),+ $(,)?] $(,)?) => {
+        $crate::RecordPaths {
+            record_id: &[$header, "documentId"],
+            source_system: &[$header, $source],
+            care_giver: &[
+                $header,
+                "accountableHealthcareProfessional",
+                "healthcareProfessionalCareGiverHSAId",
+            ],
+            care_unit: &[
+                $header,
+                "accountableHealthcareProfessional",
+                "healthcareProfessionalCareUnitHSAId",
+            ],
+            time: &[$($time),+],
+        }
+    };
+}
+
 /// Where the query fields sit in the request element (paths of local names below it).
 /// An empty path means the contract has no such filter.
 #[derive(Debug, Clone, Copy)]

@@ -12,9 +12,7 @@
 //! `diagnosisBody/diagnosisTime` (the header's `documentTime` is not used by this contract).
 #![forbid(unsafe_code)]
 
-use vaxel_adapter::{
-    InformationSet, InformationSetDescriptor, RecordPaths, RequestPaths, ResultElement,
-};
+use vaxel_adapter::{InformationSet, InformationSetDescriptor, RequestPaths, ResultElement};
 
 /// Namespace of the request and response elements (the service contract).
 pub const CONTRACT_NAMESPACE: &str =
@@ -39,21 +37,10 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
     },
-    record: RecordPaths {
-        record_id: &["diagnosisHeader", "documentId"],
-        source_system: &["diagnosisHeader", "sourceSystemHSAId"],
-        care_giver: &[
-            "diagnosisHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareGiverHSAId",
-        ],
-        care_unit: &[
-            "diagnosisHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareUnitHSAId",
-        ],
-        time: &["diagnosisBody", "diagnosisTime"],
-    },
+    record: vaxel_adapter::patient_summary_header_paths!(
+        "diagnosisHeader",
+        time: ["diagnosisBody", "diagnosisTime"],
+    ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE,
         field_namespace: CORE_NAMESPACE,

@@ -6,6 +6,7 @@
 use vaxel_adapter::InformationSet;
 
 pub mod samples;
+pub mod schemas;
 
 pub use vaxel_adapter_alert_information::AlertInformation;
 pub use vaxel_adapter_care_contacts::CareContacts;
