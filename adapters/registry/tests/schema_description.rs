@@ -55,7 +55,10 @@ fn care_documentation_samples_are_schema_valid_and_read_as_written() {
     );
     assert_schema_valid(set, &request);
     // The check is not vacuous: a record without its header is refused.
-    let broken = producer_response(set, &source(NamespaceStyle::OnEnvelope))
-        .replacen("careDocumentationHeader>", "careDocumentationHeaderX>", 2);
+    let broken = producer_response(set, &source(NamespaceStyle::OnEnvelope)).replacen(
+        "careDocumentationHeader>",
+        "careDocumentationHeaderX>",
+        2,
+    );
     assert_schema_invalid(set, &broken);
 }

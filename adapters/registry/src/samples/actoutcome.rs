@@ -2,7 +2,15 @@
 //! 3.1 (core components `clinicalprocess_healthcond_actoutcome_3.1.xsd`):
 //! GetLaboratoryOrderOutcome 3, GetReferralOutcome 3, GetImagingOutcome 1.
 
-use super::RecordContext;
+use vaxel_adapter::InformationSet;
+
+use super::{RecordContext, SampleQuery};
+
+/// The request element's content (children of `q:<Request>`, the contract namespace
+/// bound to `q:`, the core namespace to `c:`).
+pub(crate) fn request_body(set: &dyn InformationSet, query: &SampleQuery<'_>) -> String {
+    super::generic_request_body(set, query)
+}
 
 /// The record of `r.set`.
 pub(crate) fn record(out: &mut String, r: &RecordContext<'_>) {

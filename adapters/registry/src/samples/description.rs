@@ -5,7 +5,15 @@
 
 use std::fmt::Write as _;
 
-use super::{escape, RecordContext, PERSONAL_ID_OID};
+use vaxel_adapter::InformationSet;
+
+use super::{escape, RecordContext, SampleQuery, PERSONAL_ID_OID};
+
+/// The request element's content (children of `q:<Request>`, the contract namespace
+/// bound to `q:`, the core namespace to `c:`).
+pub(crate) fn request_body(set: &dyn InformationSet, query: &SampleQuery<'_>) -> String {
+    super::generic_request_body(set, query)
+}
 
 /// The record of `r.set`.
 pub(crate) fn record(out: &mut String, r: &RecordContext<'_>) {

@@ -195,11 +195,36 @@ pub struct SampleQuery<'a> {
     pub source_system: Option<&'a str>,
 }
 
-/// A consumer's request (RIV-TA 2.1 with a `LogicalAddress` header), written from the
+/// A consumer's request (RIV-TA 2.1 with a `LogicalAddress` header). The request
+/// element's content comes from the set's domain module; the default writes the
 /// descriptor's request paths.
 pub fn consumer_request(set: &dyn InformationSet, query: &SampleQuery<'_>) -> String {
     let d = set.descriptor();
     let core = core_namespace(d);
+    let body = match d.name {
+        "care-documentation" | "diagnosis" | "alert-information" => {
+            description::request_body(set, query)
+        }
+        "laboratory-outcome-3" | "referral-outcome" | "imaging-outcome" => {
+            actoutcome::request_body(set, query)
+        }
+        "care-contacts" => logistics::request_body(set, query),
+        "medication-history" => activityprescription::request_body(set, query),
+        _ => generic_request_body(set, query),
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"{SOAP11_NAMESPACE}\"><soap:Header><LogicalAddress xmlns=\"urn:riv:itintegration:registry:1\">{}</LogicalAddress></soap:Header><soap:Body><q:{req} xmlns:q=\"{ns}\" xmlns:c=\"{core}\">{body}</q:{req}></soap:Body></soap:Envelope>\n",
+        escape(query.logical_address),
+        req = d.request_element,
+        ns = d.contract_namespace,
+    )
+}
+
+/// The request element's content written from the descriptor's request paths: children
+/// of the request element with prefix `q:` (the contract namespace), below them `c:`
+/// (the core namespace). Not schema-ordered: for sets without their own writer.
+pub(crate) fn generic_request_body(set: &dyn InformationSet, query: &SampleQuery<'_>) -> String {
+    let d = set.descriptor();
     let mut tree = Tree::default();
     for unit in query.care_units {
         tree.insert_leaf(d.request.care_unit, unit, true);
@@ -214,12 +239,7 @@ pub fn consumer_request(set: &dyn InformationSet, query: &SampleQuery<'_>) -> St
     }
     let mut body = String::new();
     tree.write(&mut body, "c:", true);
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"{SOAP11_NAMESPACE}\"><soap:Header><LogicalAddress xmlns=\"urn:riv:itintegration:registry:1\">{}</LogicalAddress></soap:Header><soap:Body><q:{req} xmlns:q=\"{ns}\" xmlns:c=\"{core}\">{body}</q:{req}></soap:Body></soap:Envelope>\n",
-        escape(query.logical_address),
-        req = d.request_element,
-        ns = d.contract_namespace,
-    )
+    body
 }
 
 /// A record with the header fields the adapter reads and nothing else (not schema
