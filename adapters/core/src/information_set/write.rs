@@ -146,11 +146,13 @@ pub fn write_processing_status_noting(
                 code,
                 text,
             } => {
-                // No successful call is known, so lastSuccessfulSynch is left out
-                // (optional in the schema).
+                // No successful call is known: lastSuccessfulSynch is required by the
+                // national schema (interoperability_headers_1.0.xsd, xs:string 1..1) and
+                // documented as "Empty" for this status, so it is written empty.
                 element(out, "statusCode", "NoDataSynchFailed");
                 element(out, "isResponseFromCache", "false");
                 element(out, "isResponseInSynch", "false");
+                element(out, "lastSuccessfulSynch", "");
                 element(out, "lastUnsuccessfulSynch", &source.timestamp);
                 out.extend_from_slice(b"<lastUnsuccessfulSynchError>");
                 element(out, "causingAgent", causing_agent.as_str());

@@ -45,6 +45,8 @@ pub struct EngagementSource {
     pub logical_address: String,
     /// The engagement's `sourceSystem` HSA id.
     pub source_system: String,
+    /// The engagement's `mostRecentContent` (`yyyyMMddHHmmss`), when the producer gave it.
+    pub most_recent_content: Option<String>,
 }
 
 /// Where the aggregator finds the sources of a patient's information (the engagement
@@ -176,6 +178,15 @@ impl Aggregator {
             })?;
         if let Some(wanted) = &query.source_system {
             sources.retain(|s| s.source_system.eq_ignore_ascii_case(wanted));
+        }
+        if let Some(start) = query.period_start.as_deref() {
+            // A source whose newest content is older than the period has nothing in it
+            // (specs/aggregation.md §2): not asked. Without mostRecentContent it is asked.
+            sources.retain(|s| {
+                s.most_recent_content
+                    .as_deref()
+                    .is_none_or(|newest| !before_period(newest, start))
+            });
         }
         sources.sort();
         sources.dedup_by(|a, b| a.logical_address.eq_ignore_ascii_case(&b.logical_address));
@@ -332,6 +343,21 @@ impl Aggregator {
         *resp.status_mut() = StatusCode::OK;
         self.timings.record(started.elapsed(), slowest_source);
         Ok(resp)
+    }
+}
+
+/// Whether the time stamp `newest` (`yyyyMMddHHmmss`) lies before the period that
+/// starts at `start` (`yyyyMMdd` or `yyyyMMddHHmmss`, as the request wrote it). Anything
+/// that is not such a time stamp compares as "not before" (the source is asked).
+fn before_period(newest: &str, start: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(newest) || !digits(start) || newest.len() != 14 {
+        return false;
+    }
+    match start.len() {
+        8 => newest[..8] < *start,
+        14 => newest < start,
+        _ => false,
     }
 }
 
@@ -630,6 +656,19 @@ impl AggregationTimings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_is_before_the_period_only_when_its_newest_content_is() {
+        assert!(before_period("20231231235959", "20240101"));
+        assert!(!before_period("20240101000000", "20240101"));
+        assert!(!before_period("20240615093000", "20240101"));
+        assert!(before_period("20240101093000", "20240101093001"));
+        assert!(!before_period("20240101093001", "20240101093001"));
+        // Not time stamps: the source is asked.
+        assert!(!before_period("2024-01-01", "20240101"));
+        assert!(!before_period("20231231235959", "2024-01-01"));
+        assert!(!before_period("20231231", "20240101"));
+    }
 
     #[test]
     fn aggregation_overhead_is_total_minus_slowest_source() {

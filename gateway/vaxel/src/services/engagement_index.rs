@@ -79,6 +79,7 @@ impl EngagementLookup for EngagementIndexService {
                 .map(|e| EngagementSource {
                     logical_address: e.logical_address,
                     source_system: e.source_system,
+                    most_recent_content: e.most_recent_content.map(|t| t.to_string()),
                 })
                 .collect())
         })
