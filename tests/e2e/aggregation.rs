@@ -240,8 +240,21 @@ fn rivta21_care_documentation(address: &str, patient: &str) -> Vec<u8> {
 
 /// An Update of care-documentation (`voo`) engagements for `patient` at `sources`.
 fn care_documentation_update(patient: &str, sources: &[&str]) -> String {
+    let dated: Vec<(&str, Option<&str>)> = sources
+        .iter()
+        .map(|s| (*s, Some("20240115093000")))
+        .collect();
+    care_documentation_update_dated(patient, &dated)
+}
+
+/// An Update of care-documentation engagements for `patient` at each source, with its
+/// `mostRecentContent` (none when `None`).
+fn care_documentation_update_dated(patient: &str, sources: &[(&str, Option<&str>)]) -> String {
     let mut tx = String::new();
-    for src in sources {
+    for (src, most_recent) in sources {
+        let most_recent = most_recent
+            .map(|t| format!("<e:mostRecentContent>{t}</e:mostRecentContent>"))
+            .unwrap_or_default();
         tx.push_str(&format!(
             "<u:engagementTransaction><e:deleteFlag>false</e:deleteFlag><e:engagement>\
 <e:registeredResidentIdentification>{patient}</e:registeredResidentIdentification>\
@@ -249,8 +262,7 @@ fn care_documentation_update(patient: &str, sources: &[&str]) -> String {
 <e:categorization>voo</e:categorization>\
 <e:logicalAddress>{src}</e:logicalAddress>\
 <e:businessObjectInstanceIdentifier>NA</e:businessObjectInstanceIdentifier>\
-<e:clinicalProcessInterestId>NA</e:clinicalProcessInterestId>\
-<e:mostRecentContent>20240115093000</e:mostRecentContent>\
+<e:clinicalProcessInterestId>NA</e:clinicalProcessInterestId>{most_recent}\
 <e:sourceSystem>{src}</e:sourceSystem>\
 <e:dataController>SE2321000016</e:dataController>\
 </e:engagement></u:engagementTransaction>"
@@ -452,5 +464,54 @@ async fn fan_out_calls_are_authorised_as_the_sender_not_the_original_consumer() 
     assert!(
         !body.contains("SKLTP-MOCK04"),
         "nothing of FORBIDDEN: {body}"
+    );
+}
+
+/// A requested period narrows the sources by the engagement index's
+/// `mostRecentContent` (specs/aggregation.md §2.3): a source whose newest content is
+/// older than the period's start is not asked; one without `mostRecentContent` is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_period_skips_sources_with_only_older_content() {
+    let s = setup(CARE_DOC);
+    let update = care_documentation_update_dated(
+        PATIENT,
+        &[
+            (FAST, Some("20231231235959")),
+            (FAULTY, Some("20240601120000")),
+            (SLOW, None),
+        ],
+    );
+    let r = post(&consumer(), &s.gw.url(), update, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let request = String::from_utf8(rivta21_care_documentation(NATIONAL, PATIENT))
+        .unwrap()
+        .replace(
+            "</patientId>",
+            "</patientId><timePeriod><c:start>20240101</c:start><c:end>20241231</c:end></timePeriod>",
+        );
+    let r = post(&consumer(), &s.gw.url(), request, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = r.text();
+    let asked: Vec<String> = processing_status(&body).into_iter().map(|s| s.0).collect();
+    assert_eq!(
+        asked,
+        vec![SLOW.to_string(), FAULTY.to_string()],
+        "FAST's newest content is from 2023: not asked. {body}"
+    );
+    // Without a period every source is asked.
+    let r = post(
+        &consumer(),
+        &s.gw.url(),
+        rivta21_care_documentation(NATIONAL, PATIENT),
+        &[],
+    )
+    .await;
+    let asked: Vec<String> = processing_status(&r.text())
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(
+        asked,
+        vec![FAST.to_string(), SLOW.to_string(), FAULTY.to_string()]
     );
 }
