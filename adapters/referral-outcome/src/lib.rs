@@ -1,16 +1,41 @@
 //! GetReferralOutcome:3 (konsultationssvar, referral outcomes).
 //!
-//! Sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedReferralOutcome
-//! (`GAREOAgpServiceFactoryImpl`: records `referralOutcome`, then a `result` of `ResultType`
-//! from `...actoutcome:3`; teststub `ServiceTestDataGenerator`: `referralOutcomeHeader` as
-//! `PatientSummaryHeaderType`; `GAREOAgpServiceConfiguration`: engagement index
-//! domain/categorization); request from
+//! Checked against the official schema (`GetReferralOutcomeResponder_3.1.xsd` with the core
+//! components `clinicalprocess_healthcond_actoutcome_3.1.xsd`, namespace `...actoutcome:3`,
+//! in `shared/reference/riv-ta/information-set-schemas/GetReferralOutcome3`):
+//!
+//! - request `GetReferralOutcomeType`: `careUnitHSAid` (`HSAIdType`, 0..*; spelled with a
+//!   lower-case `d` in this contract only, unlike GetLaboratoryOrderOutcome and
+//!   GetImagingOutcome), `patientId` (`PersonIdType`: `id`, `type`), `datePeriod`
+//!   (`DatePeriodType`: `start`, `end` as `yyyyMMdd`), `sourceSystemHSAId` (0..1),
+//!   `careContactId` (0..*);
+//! - record `ReferralOutcomeType`: `referralOutcomeHeader` (`PatientSummaryHeaderType`:
+//!   `documentId`, `sourceSystemHSAId`, `documentTime` 0..1,
+//!   `accountableHealthcareProfessional/{authorTime, healthcareProfessionalCareUnitHSAId,
+//!   healthcareProfessionalCareGiverHSAId}`, `legalAuthenticator/signatureTime` 0..1,
+//!   `approvedForPatient`, `careContactId` 0..1), read with
+//!   [`vaxel_adapter::patient_summary_header_paths`]; then `referralOutcomeBody`
+//!   (`referralOutcomeTypeCode` SS/SR, `referralOutcomeTitle`, `referralOutcomeText`,
+//!   `clinicalInformation` 0..* with ICD-10-SE codes, `act` 0..*, `referral` with the
+//!   referral's id, reason, time and author, `attested` 0..1 from `...actoutcome:3.1`); the
+//!   response ends with a `result` of `ResultType` from `...actoutcome:3`.
+//!
+//! The record time is the header's `documentTime`. The contract's period rule keeps an
+//! answer when any of `documentTime`, `accountableHealthcareProfessional/authorTime` or
+//! `legalAuthenticator/signatureTime` lies within the period (the contract's SoapUI test
+//! suite, "Date Boundaries", skltp-aggregerandetjanster GetAggregatedReferralOutcome-schemas
+//! `test-suite/GetReferralOutcome`); the generic filter tests one instant, so the gateway's
+//! re-check uses the first of them (the answer's own time), and an answer without
+//! `documentTime` is kept. The request's `careContactId` has no place in the generic query
+//! and is left to the producers.
+//!
+//! Other sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedReferralOutcome
+//! (`GAREOAgpServiceFactoryImpl`: records `referralOutcome`, then `result`;
+//! `GAREOAgpServiceConfiguration`: engagement index domain/categorization); request from
 //! `shared/reference/riv-ta/npo-requests/GetReferralOutcome3.xml` (`datePeriod`).
 #![forbid(unsafe_code)]
 
-use vaxel_adapter::{
-    InformationSet, InformationSetDescriptor, RecordPaths, RequestPaths, ResultElement,
-};
+use vaxel_adapter::{InformationSet, InformationSetDescriptor, RequestPaths, ResultElement};
 
 /// Namespace of the request and response elements (the service contract).
 pub const CONTRACT_NAMESPACE: &str =
@@ -31,25 +56,14 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         patient_id: &["patientId", "id"],
         period_start: &["datePeriod", "start"],
         period_end: &["datePeriod", "end"],
-        care_unit: &["careUnitHSAId"],
+        care_unit: &["careUnitHSAid"],
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
     },
-    record: RecordPaths {
-        record_id: &["referralOutcomeHeader", "documentId"],
-        source_system: &["referralOutcomeHeader", "sourceSystemHSAId"],
-        care_giver: &[
-            "referralOutcomeHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareGiverHSAId",
-        ],
-        care_unit: &[
-            "referralOutcomeHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareUnitHSAId",
-        ],
-        time: &["referralOutcomeHeader", "documentTime"],
-    },
+    record: vaxel_adapter::patient_summary_header_paths!(
+        "referralOutcomeHeader",
+        time: ["referralOutcomeHeader", "documentTime"],
+    ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE,
         field_namespace: CORE_NAMESPACE,
