@@ -30,21 +30,12 @@ pub static DESCRIPTOR_3: InformationSetDescriptor = InformationSetDescriptor {
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
     },
-    record: RecordPaths {
-        record_id: &["laboratoryOrderOutcomeHeader", "documentId"],
-        source_system: &["laboratoryOrderOutcomeHeader", "sourceSystemHSAId"],
-        care_giver: &[
-            "laboratoryOrderOutcomeHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareGiverHSAId",
-        ],
-        care_unit: &[
-            "laboratoryOrderOutcomeHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareUnitHSAId",
-        ],
-        time: &["laboratoryOrderOutcomeHeader", "documentTime"],
-    },
+    // The generic filter compares one instant with the requested period; the contract's
+    // rule (see [`LaboratoryOrderOutcome3`]) is the analysis time, so that is what is read.
+    record: vaxel_adapter::patient_summary_header_paths!(
+        "laboratoryOrderOutcomeHeader",
+        time: ["laboratoryOrderOutcomeBody", "analysis", "analysisTime", "start"],
+    ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE_3,
         field_namespace: CORE_NAMESPACE_3,
@@ -53,12 +44,39 @@ pub static DESCRIPTOR_3: InformationSetDescriptor = InformationSetDescriptor {
 
 /// GetLaboratoryOrderOutcome:3 (laboratoriesvar, laboratory results; PatientSummaryHeader).
 ///
-/// Sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedLaboratoryOrderOutcome.v3
-/// (`GLOO3AgpServiceFactoryImpl`: records `laboratoryOrderOutcome`, a `result` of
-/// `ResultType` from `...actoutcome:3` after them; the teststub's `ServiceTestDataGenerator`:
-/// `laboratoryOrderOutcomeHeader` as `PatientSummaryHeaderType` with `documentId`,
-/// `sourceSystemHSAId`, `documentTime`, `accountableHealthcareProfessional`); request from
-/// `shared/reference/riv-ta/npo-requests/GetLaboratoryOrderOutcome3.xml` (`timePeriod`);
+/// Checked against the official schema (`GetLaboratoryOrderOutcomeResponder_3.1.xsd` with
+/// the core components `clinicalprocess_healthcond_actoutcome_3.1.xsd`, namespace
+/// `...actoutcome:3`, in `shared/reference/riv-ta/information-set-schemas/GetLaboratoryOrderOutcome3`):
+///
+/// - request `GetLaboratoryOrderOutcomeType`: `careUnitHSAId` (`HSAIdType`, 0..*),
+///   `patientId` (`PersonIdType`: `id`, `type`), `timePeriod` (`DatePeriodType`: `start`,
+///   `end` as `yyyyMMdd`), `sourceSystemHSAId` (0..1), `careContactId` (0..*);
+/// - record `LaboratoryOrderOutcomeType`: `laboratoryOrderOutcomeHeader`
+///   (`PatientSummaryHeaderType`: `documentId`, `sourceSystemHSAId`, `documentTime` 0..1,
+///   `accountableHealthcareProfessional/{healthcareProfessionalCareUnitHSAId,
+///   healthcareProfessionalCareGiverHSAId}`, `approvedForPatient`, `careContactId` 0..1),
+///   read with [`vaxel_adapter::patient_summary_header_paths`]; then
+///   `laboratoryOrderOutcomeBody` (`resultType`, `registrationTime`, `discipline`, ...,
+///   `analysis` 0..* of `AnalysisType` with `analysisTime` 0..1 of `TimePeriodType`);
+///   the response ends with a `result` of `ResultType` from `...actoutcome:3`.
+///
+/// The record time is the first analysis's `analysisTime/start`: the contract restricts
+/// the answer by the analyses' times, not by the header's `documentTime` ("endast svar
+/// returneras där det finns en tidpunkt angiven i någon av i svaret ingående
+/// analysis/analysisTime, eller om sådan tid ej finns i svaret ... tidpunkten angiven i
+/// documentTime, som ligger helt eller delvis inom det sökta tidsintervallet", quoted in
+/// the contract's SoapUI test suite, `DateBoundaries`, skltp-aggregerandetjanster
+/// GetAggregatedReferralOutcome-schemas `test-suite/GetLaboratoryOrderOutcome`). A
+/// result whose first analysis has no start time (or no analysis at all) has no time and
+/// is kept by the generic period filter. The re-check is narrower than the rule: it
+/// tests one instant, not whether any analysis period overlaps the requested period, and
+/// does not fall back to `documentTime`; producers apply the full rule. The request's
+/// `careContactId` (answers of given care contacts, header `careContactId`) has no place
+/// in the generic query and is left to the producers.
+///
+/// Other sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedLaboratoryOrderOutcome.v3
+/// (`GLOO3AgpServiceFactoryImpl`: records `laboratoryOrderOutcome`, then `result`);
+/// request from `shared/reference/riv-ta/npo-requests/GetLaboratoryOrderOutcome3.xml`;
 /// engagement index domain/categorization from GetAggregatedLaboratoryOrderOutCome
 /// (`GLOOAgpServiceConfiguration`).
 ///
