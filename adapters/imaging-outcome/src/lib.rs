@@ -1,18 +1,39 @@
 //! GetImagingOutcome:1 (bilddiagnostiska svar, imaging outcomes).
 //!
-//! Sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedImagingOutcome
-//! (`GAIOAgpServiceFactoryImpl`: records `imagingOutcome`, then a `result` of `ResultType`
-//! from `...actoutcome:3` (TD clinicalprocess_healthcond_actoutcome 3.1); teststub
-//! `ServiceTestDataGenerator`: `imagingOutcomeHeader` as `PatientSummaryHeaderType` with
-//! `documentId`, `sourceSystemHSAId`, `accountableHealthcareProfessional/healthcareProfessionalCareGiverHSAId`
-//! and `healthcareProfessionalCareUnitHSAId`; `GAIOAgpServiceConfiguration`: engagement index
-//! domain/categorization); request from
+//! Checked against the official schema (`GetImagingOutcomeResponder_1.0.xsd` with the core
+//! components `clinicalprocess_healthcond_actoutcome_3.1.xsd`, namespace `...actoutcome:3`,
+//! in `shared/reference/riv-ta/information-set-schemas/GetImagingOutcome1`):
+//!
+//! - request `GetImagingOutcomeType`: `careUnitHSAId` (`HSAIdType`, 0..*), `patientId`
+//!   (`PersonIdType`: `id`, `type`), `datePeriod` (`DatePeriodType`: `start`, `end` as
+//!   `yyyyMMdd`), `sourceSystemHSAId` (0..1), `careContactId` (0..*);
+//! - record `ImagingOutcomeType`: `imagingOutcomeHeader` (`PatientSummaryHeaderType`:
+//!   `documentId`, `sourceSystemHSAId`, `documentTime` 0..1,
+//!   `accountableHealthcareProfessional/{authorTime, healthcareProfessionalCareUnitHSAId,
+//!   healthcareProfessionalCareGiverHSAId}`, `legalAuthenticator/signatureTime` 0..1,
+//!   `approvedForPatient`, `careContactId` 0..1), read with
+//!   [`vaxel_adapter::patient_summary_header_paths`]; then `imagingOutcomeBody`
+//!   (`ImagingBodyType`: `typeOfResult` PREL/DEF/TILL, `resultTime`, `resultReport`,
+//!   `radiationDose` 0..*, `imageRecording` 0..* with the examination, its time period and
+//!   DICOM references, `referral` 0..1); the response ends with a `result` of `ResultType`
+//!   from `...actoutcome:3`.
+//!
+//! The record time is the header's `documentTime`. The period rule of the domain's test
+//! suite for this contract keeps an outcome when any of `documentTime`,
+//! `accountableHealthcareProfessional/authorTime` or `legalAuthenticator/signatureTime`
+//! lies within the period ("Date Boundaries", skltp-aggregerandetjanster
+//! GetAggregatedReferralOutcome-schemas `test-suite/GetImagingOutcome/data.xml`); the
+//! generic filter tests one instant, so the gateway's re-check uses the first of them, and
+//! an outcome without `documentTime` is kept. The request's `careContactId` has no place
+//! in the generic query and is left to the producers.
+//!
+//! Other sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedImagingOutcome
+//! (`GAIOAgpServiceFactoryImpl`: records `imagingOutcome`, then `result`;
+//! `GAIOAgpServiceConfiguration`: engagement index domain/categorization); request from
 //! `shared/reference/riv-ta/npo-requests/GetImagingOutcome1.xml` (`datePeriod`).
 #![forbid(unsafe_code)]
 
-use vaxel_adapter::{
-    InformationSet, InformationSetDescriptor, RecordPaths, RequestPaths, ResultElement,
-};
+use vaxel_adapter::{InformationSet, InformationSetDescriptor, RequestPaths, ResultElement};
 
 /// Namespace of the request and response elements (the service contract).
 pub const CONTRACT_NAMESPACE: &str =
@@ -37,21 +58,10 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
     },
-    record: RecordPaths {
-        record_id: &["imagingOutcomeHeader", "documentId"],
-        source_system: &["imagingOutcomeHeader", "sourceSystemHSAId"],
-        care_giver: &[
-            "imagingOutcomeHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareGiverHSAId",
-        ],
-        care_unit: &[
-            "imagingOutcomeHeader",
-            "accountableHealthcareProfessional",
-            "healthcareProfessionalCareUnitHSAId",
-        ],
-        time: &["imagingOutcomeHeader", "documentTime"],
-    },
+    record: vaxel_adapter::patient_summary_header_paths!(
+        "imagingOutcomeHeader",
+        time: ["imagingOutcomeHeader", "documentTime"],
+    ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE,
         field_namespace: CORE_NAMESPACE,
