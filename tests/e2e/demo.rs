@@ -35,6 +35,21 @@ async fn serve_demo_answers_the_readme_curl_call() {
     else {
         return;
     };
+    // Every NPÖ query of the reference folder, asked of the demo as a new user would.
+    let Some(npo_all) = reference::NPO_SAMPLES
+        .iter()
+        .map(|(file, contract)| {
+            Some((
+                *file,
+                *contract,
+                reference::npo_request(file, "SE0000000000-NATIONAL")?,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()
+    else {
+        return;
+    };
+    let reference_dir = reference::dir().expect("read above");
     let root = tempfile::tempdir().expect("tempdir");
     let mut started = None;
     for attempt in 0..3 {
@@ -137,6 +152,34 @@ async fn serve_demo_answers_the_readme_curl_call() {
             "records of {source}: {}",
             r.describe()
         );
+    }
+
+    // Every information set: the demo's records (both demo journal sources) arrive
+    // merged, and the whole answer validates against the set's official schema.
+    if tool_available("xmllint") {
+        for (file, contract, request) in npo_all {
+            let set = vaxel_adapters::by_contract(contract).expect("an adapter");
+            let r = post(
+                &client_in(&demo_pki, Some("consumer"), Http::Negotiate),
+                &format!("https://localhost:{listen}/"),
+                request,
+                &[],
+            )
+            .await;
+            assert_eq!(r.status, 200, "{file}: {}", r.describe());
+            let text = r.text();
+            let doc = roxmltree::Document::parse(&text).expect("well-formed");
+            let records = doc
+                .descendants()
+                .filter(|n| n.has_tag_name((contract, set.descriptor().record_element)))
+                .count();
+            assert!(records >= 4, "{file}: records of both demo sources: {text}");
+            if let Err(e) =
+                vaxel_adapters::schemas::check_message(set, &reference_dir, text.as_bytes())
+            {
+                panic!("{file}: the demo's merged answer: {e}\n{text}");
+            }
+        }
     }
 
     if tool_available("curl") {
