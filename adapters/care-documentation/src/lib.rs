@@ -1,14 +1,28 @@
 //! GetCareDocumentation:2 (vårddokumentation, care documentation: clinical notes).
 //!
-//! Sources: the service schema `GetCareDocumentationResponder_2.1.xsd` and core components
+//! Schema: `GetCareDocumentationResponder_2.1.xsd` with the core components
 //! `clinicalprocess_healthcond_description_2.1.xsd` / `_2.1_ext.xsd` (TD
-//! clinicalprocess_healthcond_description 2.1, in `shared/reference/riv-ta/care-documentation-schemas`):
-//! the response holds `careDocumentation*` (`CareDocumentationType`, header
-//! `CPatientSummaryHeaderType`, where the source system field is spelled `sourceSystemHSAid`)
-//! followed by an optional `m1:result` in namespace `...description:2.1`, whose children are
-//! in that namespace too. The request filters on `careUnitHSAid*`, `timePeriod`,
-//! `sourceSystemHSAid` and `careContactId*` (a care contact, not a document id: no record-id
-//! filter). Engagement index domain and categorization from
+//! clinicalprocess:healthcond:description 2.1, in `shared/reference/riv-ta/care-documentation-schemas`):
+//! - request `GetCareDocumentationType`: `careUnitHSAid*`, `patientId` (`PersonIdType`),
+//!   `timePeriod?` (`DatePeriodType`), `sourceSystemHSAid?`, `careContactId*` (a care
+//!   contact, not a document id: no record-id filter); note the lower-case `id` kept from
+//!   version 2.0;
+//! - response `GetCareDocumentationResponseType`: `careDocumentation*`
+//!   (`CareDocumentationType`: `careDocumentationHeader` of `CPatientSummaryHeaderType`,
+//!   which is `PatientSummaryHeaderType` with the source system spelled
+//!   `sourceSystemHSAid`, and `careDocumentationBody`), then `m1:result?` in namespace
+//!   `...description:2.1`, whose children are in that namespace too.
+//!
+//! Field rules from the TKB clinicalprocess:healthcond:description 2.1.18 §7.1:
+//! - the record's time is the header's `documentTime` ("händelsetidpunkt", 0..1);
+//! - `timePeriod` keeps a record when any of `documentTime`, `authorTime`, `signatureTime`
+//!   or a `dissentingOpinion/authorTime` lies within the requested dates. The generic
+//!   re-check compares one time, `documentTime`, and keeps a record without one;
+//! - `careUnitHSAid` compares with `healthcareProfessionalCareUnitHSAId`,
+//!   `sourceSystemHSAid` with the header's `sourceSystemHSAid`; `careContactId` is applied
+//!   by the producer only.
+//!
+//! Engagement index domain and categorization from
 //! skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.description.GetAggregatedCareDocumentation
 //! (`GACDAgpServiceConfiguration`).
 #![forbid(unsafe_code)]

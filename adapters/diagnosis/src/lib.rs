@@ -1,15 +1,33 @@
 //! GetDiagnosis:2 (diagnoser, diagnoses).
 //!
-//! Sources: `DiagnosisType` (`diagnosisHeader`: `PatientSummaryHeaderType`, `diagnosisBody`
-//! with `diagnosisTime`) and `ResultType` in core components
-//! `clinicalprocess_healthcond_description_2.1.xsd` (namespace `...description:2`, in
-//! `shared/reference/riv-ta/care-documentation-schemas`); the response's trailing `result`
-//! (1..1, children in `...description:2`) as described by Inera's logical model of the
-//! contract (fhir.inera.se ehds-tk `SEEHDSLMDiagnosis`); request fields and the engagement index
-//! domain/categorization from
+//! Schema: `GetDiagnosisResponder_2.0.xsd` with the core components
+//! `clinicalprocess_healthcond_description_2.1.xsd` (TD clinicalprocess:healthcond:description
+//! 2.1, in `shared/reference/riv-ta/information-set-schemas/GetDiagnosis2`):
+//! - request `GetDiagnosisType`: `careUnitHSAId*`, `patientId` (`PersonIdType`: `id`,
+//!   `type`), `timePeriod?` (`DatePeriodType`: `start`, `end`, `yyyyMMdd`),
+//!   `sourceSystemHSAId?`, `careContactId*`; the request's own elements are in the contract
+//!   namespace, the children of `patientId` and `timePeriod` in the core namespace;
+//! - response `GetDiagnosisResponseType`: `diagnosis*` (`DiagnosisType`: `diagnosisHeader`
+//!   of the core component `PatientSummaryHeaderType`, `diagnosisBody` of
+//!   `DiagnosisBodyType`: `typeOfDiagnosis`, `chronicDiagnosis?`, `diagnosisTime?`,
+//!   `diagnosisCode?`, `relatedDiagnosis*`), then `result?` (`ResultType`; a local element,
+//!   so in the contract namespace, its children in `...description:2`).
+//!
+//! Field rules from the TKB clinicalprocess:healthcond:description 2.1.18 §7.2:
+//! - the record's time is `diagnosisBody/diagnosisTime` ("tidpunkt då bedömningen gjordes",
+//!   0..1); the header's `documentTitle` and `documentTime` are 0..0 in this contract;
+//! - `timePeriod` keeps a record when any of `authorTime`, `signatureTime` or
+//!   `diagnosisTime` lies within the requested dates. The generic re-check compares one time,
+//!   `diagnosisTime`, and keeps a record without one (the producer applied the full rule);
+//! - `careUnitHSAId` compares with `healthcareProfessionalCareUnitHSAId`,
+//!   `sourceSystemHSAId` with the header's `sourceSystemHSAId`; `careContactId` (the
+//!   header's `careContactId`) is applied by the producer only (the generic query has no
+//!   such filter);
+//! - `result` is 1..1 for a 2.1 producer (0..1 in the schema for 2.0 producers).
+//!
+//! Engagement index domain and categorization from
 //! skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.description.GetAggregatedDiagnosis
-//! (`GDAgpServiceFactoryImpl`, `GDAgpServiceConfiguration`). The record time is
-//! `diagnosisBody/diagnosisTime` (the header's `documentTime` is not used by this contract).
+//! (`GDAgpServiceFactoryImpl`, `GDAgpServiceConfiguration`).
 #![forbid(unsafe_code)]
 
 use vaxel_adapter::{InformationSet, InformationSetDescriptor, RequestPaths, ResultElement};
