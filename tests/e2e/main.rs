@@ -30,4 +30,5 @@ mod interop;
 mod limits;
 mod ops;
 mod routing;
+mod schemas;
 mod tls;

@@ -243,9 +243,8 @@ fn merged_answers_are_schema_valid() {
 
 /// A partial answer (one source failed). The official interoperability headers schema
 /// makes `lastSuccessfulSynch` 1..1 (its table says "Empty" for `NoDataSynchFailed`, i.e.
-/// an empty element), but the merged-response writer in `vaxel_adapter` leaves it out.
+/// an empty element): the merged-response writer writes it empty.
 #[test]
-#[ignore = "the ProcessingStatus writer (adapters/core write.rs) omits lastSuccessfulSynch for NoDataSynchFailed"]
 fn partial_answers_are_schema_valid() {
     for set in sets() {
         let failed = SourceOutcome {
