@@ -46,6 +46,43 @@ pub struct RecordPaths {
     pub time: &'static [&'static str],
 }
 
+/// A record's time as an interval, for a contract whose period filter keeps every record
+/// whose interval overlaps the requested period wholly or partly (the service contract
+/// descriptions' "helt eller delvis överlappar med det angivna sökintervallet"), rather
+/// than every record whose one time lies in it. An adapter gives it with
+/// [`InformationSet::record_interval`]; the parser reads it into
+/// [`Record::interval`] and the filter compares it with the period as dates (the
+/// descriptions: "Vid jämförelse konverteras datapostens tidpunkter till datum").
+///
+/// Paths are local-name paths below the record element, as in [`RecordPaths`]. A
+/// contract whose record has a start and an end (a care contact, a treatment) needs it:
+/// checking the start alone would drop an inpatient stay or a medication that began
+/// before the period and still went on during it.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordInterval {
+    /// Time points that start the interval, chosen by `start_rule`.
+    pub start: &'static [&'static [&'static str]],
+    pub start_rule: IntervalStart,
+    /// Time points whose latest one the record has ends the interval.
+    pub end: &'static [&'static [&'static str]],
+    /// Without this element the interval is open towards the future (a treatment not
+    /// yet ended, an ongoing stay): it overlaps every period that does not end before
+    /// its start.
+    pub open_without: &'static [&'static str],
+}
+
+/// How [`RecordInterval::start`] is chosen among the time points a record has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntervalStart {
+    /// The first of the paths that the record has: a chain of fallbacks (e.g.
+    /// GetMedicationHistory: the ordination time, else the start of treatment, else the
+    /// registration time).
+    FirstPresent,
+    /// The earliest of the time points the record has (e.g. GetCareContacts: the
+    /// interval formed by `authorTime` and the contact's start and end).
+    Earliest,
+}
+
 /// The [`RecordPaths`] of a record whose header is the RIV-TA core component
 /// `PatientSummaryHeaderType` (`documentId`, `sourceSystemHSAId`, `documentTime`,
 /// `patientId`, `accountableHealthcareProfessional/{healthcareProfessionalCareUnitHSAId,
@@ -162,6 +199,17 @@ pub struct RecordHeader {
     pub time: Option<String>,
 }
 
+/// A record's time interval ([`RecordInterval`]), each end as written in the record
+/// (`yyyyMMddHHmmss` or `yyyyMMdd`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TimeInterval {
+    /// `None`: the record has none of the start's time points, or one that cannot be
+    /// read; the interval is then unbounded towards the past.
+    pub start: Option<String>,
+    /// `None`: open towards the future (not ended, or an end that cannot be read).
+    pub end: Option<String>,
+}
+
 /// One record found in a producer's response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -171,6 +219,11 @@ pub struct Record {
     /// record but declared on its ancestors; the writer adds them to the start tag.
     pub inherited_namespaces: Vec<(String, String)>,
     pub header: RecordHeader,
+    /// The record's time interval when its contract filters by overlap
+    /// ([`InformationSet::record_interval`]); `None` for the other contracts, whose
+    /// period filter checks the header's `time`. (Beside the header rather than in it,
+    /// so that code writing whole headers stays as it is.)
+    pub interval: Option<TimeInterval>,
 }
 
 /// A producer's answer: its records, or the SOAP fault it sent.
@@ -248,9 +301,18 @@ pub trait InformationSet: Send + Sync + std::fmt::Debug {
         parse::parse_request(self.descriptor(), envelope)
     }
 
+    /// The record's time interval, for a contract whose period filter asks for overlap
+    /// with an interval ([`RecordInterval`]). `None` (the default): the filter checks
+    /// that the record's time ([`RecordPaths::time`]) lies in the period. A method with
+    /// a default rather than a descriptor field, so that the descriptors of the
+    /// contracts with one time stay as they are.
+    fn record_interval(&self) -> Option<&'static RecordInterval> {
+        None
+    }
+
     /// Reads one producer's response (a whole SOAP envelope): its records or its fault.
     fn parse_response(&self, envelope: &[u8]) -> Result<ProducerResponse, AdapterError> {
-        parse::parse_response(self.descriptor(), envelope)
+        parse::parse_response(self.descriptor(), self.record_interval(), envelope)
     }
 
     /// Writes the merged SOAP 1.1 response: a `ProcessingStatus` header listing

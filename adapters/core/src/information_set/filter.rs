@@ -8,14 +8,27 @@
 //!   service contracts say). A record without a time, or with a time we cannot read, is
 //!   kept: many contracts make the time optional and let producers apply the period to
 //!   other fields.
+//! - period, for a contract whose records have a time interval
+//!   ([`super::RecordInterval`]): the interval must overlap the period wholly or partly,
+//!   compared as dates (the record's start date not after the period's end date, its
+//!   end date not before the period's start date). A side of the interval that is
+//!   missing or cannot be read is unbounded (an end that is missing is open towards the
+//!   future, as a treatment not yet ended is).
 //! - care units, record ids, source system: when the query names any, the record's
 //!   value must be one of them (HSA ids compare ASCII case-insensitively). A record that
 //!   lacks the field cannot be shown to match and is dropped.
 
-use super::{QueryRequest, Record, RecordHeader};
+use super::{QueryRequest, Record, RecordHeader, TimeInterval};
 
-/// Does one record satisfy the query's filters?
+/// Does one record satisfy the query's filters? The period is checked against the
+/// header's time; a record whose contract filters by overlap with its interval
+/// ([`super::Record::interval`]) is checked by [`retain_matching`].
 pub fn record_matches(query: &QueryRequest, header: &RecordHeader) -> bool {
+    matches(query, header, None)
+}
+
+/// The filters, with the period checked against `interval` when the record has one.
+fn matches(query: &QueryRequest, header: &RecordHeader, interval: Option<&TimeInterval>) -> bool {
     if !query.care_units.is_empty() && !one_of(&query.care_units, header.care_unit.as_deref()) {
         return false;
     }
@@ -27,6 +40,9 @@ pub fn record_matches(query: &QueryRequest, header: &RecordHeader) -> bool {
             Some(record_source) if record_source.eq_ignore_ascii_case(source) => {}
             _ => return false,
         }
+    }
+    if let Some(interval) = interval {
+        return overlaps(query, interval);
     }
     if let Some(time) = header.time.as_deref().and_then(|t| normalise(t, "000000")) {
         if let Some(start) = query
@@ -51,9 +67,31 @@ pub fn record_matches(query: &QueryRequest, header: &RecordHeader) -> bool {
     true
 }
 
+/// Does the record's interval overlap the query's period, compared as dates?
+fn overlaps(query: &QueryRequest, interval: &TimeInterval) -> bool {
+    let date = |t: Option<&str>| normalise(t?, "000000").map(|t| t[..8].to_owned());
+    if let (Some(start), Some(period_end)) = (
+        date(interval.start.as_deref()),
+        date(query.period_end.as_deref()),
+    ) {
+        if start > period_end {
+            return false;
+        }
+    }
+    if let (Some(end), Some(period_start)) = (
+        date(interval.end.as_deref()),
+        date(query.period_start.as_deref()),
+    ) {
+        if end < period_start {
+            return false;
+        }
+    }
+    true
+}
+
 /// Keeps only the records that satisfy the query.
 pub fn retain_matching(query: &QueryRequest, records: &mut Vec<Record>) {
-    records.retain(|record| record_matches(query, &record.header));
+    records.retain(|record| matches(query, &record.header, record.interval.as_ref()));
 }
 
 fn one_of(wanted: &[String], value: Option<&str>) -> bool {
@@ -62,7 +100,7 @@ fn one_of(wanted: &[String], value: Option<&str>) -> bool {
 
 /// `yyyyMMdd` or `yyyyMMddHHmmss` (also `yyyyMMddHHmm`, a date-time without seconds) as
 /// a 14-digit string, with a date completed by `fill`; `None` if it is neither.
-fn normalise(time: &str, fill: &str) -> Option<String> {
+pub(super) fn normalise(time: &str, fill: &str) -> Option<String> {
     let time = time.trim();
     if !time.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -87,6 +125,82 @@ mod tests {
             care_unit: unit.map(Into::into),
             time: time.map(Into::into),
         }
+    }
+
+    /// Does a record with this interval (and a header whose own time lies far outside
+    /// every period: the interval decides) match, alone and through retain_matching?
+    fn interval_matches(query: &QueryRequest, start: Option<&str>, end: Option<&str>) -> bool {
+        let header = header(Some("19000101"), None);
+        let interval = TimeInterval {
+            start: start.map(Into::into),
+            end: end.map(Into::into),
+        };
+        let mut records = vec![Record {
+            span: 0..0,
+            inherited_namespaces: vec![],
+            header: header.clone(),
+            interval: Some(interval.clone()),
+        }];
+        retain_matching(query, &mut records);
+        let matched = matches(query, &header, Some(&interval));
+        assert_eq!(records.len() == 1, matched);
+        matched
+    }
+
+    #[test]
+    fn an_interval_matches_when_it_overlaps_the_period_by_date() {
+        let query = QueryRequest {
+            patient_id: "191212121212".into(),
+            period_start: Some("20240110".into()),
+            period_end: Some("20240120".into()),
+            ..Default::default()
+        };
+        let cases = [
+            // Inside, around, across either bound, touching a bound on the same day.
+            (Some("20240112093000"), Some("20240113150000"), true),
+            (Some("20231201000000"), Some("20240301000000"), true),
+            (Some("20240105000000"), Some("20240110000100"), true),
+            (Some("20240120235900"), Some("20240125000000"), true),
+            (Some("20240101"), Some("20240110"), true),
+            // Before or after the period.
+            (Some("20240101093000"), Some("20240109235959"), false),
+            (Some("20240121000000"), Some("20240122000000"), false),
+            // Open towards the future: kept unless it starts after the period.
+            (Some("20230101093000"), None, true),
+            (Some("20240121093000"), None, false),
+            // No start (or one that cannot be read): unbounded towards the past.
+            (None, Some("20240111"), true),
+            (None, Some("20240109"), false),
+            (Some("soon"), Some("20240301"), true),
+            (Some("20240101"), Some("later"), true),
+        ];
+        for (start, end, kept) in cases {
+            assert_eq!(
+                interval_matches(&query, start, end),
+                kept,
+                "{start:?}..{end:?}"
+            );
+        }
+        // Without a period every interval is kept.
+        let no_period = QueryRequest {
+            patient_id: "191212121212".into(),
+            ..Default::default()
+        };
+        assert!(interval_matches(
+            &no_period,
+            Some("20000101"),
+            Some("20000102")
+        ));
+    }
+
+    #[test]
+    fn other_filters_still_apply_to_interval_records() {
+        let query = QueryRequest {
+            patient_id: "191212121212".into(),
+            care_units: vec!["SE2321000016-UNIT9".into()],
+            ..Default::default()
+        };
+        assert!(!interval_matches(&query, Some("20240101"), None));
     }
 
     #[test]

@@ -17,8 +17,10 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{PrefixDeclaration, ResolveResult};
 use quick_xml::NsReader;
 
+use super::filter::normalise;
 use super::{
-    AdapterError, InformationSetDescriptor, ProducerResponse, QueryRequest, Record, RecordHeader,
+    AdapterError, InformationSetDescriptor, IntervalStart, ProducerResponse, QueryRequest, Record,
+    RecordHeader, RecordInterval, TimeInterval,
 };
 use crate::xml_syntax::{self, quote, Place, XmlSyntaxError};
 
@@ -635,12 +637,66 @@ struct OpenRecord<'p> {
     fields: FieldCollector<'p>,
 }
 
+/// The paths a record's fields are collected at: the five of [`super::RecordPaths`], then
+/// those of the interval (start points, end points, the open-end marker), if any.
+fn record_field_paths(
+    descriptor: &InformationSetDescriptor,
+    interval: Option<&RecordInterval>,
+) -> Vec<&'static [&'static str]> {
+    let paths = &descriptor.record;
+    let mut all = vec![
+        paths.record_id,
+        paths.source_system,
+        paths.care_giver,
+        paths.care_unit,
+        paths.time,
+    ];
+    if let Some(interval) = interval {
+        all.extend_from_slice(interval.start);
+        all.extend_from_slice(interval.end);
+        all.push(interval.open_without);
+    }
+    all
+}
+
+/// The interval of a record whose fields were collected at [`record_field_paths`].
+fn interval_of(fields: &mut FieldCollector<'_>, interval: &RecordInterval) -> TimeInterval {
+    let (s, e) = (interval.start.len(), interval.end.len());
+    let starts: Vec<Option<String>> = (5..5 + s).map(|i| fields.first(i)).collect();
+    let ends: Vec<Option<String>> = (5 + s..5 + s + e).map(|i| fields.first(i)).collect();
+    let open = fields.first(5 + s + e).is_none();
+    let start = match interval.start_rule {
+        IntervalStart::FirstPresent => starts.into_iter().flatten().next(),
+        IntervalStart::Earliest => extreme(starts, std::cmp::Ordering::Less),
+    };
+    let end = if open {
+        None
+    } else {
+        extreme(ends, std::cmp::Ordering::Greater)
+    };
+    TimeInterval { start, end }
+}
+
+/// The earliest (`Less`) or latest (`Greater`) of the time points present; `None` when
+/// there is none, or when one cannot be read (the interval is then unbounded on that
+/// side: the filter keeps what it cannot judge).
+fn extreme(points: Vec<Option<String>>, wanted: std::cmp::Ordering) -> Option<String> {
+    let mut best: Option<(String, String)> = None;
+    for point in points.into_iter().flatten() {
+        let key = normalise(&point, "000000")?;
+        if best.as_ref().is_none_or(|(k, _)| key.cmp(k) == wanted) {
+            best = Some((key, point));
+        }
+    }
+    best.map(|(_, point)| point)
+}
+
 /// [`super::InformationSet::parse_response`] for any descriptor.
 pub(crate) fn parse_response(
     descriptor: &InformationSetDescriptor,
+    interval: Option<&RecordInterval>,
     input: &[u8],
 ) -> Result<ProducerResponse, AdapterError> {
-    let paths = &descriptor.record;
     let mut tracker = EnvelopeTracker::new();
     // None until the first Body child is seen; then Some(true) for a Fault.
     let mut is_fault: Option<bool> = None;
@@ -681,13 +737,7 @@ pub(crate) fn parse_response(
                                 start,
                                 inherited: walker.inherited_declarations(),
                                 fields: FieldCollector::new(
-                                    vec![
-                                        paths.record_id,
-                                        paths.source_system,
-                                        paths.care_giver,
-                                        paths.care_unit,
-                                        paths.time,
-                                    ],
+                                    record_field_paths(descriptor, interval),
                                     4,
                                 ),
                             });
@@ -712,6 +762,7 @@ pub(crate) fn parse_response(
                         if walker.depth() == 4 {
                             let mut record = open.take().expect("open record");
                             let mut fields = record.fields;
+                            let interval = interval.map(|i| interval_of(&mut fields, i));
                             records.push(Record {
                                 span: record.start..end,
                                 inherited_namespaces: std::mem::take(&mut record.inherited),
@@ -722,6 +773,7 @@ pub(crate) fn parse_response(
                                     care_unit: fields.first(3),
                                     time: fields.first(4),
                                 },
+                                interval,
                             });
                         } else {
                             record.fields.on_end(walker);
@@ -791,6 +843,129 @@ fn attributes_separated(raw: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::information_set::{RecordPaths, RequestPaths};
+
+    static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
+        name: "visits",
+        contract_namespace: "urn:example:GetVisitsResponder:1",
+        request_element: "GetVisits",
+        response_element: "GetVisitsResponse",
+        record_element: "visit",
+        ei_service_domain: "example",
+        ei_categorization: "vis",
+        request: RequestPaths {
+            patient_id: &["patientId", "id"],
+            period_start: &[],
+            period_end: &[],
+            care_unit: &[],
+            record_id: &[],
+            source_system: &[],
+        },
+        record: RecordPaths {
+            record_id: &["id"],
+            source_system: &[],
+            care_giver: &[],
+            care_unit: &[],
+            time: &["period", "start"],
+        },
+        result: None,
+    };
+
+    fn visits(records: &str) -> Vec<Record> {
+        let xml = format!(
+            "<s:Envelope xmlns:s=\"{SOAP11_NAMESPACE}\"><s:Body>\
+<GetVisitsResponse xmlns=\"urn:example:GetVisitsResponder:1\">{records}</GetVisitsResponse>\
+</s:Body></s:Envelope>"
+        );
+        let earliest = RecordInterval {
+            start: &[&["authorTime"], &["period", "start"], &["period", "end"]],
+            start_rule: IntervalStart::Earliest,
+            end: &[&["authorTime"], &["period", "start"], &["period", "end"]],
+            open_without: &["period", "end"],
+        };
+        match parse_response(&DESCRIPTOR, Some(&earliest), xml.as_bytes()).unwrap() {
+            ProducerResponse::Records(records) => records,
+            fault => panic!("{fault:?}"),
+        }
+    }
+
+    fn interval(start: Option<&str>, end: Option<&str>) -> Option<TimeInterval> {
+        Some(TimeInterval {
+            start: start.map(Into::into),
+            end: end.map(Into::into),
+        })
+    }
+
+    #[test]
+    fn a_record_interval_is_read_from_its_time_points() {
+        let records = visits(
+            "<visit><id>a</id><authorTime>20240103120000</authorTime>\
+<period><start>20240101093000</start><end>20240102</end></period></visit>\
+<visit><id>b</id><period><start>20240105093000</start></period></visit>\
+<visit><id>c</id><authorTime>someday</authorTime><period><start>20240105</start><end>20240106</end></period></visit>",
+        );
+        let intervals: Vec<_> = records.iter().map(|r| r.interval.clone()).collect();
+        assert_eq!(
+            intervals,
+            [
+                // Earliest and latest of the three points, dates and times compared alike.
+                interval(Some("20240101093000"), Some("20240103120000")),
+                // No end: open towards the future.
+                interval(Some("20240105093000"), None),
+                // A point that cannot be read leaves that side unbounded.
+                interval(None, None),
+            ]
+        );
+        // The record's one time is still read as the descriptor says.
+        assert_eq!(records[1].header.time.as_deref(), Some("20240105093000"));
+    }
+
+    #[test]
+    fn the_first_present_start_is_a_chain_of_fallbacks() {
+        let chain = RecordInterval {
+            start: &[&["ordered"], &["started"], &["registered"]],
+            start_rule: IntervalStart::FirstPresent,
+            end: &[&["ended"]],
+            open_without: &["ended"],
+        };
+        let xml = |record: &str| {
+            format!(
+                "<s:Envelope xmlns:s=\"{SOAP11_NAMESPACE}\"><s:Body>\
+<GetVisitsResponse xmlns=\"urn:example:GetVisitsResponder:1\"><visit>{record}</visit></GetVisitsResponse>\
+</s:Body></s:Envelope>"
+            )
+        };
+        let read =
+            |record: &str| match parse_response(&DESCRIPTOR, Some(&chain), xml(record).as_bytes())
+                .unwrap()
+            {
+                ProducerResponse::Records(mut records) => records.remove(0).interval,
+                fault => panic!("{fault:?}"),
+            };
+        assert_eq!(
+            read("<registered>20240101</registered><started>20240103</started><ordered>20240105</ordered>"),
+            interval(Some("20240105"), None)
+        );
+        assert_eq!(
+            read("<registered>20240101</registered><started>20240103</started><ended>20240110</ended>"),
+            interval(Some("20240103"), Some("20240110"))
+        );
+        assert_eq!(
+            read("<registered>20240101</registered>"),
+            interval(Some("20240101"), None)
+        );
+        // Without an interval the header has none.
+        match parse_response(
+            &DESCRIPTOR,
+            None,
+            xml("<ordered>20240105</ordered>").as_bytes(),
+        )
+        .unwrap()
+        {
+            ProducerResponse::Records(records) => assert_eq!(records[0].interval, None),
+            fault => panic!("{fault:?}"),
+        }
+    }
 
     #[test]
     fn attribute_separation() {

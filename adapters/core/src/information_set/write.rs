@@ -334,6 +334,7 @@ mod tests {
                 ("".into(), "urn:d".into()),
             ],
             header: Default::default(),
+            interval: None,
         };
         let mut out = Vec::new();
         write_record(&mut out, body, &record);
