@@ -1,0 +1,472 @@
+//! GetCareContacts 2 (domain `clinicalprocess:logistics:logistics` 2.0) and
+//! GetMedicationHistory 2 (domain `clinicalprocess:activityprescription:actoutcome` 2.0
+//! with the 2.1 extension): the sample generator's records and requests validate against the
+//! official schemas in both namespace layouts, the adapters read the fields the service
+//! contract descriptions mean from schema-valid records (also when optional fields are
+//! missing), and every request parameter that narrows the answer is honoured by the
+//! defensive filter as the descriptions say (or, where the generic filter cannot
+//! express it, the test says so).
+
+mod common;
+
+use common::{assert_schema_invalid, assert_schema_valid};
+use vaxel_adapter::{
+    retain_matching, InformationSet, ProducerResponse, QueryRequest, Record, TimeInterval,
+};
+use vaxel_adapters::samples::{
+    consumer_request, producer_response, record_id, record_time, NamespaceStyle, SampleQuery,
+    SampleSource,
+};
+use vaxel_adapters::CareContacts;
+
+const PATIENT: &str = "191212121212";
+
+fn source(style: NamespaceStyle, records: usize) -> SampleSource<'static> {
+    SampleSource {
+        patient_id: PATIENT,
+        source_system: "SE2321000016-SRC1",
+        care_giver: "SE2321000016-CG1",
+        care_unit: "SE2321000016-CU1",
+        records,
+        time_base: "20240110",
+        style,
+    }
+}
+
+/// A second source: another care giver, unit and source system.
+fn other_source() -> SampleSource<'static> {
+    SampleSource {
+        patient_id: PATIENT,
+        source_system: "SE2321000016-SRC2",
+        care_giver: "SE2321000016-CG2",
+        care_unit: "SE2321000016-CU2",
+        records: 2,
+        time_base: "20240110",
+        style: NamespaceStyle::OnElements,
+    }
+}
+
+fn records_of(set: &dyn InformationSet, xml: &str) -> Vec<Record> {
+    match set.parse_response(xml.as_bytes()) {
+        Ok(ProducerResponse::Records(records)) => records,
+        other => panic!("{}: expected records, got {other:?}", set.descriptor().name),
+    }
+}
+
+/// The one record of a response.
+fn only_record(set: &dyn InformationSet, xml: &str) -> Record {
+    let mut records = records_of(set, xml);
+    assert_eq!(records.len(), 1, "{xml}");
+    records.remove(0)
+}
+
+fn ids(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r.header.record_id.clone().unwrap_or_default())
+        .collect()
+}
+
+fn interval(start: &str, end: Option<&str>) -> Option<TimeInterval> {
+    Some(TimeInterval {
+        start: Some(start.into()),
+        end: end.map(Into::into),
+    })
+}
+
+/// The ids of `records` that a (schema-valid) request keeps.
+fn kept(set: &dyn InformationSet, request: &str, records: &[Record]) -> Vec<String> {
+    assert_schema_valid(set, request);
+    let query = set
+        .parse_request(request.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}: {request}"));
+    let mut records = records.to_vec();
+    retain_matching(&query, &mut records);
+    ids(&records)
+}
+
+fn query<'a>(
+    period: Option<(&'a str, &'a str)>,
+    care_units: &'a [&'a str],
+    source_system: Option<&'a str>,
+) -> SampleQuery<'a> {
+    SampleQuery {
+        patient_id: PATIENT,
+        logical_address: "SE2321000016-NATIONAL",
+        period,
+        care_units,
+        source_system,
+    }
+}
+
+/// `xml` with the first occurrence of element `name` (any prefix, with its content)
+/// removed; panics when there is none.
+fn without(xml: &str, name: &str) -> String {
+    let open = xml
+        .match_indices('<')
+        .map(|(i, _)| i)
+        .find(|&i| {
+            let tag = &xml[i + 1..];
+            let local = tag.split(['>', ' ', '/']).next().unwrap_or("");
+            !local.starts_with('/') && local.rsplit(':').next() == Some(name)
+        })
+        .unwrap_or_else(|| panic!("no <{name}> in {xml}"));
+    let start_tag = &xml[open + 1..];
+    let qname = start_tag.split(['>', ' ', '/']).next().unwrap();
+    let close = format!("</{qname}>");
+    let end = xml[open..]
+        .find(&close)
+        .map(|i| open + i + close.len())
+        .unwrap_or_else(|| panic!("no {close}"));
+    format!("{}{}", &xml[..open], &xml[end..])
+}
+
+// --- GetCareContacts 2 -------------------------------------------------------------
+
+#[test]
+fn care_contact_samples_are_schema_valid_and_read_as_written() {
+    let set = &CareContacts;
+    for style in [NamespaceStyle::OnEnvelope, NamespaceStyle::OnElements] {
+        let source = source(style, 8);
+        let response = producer_response(set, &source);
+        if !assert_schema_valid(set, &response) {
+            return;
+        }
+        let records = records_of(set, &response);
+        assert_eq!(records.len(), 8);
+        for (i, record) in records.iter().enumerate() {
+            let h = &record.header;
+            assert_eq!(h.record_id, Some(record_id(set, &source, i)));
+            assert_eq!(h.source_system.as_deref(), Some("SE2321000016-SRC1"));
+            assert_eq!(h.care_giver.as_deref(), Some("SE2321000016-CG1"));
+            assert_eq!(h.care_unit.as_deref(), Some("SE2321000016-CU1"));
+            // The contact's start (careContactBody/careContactTimePeriod/start).
+            assert_eq!(h.time, Some(record_time(&source, i)));
+        }
+        // A visit and a phone call last an instant, the inpatient stay three days,
+        // the day care a day; authorTime is the end.
+        let spans: Vec<_> = records[..4].iter().map(|r| r.interval.clone()).collect();
+        assert_eq!(
+            spans,
+            [
+                interval("20240110093000", Some("20240110093000")),
+                interval("20240111093000", Some("20240111093000")),
+                interval("20240112093000", Some("20240115110000")),
+                interval("20240113093000", Some("20240113150000")),
+            ]
+        );
+        // Bodies are filled in and vary by record.
+        for text in [
+            "<ns2:careContactCode>1<",
+            "careContactCode>2<",
+            "careContactCode>3<",
+            "careContactCode>4<",
+            "Uppföljning av högt blodtryck",
+            "Hosta sedan tre veckor",
+            "careContactStatus>5<",
+            "Medicinavdelning 12",
+        ] {
+            let text = match style {
+                NamespaceStyle::OnEnvelope => text.to_string(),
+                NamespaceStyle::OnElements => text.replace("ns2:", "c:"),
+            };
+            assert!(response.contains(&text), "{text} in {response}");
+        }
+    }
+}
+
+#[test]
+fn care_contact_request_is_schema_valid_and_carries_every_filter() {
+    let set = &CareContacts;
+    let request = consumer_request(
+        set,
+        &query(
+            Some(("20240101", "20241231")),
+            &["SE2321000016-CU1", "SE2321000016-CU2"],
+            Some("SE2321000016-SRC1"),
+        ),
+    );
+    if !assert_schema_valid(set, &request) {
+        return;
+    }
+    let with_id = request.replace(
+        "</q:GetCareContacts>",
+        "<q:careContactId>SE2321000016-SRC1-care-contacts-2</q:careContactId></q:GetCareContacts>",
+    );
+    assert_schema_valid(set, &with_id);
+    assert_eq!(
+        set.parse_request(with_id.as_bytes()).unwrap(),
+        QueryRequest {
+            patient_id: PATIENT.into(),
+            period_start: Some("20240101".into()),
+            period_end: Some("20241231".into()),
+            care_units: vec!["SE2321000016-CU1".into(), "SE2321000016-CU2".into()],
+            record_ids: vec!["SE2321000016-SRC1-care-contacts-2".into()],
+            source_system: Some("SE2321000016-SRC1".into()),
+        }
+    );
+    // Only the patient: the smallest valid request.
+    assert_schema_valid(set, &consumer_request(set, &query(None, &[], None)));
+    // The check is not vacuous: the filters out of schema order are refused.
+    let misordered = with_id.replace(
+        "<q:sourceSystemHSAId>SE2321000016-SRC1</q:sourceSystemHSAId>",
+        "",
+    );
+    let misordered = misordered.replace("<q:careUnitHSAId>SE2321000016-CU1</q:careUnitHSAId>", "");
+    let misordered = misordered.replace(
+        "</q:GetCareContacts>",
+        "<q:careUnitHSAId>SE2321000016-CU1</q:careUnitHSAId></q:GetCareContacts>",
+    );
+    assert_schema_invalid(set, &misordered);
+}
+
+#[test]
+fn care_contact_broken_records_are_refused_by_the_schema() {
+    let set = &CareContacts;
+    let response = producer_response(set, &source(NamespaceStyle::OnEnvelope, 2));
+    // The header field the adapter used to read: the 2.0 schema has no documentTime.
+    assert_schema_invalid(
+        set,
+        &response.replacen(
+            "<ns2:patientId>",
+            "<ns2:documentTime>20240110093000</ns2:documentTime><ns2:patientId>",
+            1,
+        ),
+    );
+    // Without the body, or with a code outside CareContactCodeEnum.
+    assert_schema_invalid(set, &without(&response, "careContactBody"));
+    assert_schema_invalid(
+        set,
+        &response.replacen("careContactCode>1<", "careContactCode>9<", 1),
+    );
+}
+
+#[test]
+fn care_contact_optional_fields_missing_are_read_as_absent() {
+    let set = &CareContacts;
+    let source = source(NamespaceStyle::OnEnvelope, 1);
+    let response = producer_response(set, &source);
+    let cases: [(&str, &[&str]); 4] = [
+        // A planned contact or an ongoing stay: no end, so open towards the future.
+        ("no end", &["end"]),
+        // The schema makes the care giver and care unit optional (the TKB: rule 1,
+        // needed for PDL); a record without them is read without them.
+        (
+            "no care giver or unit",
+            &[
+                "healthcareProfessionalCareUnitHSAId",
+                "healthcareProfessionalCareGiverHSAId",
+            ],
+        ),
+        // accountableHealthcareProfessional is 0..1: without it no author time either.
+        ("no professional", &["accountableHealthcareProfessional"]),
+        (
+            "no code, reason or status",
+            &["careContactCode", "careContactReason", "careContactStatus"],
+        ),
+    ];
+    for (what, elements) in cases {
+        let mut xml = response.clone();
+        for element in elements {
+            xml = without(&xml, element);
+        }
+        if !assert_schema_valid(set, &xml) {
+            return;
+        }
+        let record = only_record(set, &xml);
+        let h = &record.header;
+        assert_eq!(h.record_id, Some(record_id(set, &source, 0)), "{what}");
+        assert_eq!(h.source_system.as_deref(), Some(source.source_system));
+        assert_eq!(h.time, Some(record_time(&source, 0)), "{what}");
+        let (giver, unit, interval_read) = match what {
+            "no end" => (
+                Some(source.care_giver),
+                Some(source.care_unit),
+                interval("20240110093000", None),
+            ),
+            "no care giver or unit" | "no professional" => (
+                None,
+                None,
+                interval("20240110093000", Some("20240110093000")),
+            ),
+            _ => (
+                Some(source.care_giver),
+                Some(source.care_unit),
+                interval("20240110093000", Some("20240110093000")),
+            ),
+        };
+        assert_eq!(h.care_giver.as_deref(), giver, "{what}");
+        assert_eq!(h.care_unit.as_deref(), unit, "{what}");
+        assert_eq!(record.interval, interval_read, "{what}");
+    }
+}
+
+/// A care contact as a journal system sends it (written by hand, not by the sample
+/// generator): an inpatient stay from 5 to 9 March, signed at discharge, the time only
+/// in `careContactBody/careContactTimePeriod` (no `documentTime`, which the 2.0 schema
+/// does not have), prefixes of the producer's own choosing.
+const PRODUCER_STAY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/">
+<SOAP-ENV:Body>
+<ns3:GetCareContactsResponse xmlns:ns3="urn:riv:clinicalprocess:logistics:logistics:GetCareContactsResponder:2" xmlns:ns2="urn:riv:clinicalprocess:logistics:logistics:2">
+<ns3:careContact>
+<ns2:careContactHeader>
+<ns2:documentId>VK-2024-004711</ns2:documentId>
+<ns2:sourceSystemHSAId>SE2321000016-JOURNAL</ns2:sourceSystemHSAId>
+<ns2:patientId><ns2:id>191212121212</ns2:id><ns2:type>1.2.752.129.2.1.3.1</ns2:type></ns2:patientId>
+<ns2:accountableHealthcareProfessional>
+<ns2:authorTime>20240309140500</ns2:authorTime>
+<ns2:healthcareProfessionalHSAId>SE2321000016-LAK1</ns2:healthcareProfessionalHSAId>
+<ns2:healthcareProfessionalName>Per Holm</ns2:healthcareProfessionalName>
+<ns2:healthcareProfessionalOrgUnit>
+<ns2:orgUnitHSAId>SE2321000016-AVD7</ns2:orgUnitHSAId>
+<ns2:orgUnitName>Avdelning 7, infektion</ns2:orgUnitName>
+</ns2:healthcareProfessionalOrgUnit>
+<ns2:healthcareProfessionalCareUnitHSAId>SE2321000016-INF</ns2:healthcareProfessionalCareUnitHSAId>
+<ns2:healthcareProfessionalCareGiverHSAId>SE2321000016-REGION</ns2:healthcareProfessionalCareGiverHSAId>
+</ns2:accountableHealthcareProfessional>
+<ns2:approvedForPatient>true</ns2:approvedForPatient>
+</ns2:careContactHeader>
+<ns2:careContactBody>
+<ns2:careContactCode>3</ns2:careContactCode>
+<ns2:careContactReason>Feber och frossa</ns2:careContactReason>
+<ns2:careContactOrgUnit>
+<ns2:orgUnitHSAId>SE2321000016-AVD7</ns2:orgUnitHSAId>
+<ns2:orgUnitName>Avdelning 7, infektion</ns2:orgUnitName>
+</ns2:careContactOrgUnit>
+<ns2:careContactTimePeriod>
+<ns2:start>20240305081200</ns2:start>
+<ns2:end>20240309140000</ns2:end>
+</ns2:careContactTimePeriod>
+<ns2:careContactStatus>5</ns2:careContactStatus>
+</ns2:careContactBody>
+</ns3:careContact>
+</ns3:GetCareContactsResponse>
+</SOAP-ENV:Body>
+</SOAP-ENV:Envelope>
+"#;
+
+#[test]
+fn care_contacts_date_filter_works_on_a_record_shaped_like_a_real_producers() {
+    let set = &CareContacts;
+    if !assert_schema_valid(set, PRODUCER_STAY) {
+        return;
+    }
+    let record = only_record(set, PRODUCER_STAY);
+    assert_eq!(record.header.time.as_deref(), Some("20240305081200"));
+    assert_eq!(
+        record.interval,
+        interval("20240305081200", Some("20240309140500"))
+    );
+    let records = [record];
+    let keeps = |start: &str, end: &str| {
+        let request = consumer_request(set, &query(Some((start, end)), &[], None));
+        kept(set, &request, &records) == ["VK-2024-004711"]
+    };
+    // The stay overlaps the period wholly or partly: kept (also when it began before).
+    assert!(keeps("20240301", "20240331"));
+    assert!(
+        keeps("20240307", "20240307"),
+        "a day in the middle of the stay"
+    );
+    assert!(keeps("20240309", "20240320"), "the day of discharge");
+    assert!(keeps("20240201", "20240305"), "the day of admission");
+    // Before or after the stay: dropped (the old reader found no time here and kept
+    // every record whatever the period).
+    assert!(!keeps("20240310", "20240331"));
+    assert!(!keeps("20240101", "20240304"));
+    // The same record still going on (no end yet): kept for every later period.
+    let ongoing = [only_record(set, &without(PRODUCER_STAY, "end"))];
+    let request = consumer_request(set, &query(Some(("20240601", "20240630")), &[], None));
+    assert_eq!(kept(set, &request, &ongoing), ["VK-2024-004711"]);
+    let request = consumer_request(set, &query(Some(("20240101", "20240304")), &[], None));
+    assert!(kept(set, &request, &ongoing).is_empty());
+}
+
+#[test]
+fn care_contact_request_filters_are_honoured() {
+    let set = &CareContacts;
+    let first = source(NamespaceStyle::OnEnvelope, 4);
+    let second = other_source();
+    let mut records = records_of(set, &producer_response(set, &first));
+    records.extend(records_of(set, &producer_response(set, &second)));
+    let first_ids: Vec<String> = (0..4).map(|i| record_id(set, &first, i)).collect();
+    let second_ids: Vec<String> = (0..2).map(|i| record_id(set, &second, i)).collect();
+    let all: Vec<String> = first_ids.iter().chain(&second_ids).cloned().collect();
+    let request =
+        |period, units: &[&str], source| consumer_request(set, &query(period, units, source));
+
+    // No filter: everything.
+    assert_eq!(kept(set, &request(None, &[], None), &records), all);
+    // timePeriod, by overlap: 20240114 is within the first source's stay (12-15 Jan).
+    assert_eq!(
+        kept(
+            set,
+            &request(Some(("20240114", "20240114")), &[], None),
+            &records
+        ),
+        [first_ids[2].clone()]
+    );
+    assert_eq!(
+        kept(
+            set,
+            &request(Some(("20240111", "20240111")), &[], None),
+            &records
+        ),
+        [first_ids[1].clone(), second_ids[1].clone()]
+    );
+    assert!(kept(
+        set,
+        &request(Some(("20240116", "20241231")), &[], None),
+        &records
+    )
+    .is_empty());
+    // careUnitHSAId: the header's healthcareProfessionalCareUnitHSAId.
+    assert_eq!(
+        kept(set, &request(None, &["SE2321000016-CU2"], None), &records),
+        second_ids
+    );
+    assert_eq!(
+        kept(
+            set,
+            &request(None, &["SE2321000016-CU1", "SE2321000016-CU2"], None),
+            &records
+        ),
+        all
+    );
+    // sourceSystemHSAId.
+    assert_eq!(
+        kept(
+            set,
+            &request(None, &[], Some("SE2321000016-SRC1")),
+            &records
+        ),
+        first_ids
+    );
+    // careContactId: the contact's id, documentId in the header.
+    let by_id = request(None, &[], Some("SE2321000016-SRC1")).replace(
+        "</q:GetCareContacts>",
+        &format!(
+            "<q:careContactId>{}</q:careContactId><q:careContactId>{}</q:careContactId></q:GetCareContacts>",
+            first_ids[0], first_ids[3]
+        ),
+    );
+    assert_eq!(
+        kept(set, &by_id, &records),
+        [first_ids[0].clone(), first_ids[3].clone()]
+    );
+    // All of them at once.
+    let everything = request(
+        Some(("20240101", "20240112")),
+        &["SE2321000016-CU1"],
+        Some("SE2321000016-SRC1"),
+    );
+    assert_eq!(
+        kept(set, &everything, &records),
+        [
+            first_ids[0].clone(),
+            first_ids[1].clone(),
+            first_ids[2].clone()
+        ]
+    );
+}
