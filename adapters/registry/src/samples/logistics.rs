@@ -128,7 +128,7 @@ const KINDS: [ContactKind; 4] = [
 /// Accountable professionals (invented names) with their title as free text (the TKB
 /// allows `originalText` when no KV Befattning code is given).
 const PROFESSIONALS: [(&str, &str); 3] = [
-    ("Karin Ekholm", "Distriktsläkare"),
+    ("Karin Ekholm", "Överläkare"),
     ("Johan Sundqvist", "Specialistläkare"),
     ("Leila Haddad", "Sjuksköterska"),
 ];
