@@ -17,7 +17,7 @@ use vaxel_adapters::samples::{
     consumer_request, producer_response, record_id, record_time, NamespaceStyle, SampleQuery,
     SampleSource,
 };
-use vaxel_adapters::CareContacts;
+use vaxel_adapters::{CareContacts, MedicationHistory};
 
 const PATIENT: &str = "191212121212";
 
@@ -99,26 +99,41 @@ fn query<'a>(
     }
 }
 
-/// `xml` with the first occurrence of element `name` (any prefix, with its content)
-/// removed; panics when there is none.
+/// `xml` with the first occurrence of element `name` (any prefix, with its content,
+/// same-named elements nested in it included) removed; panics when there is none.
 fn without(xml: &str, name: &str) -> String {
-    let open = xml
-        .match_indices('<')
-        .map(|(i, _)| i)
-        .find(|&i| {
-            let tag = &xml[i + 1..];
-            let local = tag.split(['>', ' ', '/']).next().unwrap_or("");
-            !local.starts_with('/') && local.rsplit(':').next() == Some(name)
-        })
+    let local_name = |tag: &str| -> String {
+        let qname = tag.split(['>', ' ', '/']).next().unwrap_or("");
+        qname.rsplit(':').next().unwrap_or("").to_string()
+    };
+    let starts: Vec<usize> = xml.match_indices('<').map(|(i, _)| i).collect();
+    let open = *starts
+        .iter()
+        .find(|&&i| !xml[i + 1..].starts_with('/') && local_name(&xml[i + 1..]) == name)
         .unwrap_or_else(|| panic!("no <{name}> in {xml}"));
-    let start_tag = &xml[open + 1..];
-    let qname = start_tag.split(['>', ' ', '/']).next().unwrap();
-    let close = format!("</{qname}>");
-    let end = xml[open..]
-        .find(&close)
-        .map(|i| open + i + close.len())
-        .unwrap_or_else(|| panic!("no {close}"));
-    format!("{}{}", &xml[..open], &xml[end..])
+    let mut depth = 0usize;
+    for &i in starts.iter().filter(|&&i| i >= open) {
+        let tag = &xml[i + 1..];
+        let close = tag.starts_with('/');
+        let tag = tag.trim_start_matches('/');
+        if local_name(tag) != name {
+            continue;
+        }
+        let tag_end = i + xml[i..].find('>').expect("tag ends") + 1;
+        let empty = xml[..tag_end].ends_with("/>");
+        match (close, empty) {
+            (false, true) if depth == 0 => return format!("{}{}", &xml[..open], &xml[tag_end..]),
+            (false, true) => {}
+            (false, false) => depth += 1,
+            (true, _) => {
+                depth -= 1;
+                if depth == 0 {
+                    return format!("{}{}", &xml[..open], &xml[tag_end..]);
+                }
+            }
+        }
+    }
+    panic!("<{name}> is not closed in {xml}")
 }
 
 // --- GetCareContacts 2 -------------------------------------------------------------
@@ -469,4 +484,340 @@ fn care_contact_request_filters_are_honoured() {
             first_ids[2].clone()
         ]
     );
+}
+
+// --- GetMedicationHistory 2 --------------------------------------------------------
+
+#[test]
+fn medication_samples_are_schema_valid_and_read_as_written() {
+    let set = &MedicationHistory;
+    for style in [NamespaceStyle::OnEnvelope, NamespaceStyle::OnElements] {
+        let source = source(style, 10);
+        let response = producer_response(set, &source);
+        if !assert_schema_valid(set, &response) {
+            return;
+        }
+        let records = records_of(set, &response);
+        assert_eq!(records.len(), 10);
+        for (i, record) in records.iter().enumerate() {
+            let h = &record.header;
+            assert_eq!(h.record_id, Some(record_id(set, &source, i)));
+            assert_eq!(h.source_system.as_deref(), Some("SE2321000016-SRC1"));
+            assert_eq!(h.care_giver.as_deref(), Some("SE2321000016-CG1"));
+            assert_eq!(h.care_unit.as_deref(), Some("SE2321000016-CU1"));
+            // The ordination time (medicationPrescription/prescriber/authorTime).
+            assert_eq!(h.time, Some(record_time(&source, i)));
+        }
+        // Ordination to end of treatment: a single dose, two drugs still taken, a
+        // ten-day course, an utsättning.
+        let spans: Vec<_> = records[..5].iter().map(|r| r.interval.clone()).collect();
+        assert_eq!(
+            spans,
+            [
+                interval("20240110093000", Some("20240110220000")),
+                interval("20240111093000", None),
+                interval("20240112093000", None),
+                interval("20240113093000", Some("20240122200000")),
+                interval("20240114093000", Some("20240114093000")),
+            ]
+        );
+        assert!(!response.contains("documentTime"), "the TKB: 0..0");
+        for text in [
+            "J01XX01",
+            "A10BA02",
+            "C09AA05",
+            "J01CE02",
+            "C10AA01",
+            "1 tablett 2 gånger dagligen",
+            "1 tablett 3 gånger dagligen i 10 dagar",
+            "typeOfPrescription>U<",
+            "Muskelvärk",
+            "prescriptionSignatura>1 tablett 1 gång dagligen<",
+        ] {
+            assert!(response.contains(text), "{text} in {response}");
+        }
+    }
+}
+
+#[test]
+fn medication_request_is_schema_valid_and_carries_every_filter() {
+    let set = &MedicationHistory;
+    let request = consumer_request(
+        set,
+        &query(
+            Some(("20240101", "20241231")),
+            &["SE2321000016-CU1", "SE2321000016-CU2"],
+            Some("SE2321000016-SRC1"),
+        ),
+    );
+    if !assert_schema_valid(set, &request) {
+        return;
+    }
+    let expected = QueryRequest {
+        patient_id: PATIENT.into(),
+        period_start: Some("20240101".into()),
+        period_end: Some("20241231".into()),
+        care_units: vec!["SE2321000016-CU1".into(), "SE2321000016-CU2".into()],
+        record_ids: vec![],
+        source_system: Some("SE2321000016-SRC1".into()),
+    };
+    assert_eq!(set.parse_request(request.as_bytes()).unwrap(), expected);
+    // The contract's other parameters, in schema order, are valid and change nothing
+    // the generic filter reads.
+    let full = with_other_medication_filters(&request);
+    assert_schema_valid(set, &full);
+    assert_eq!(set.parse_request(full.as_bytes()).unwrap(), expected);
+    assert_schema_valid(set, &consumer_request(set, &query(None, &[], None)));
+    // Not vacuous: a prescriptionStatus outside PrescriptionStatusEnum is refused.
+    assert_schema_invalid(set, &full.replace(">Active<", ">Current<"));
+}
+
+/// `request` (with a sourceSystemHSAId) with careGiverHSAId, careContactId,
+/// prescriptionChainId and prescriptionStatus added where GetMedicationHistoryType puts
+/// them.
+fn with_other_medication_filters(request: &str) -> String {
+    request
+        .replacen(
+            "<q:patientId>",
+            "<q:careGiverHSAId>SE2321000016-CG1</q:careGiverHSAId><q:patientId>",
+            1,
+        )
+        .replace(
+            "</q:GetMedicationHistory>",
+            "<q:careContactId>SE2321000016-SRC1-care-contacts-2</q:careContactId>\
+<q:prescriptionChainId><c:root>1.2.752.129.2.1.2.1</c:root><c:extension>SE2321000016-SRC1:OK-A10BA02</c:extension></q:prescriptionChainId>\
+<q:prescriptionStatus>Active</q:prescriptionStatus></q:GetMedicationHistory>",
+        )
+}
+
+#[test]
+fn medication_broken_records_are_refused_by_the_schema() {
+    let set = &MedicationHistory;
+    let response = producer_response(set, &source(NamespaceStyle::OnEnvelope, 2));
+    assert_schema_invalid(set, &without(&response, "medicationMedicalRecordBody"));
+    assert_schema_invalid(
+        set,
+        &response.replacen("typeOfPrescription>I<", "typeOfPrescription>X<", 1),
+    );
+    // The response's result is 1..1.
+    assert_schema_invalid(set, &without(&response, "result"));
+    // A drug must have its NPL id (DrugType).
+    assert_schema_invalid(set, &without(&response, "nplId"));
+}
+
+#[test]
+fn medication_optional_fields_missing_are_read_as_absent() {
+    let set = &MedicationHistory;
+    let source = source(NamespaceStyle::OnElements, 2);
+    let response = producer_response(set, &source);
+    // Record 2 of the source (metformin, still taken, started the next morning).
+    let second = |xml: &str| records_of(set, xml).remove(1);
+    let mut xml = response.clone();
+    let cut = |xml: &str, element: &str| {
+        // The element in the second record.
+        let at = xml.find("medication-history-2<").unwrap();
+        format!("{}{}", &xml[..at], without(&xml[at..], element))
+    };
+    // Without a prescriber (self-medication is the TKB's case): no record time; the
+    // interval starts at the start of treatment, else at the registration time.
+    xml = cut(&xml, "prescriber");
+    if !assert_schema_valid(set, &xml) {
+        return;
+    }
+    let record = second(&xml);
+    assert_eq!(record.header.time, None);
+    assert_eq!(record.interval, interval("20240112080000", None));
+    xml = cut(&xml, "startOfTreatment");
+    assert_schema_valid(set, &xml);
+    assert_eq!(second(&xml).interval, interval("20240111094500", None));
+    // Without care unit and care giver (0..1 in the schema; the TKB: rule 1.1).
+    xml = cut(&xml, "healthcareProfessionalCareUnitHSAId");
+    xml = cut(&xml, "healthcareProfessionalCareGiverHSAId");
+    assert_schema_valid(set, &xml);
+    let h = second(&xml).header;
+    assert_eq!(
+        (h.care_unit.as_deref(), h.care_giver.as_deref()),
+        (None, None)
+    );
+    assert_eq!(h.record_id, Some(record_id(set, &source, 1)));
+    assert_eq!(h.source_system.as_deref(), Some(source.source_system));
+    // Without drug, förskrivning and care contact: the header reads as before.
+    let mut bare = response.clone();
+    for element in [
+        "drug",
+        "dispensationAuthorization",
+        "careContactId",
+        "legalAuthenticator",
+    ] {
+        bare = without(&bare, element);
+    }
+    assert_schema_valid(set, &bare);
+    assert_eq!(
+        records_of(set, &bare)[0].header,
+        records_of(set, &response)[0].header
+    );
+    // The single dose without its end: open towards the future.
+    let open = without(&response, "endOfTreatment");
+    assert_schema_valid(set, &open);
+    assert_eq!(
+        records_of(set, &open)[0].interval,
+        interval("20240110093000", None)
+    );
+}
+
+#[test]
+fn medication_request_filters_are_honoured() {
+    let set = &MedicationHistory;
+    let first = source(NamespaceStyle::OnEnvelope, 5);
+    let second = other_source();
+    let mut records = records_of(set, &producer_response(set, &first));
+    records.extend(records_of(set, &producer_response(set, &second)));
+    let f: Vec<String> = (0..5).map(|i| record_id(set, &first, i)).collect();
+    let s: Vec<String> = (0..2).map(|i| record_id(set, &second, i)).collect();
+    let all: Vec<String> = f.iter().chain(&s).cloned().collect();
+    let request =
+        |period, units: &[&str], source| consumer_request(set, &query(period, units, source));
+
+    assert_eq!(kept(set, &request(None, &[], None), &records), all);
+    // datePeriod, by overlap of ordination..end of treatment: on 20240115 metformin and
+    // ramipril (still taken) and the penicillin course (13-22 Jan) of the first source,
+    // the second source's metformin; not the single dose (10 Jan) nor the utsättning
+    // (14 Jan).
+    assert_eq!(
+        kept(
+            set,
+            &request(Some(("20240115", "20240115")), &[], None),
+            &records
+        ),
+        [f[1].clone(), f[2].clone(), f[3].clone(), s[1].clone()]
+    );
+    // A year later only what is still taken.
+    assert_eq!(
+        kept(
+            set,
+            &request(Some(("20250101", "20251231")), &[], None),
+            &records
+        ),
+        [f[1].clone(), f[2].clone(), s[1].clone()]
+    );
+    // Before every ordination: nothing.
+    assert!(kept(
+        set,
+        &request(Some(("20230101", "20240109")), &[], None),
+        &records
+    )
+    .is_empty());
+    // The day of the single dose: it and the second source's first record.
+    assert_eq!(
+        kept(
+            set,
+            &request(Some(("20240110", "20240110")), &[], None),
+            &records
+        ),
+        [f[0].clone(), s[0].clone()]
+    );
+    // careUnitHSAId: the header's healthcareProfessionalCareUnitHSAId.
+    assert_eq!(
+        kept(set, &request(None, &["SE2321000016-CU2"], None), &records),
+        s
+    );
+    // sourceSystemHSAId.
+    assert_eq!(
+        kept(
+            set,
+            &request(None, &[], Some("SE2321000016-SRC1")),
+            &records
+        ),
+        f
+    );
+    // All at once.
+    assert_eq!(
+        kept(
+            set,
+            &request(
+                Some(("20240114", "20240131")),
+                &["SE2321000016-CU1"],
+                Some("SE2321000016-SRC1")
+            ),
+            &records
+        ),
+        [f[1].clone(), f[2].clone(), f[3].clone(), f[4].clone()]
+    );
+}
+
+/// careGiverHSAId, careContactId, prescriptionChainId and prescriptionStatus narrow the
+/// answer at the producer; the generic filter has no field for them (QueryRequest
+/// carries care units, record ids, source system and period only), so a producer that
+/// ignored them would widen the answer unnoticed. This pins that gap: the records of
+/// another care giver, another care contact, another chain and status all remain.
+#[test]
+fn medication_filters_left_to_the_producer() {
+    let set = &MedicationHistory;
+    let first = source(NamespaceStyle::OnEnvelope, 5);
+    let mut records = records_of(set, &producer_response(set, &first));
+    records.extend(records_of(set, &producer_response(set, &other_source())));
+    let request = with_other_medication_filters(&consumer_request(
+        set,
+        &query(None, &[], Some("SE2321000016-SRC1")),
+    ));
+    // Only the source system is checked: the first source's five records remain,
+    // though just one of them (metformin, chain OK-A10BA02, Active, at care contact 2)
+    // answers the other parameters.
+    assert_eq!(
+        kept(set, &request, &records),
+        (0..5)
+            .map(|i| record_id(set, &first, i))
+            .collect::<Vec<_>>()
+    );
+}
+
+// --- Merged answers ----------------------------------------------------------------
+
+#[test]
+fn merged_answers_of_both_contracts_are_schema_valid() {
+    use vaxel_adapter::{CausingAgent, MergeInput, SourceOutcome, SourceStatus};
+    let sets: [&dyn InformationSet; 2] = [&CareContacts, &MedicationHistory];
+    for set in sets {
+        let bodies = [
+            producer_response(set, &source(NamespaceStyle::OnEnvelope, 5)),
+            producer_response(set, &other_source()),
+        ];
+        let parsed: Vec<Vec<Record>> = bodies.iter().map(|b| records_of(set, b)).collect();
+        let parts: Vec<MergeInput<'_>> = bodies
+            .iter()
+            .zip(&parsed)
+            .map(|(body, records)| MergeInput {
+                body: body.as_bytes(),
+                records,
+            })
+            .collect();
+        let sources = [
+            SourceOutcome {
+                logical_address: "SE2321000016-SRC1".into(),
+                status: SourceStatus::DataFromSource,
+                timestamp: "20240315101500".into(),
+            },
+            SourceOutcome {
+                logical_address: "SE2321000016-SRC2".into(),
+                status: SourceStatus::DataFromSource,
+                timestamp: "20240315101501".into(),
+            },
+            SourceOutcome {
+                logical_address: "SE2321000016-SRC3".into(),
+                status: SourceStatus::NoDataSynchFailed {
+                    causing_agent: CausingAgent::ServiceProducer,
+                    code: "VP009".into(),
+                    text: "Timeout".into(),
+                },
+                timestamp: "20240315101503".into(),
+            },
+        ];
+        let mut out = Vec::new();
+        set.write_merged_response(&mut out, &parts, &sources);
+        let merged = String::from_utf8(out).unwrap();
+        if !assert_schema_valid(set, &merged) {
+            return;
+        }
+        assert_eq!(records_of(set, &merged).len(), 7);
+    }
 }
