@@ -774,8 +774,8 @@ fn medication_filters_left_to_the_producer() {
 // --- Merged answers ----------------------------------------------------------------
 
 #[test]
-fn merged_answers_of_both_contracts_are_schema_valid() {
-    use vaxel_adapter::{CausingAgent, MergeInput, SourceOutcome, SourceStatus};
+fn merged_answers_of_both_contracts_are_schema_valid_also_partial_and_with_withheld_records() {
+    use vaxel_adapter::{CausingAgent, MergeInput, MergeNotes, SourceOutcome, SourceStatus};
     let sets: [&dyn InformationSet; 2] = [&CareContacts, &MedicationHistory];
     for set in sets {
         let bodies = [
@@ -819,5 +819,28 @@ fn merged_answers_of_both_contracts_are_schema_valid() {
             return;
         }
         assert_eq!(records_of(set, &merged).len(), 7);
+        // With records withheld under SVOD/PDL: two of the first source's left out and
+        // counted in the header.
+        let kept_first = &parsed[0][2..];
+        let parts = [
+            MergeInput {
+                body: bodies[0].as_bytes(),
+                records: kept_first,
+            },
+            parts[1],
+        ];
+        let mut out = Vec::new();
+        set.write_merged_response_noting(
+            &mut out,
+            &parts,
+            &sources,
+            &MergeNotes {
+                withheld_records: 2,
+            },
+        );
+        let merged = String::from_utf8(out).unwrap();
+        assert_schema_valid(set, &merged);
+        assert!(merged.contains("WithheldRecords"), "{merged}");
+        assert_eq!(records_of(set, &merged).len(), 5);
     }
 }
