@@ -250,6 +250,22 @@ fn care_documentation_update(patient: &str, sources: &[&str]) -> String {
 /// An Update of care-documentation engagements for `patient` at each source, with its
 /// `mostRecentContent` (none when `None`).
 fn care_documentation_update_dated(patient: &str, sources: &[(&str, Option<&str>)]) -> String {
+    update_dated(
+        "riv:clinicalprocess:healthcond:description",
+        "voo",
+        patient,
+        sources,
+    )
+}
+
+/// An Update of engagements in `domain`/`categorization` for `patient` at each source,
+/// with its `mostRecentContent` (none when `None`).
+fn update_dated(
+    domain: &str,
+    categorization: &str,
+    patient: &str,
+    sources: &[(&str, Option<&str>)],
+) -> String {
     let mut tx = String::new();
     for (src, most_recent) in sources {
         let most_recent = most_recent
@@ -258,8 +274,8 @@ fn care_documentation_update_dated(patient: &str, sources: &[(&str, Option<&str>
         tx.push_str(&format!(
             "<u:engagementTransaction><e:deleteFlag>false</e:deleteFlag><e:engagement>\
 <e:registeredResidentIdentification>{patient}</e:registeredResidentIdentification>\
-<e:serviceDomain>riv:clinicalprocess:healthcond:description</e:serviceDomain>\
-<e:categorization>voo</e:categorization>\
+<e:serviceDomain>{domain}</e:serviceDomain>\
+<e:categorization>{categorization}</e:categorization>\
 <e:logicalAddress>{src}</e:logicalAddress>\
 <e:businessObjectInstanceIdentifier>NA</e:businessObjectInstanceIdentifier>\
 <e:clinicalProcessInterestId>NA</e:clinicalProcessInterestId>{most_recent}\
@@ -513,5 +529,43 @@ async fn a_requested_period_skips_sources_with_only_older_content() {
     assert_eq!(
         asked,
         vec![FAST.to_string(), SLOW.to_string(), FAULTY.to_string()]
+    );
+}
+
+/// Care contacts are intervals (filtered by overlap): a source whose newest content is
+/// older than the period may still hold a stay that runs into it, so it is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_period_asks_every_source_of_interval_records() {
+    const CARE_CONTACTS: &str =
+        "urn:riv:clinicalprocess:logistics:logistics:GetCareContactsResponder:2";
+    let s = setup(CARE_CONTACTS);
+    let update = update_dated(
+        "riv:clinicalprocess:logistics:logistics",
+        "vko",
+        PATIENT,
+        &[
+            (FAST, Some("20231231235959")),
+            (FAULTY, Some("20240601120000")),
+        ],
+    );
+    let r = post(&consumer(), &s.gw.url(), update, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let request = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\
+<soap:Header><LogicalAddress xmlns=\"urn:riv:itintegration:registry:1\">{NATIONAL}</LogicalAddress></soap:Header>\
+<soap:Body><GetCareContacts xmlns=\"{CARE_CONTACTS}\" xmlns:c=\"urn:riv:clinicalprocess:logistics:logistics:2\">\
+<patientId><c:id>{PATIENT}</c:id><c:type>1.2.752.129.2.1.3.1</c:type></patientId>\
+<timePeriod><c:start>20240101</c:start><c:end>20241231</c:end></timePeriod>\
+</GetCareContacts></soap:Body></soap:Envelope>\n"
+    );
+    let r = post(&consumer(), &s.gw.url(), request, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = r.text();
+    let asked: Vec<String> = processing_status(&body).into_iter().map(|s| s.0).collect();
+    assert_eq!(
+        asked,
+        vec![FAST.to_string(), FAULTY.to_string()],
+        "FAST's newest content is from 2023, but a contact that began then may still run: asked. {body}"
     );
 }

@@ -179,9 +179,12 @@ impl Aggregator {
         if let Some(wanted) = &query.source_system {
             sources.retain(|s| s.source_system.eq_ignore_ascii_case(wanted));
         }
-        if let Some(start) = query.period_start.as_deref() {
+        if let (Some(start), None) = (query.period_start.as_deref(), set.record_interval()) {
             // A source whose newest content is older than the period has nothing in it
             // (specs/aggregation.md §2): not asked. Without mostRecentContent it is asked.
+            // Not for a contract whose records are intervals (a care contact, a
+            // treatment): a stay that began before the period may still run into it,
+            // though nothing about it was registered since.
             sources.retain(|s| {
                 s.most_recent_content
                     .as_deref()
