@@ -18,22 +18,23 @@
 //!   record's time is the start of its validity, `alertInformationBody/validityTimePeriod/start`
 //!   (1..1 in the TKB);
 //! - `timePeriod` keeps an alert whose validity interval (from `validityTimePeriod/start` to
-//!   `obsoleteTime` or `validityTimePeriod/end`, open if neither is set) overlaps the
-//!   requested dates. The generic re-check compares one time with the period, so it keeps an
-//!   alert only when its validity *starts* within the period: an alert that began before the
-//!   period and is still valid is dropped by the re-check although the producer rightly sent
-//!   it (an interval filter in `vaxel_adapter` is needed; see the ignored test
-//!   `alert_period_overlaps_the_validity_interval`);
+//!   `obsoleteTime` or `validityTimePeriod/end`, whichever comes first, open if neither is
+//!   set) overlaps the requested dates; the re-check compares that interval
+//!   ([`RECORD_INTERVAL`]), so an alert that began before the period and is still valid
+//!   is kept;
 //! - `careUnitHSAId` compares with `healthcareProfessionalCareUnitHSAId`,
-//!   `sourceSystemHSAId` with the header's `sourceSystemHSAId`; `careContactId` is applied by
-//!   the producer only.
+//!   `sourceSystemHSAId` with the header's `sourceSystemHSAId`, `careContactId` with the
+//!   header's `careContactId`.
 //!
 //! Engagement index domain and categorization from
 //! skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.description.GetAggregatedAlertInformation
 //! (`GAIAgpServiceFactoryImpl`, `GAIAgpServiceConfiguration`).
 #![forbid(unsafe_code)]
 
-use vaxel_adapter::{InformationSet, InformationSetDescriptor, RequestPaths, ResultElement};
+use vaxel_adapter::{
+    InformationSet, InformationSetDescriptor, IntervalEnd, IntervalStart, RecordInterval,
+    RequestPaths, ResultElement,
+};
 
 /// Namespace of the request and response elements (the service contract).
 pub const CONTRACT_NAMESPACE: &str =
@@ -57,6 +58,7 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &["careUnitHSAId"],
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
+        care_contact: &["careContactId"],
     },
     record: vaxel_adapter::patient_summary_header_paths!(
         "alertInformationHeader",
@@ -68,12 +70,34 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     }),
 };
 
-/// The GetAlertInformation:2 information set; all behaviour comes from [`DESCRIPTOR`].
+const VALIDITY_START: &[&str] = &["alertInformationBody", "validityTimePeriod", "start"];
+const VALIDITY_END: &[&str] = &["alertInformationBody", "validityTimePeriod", "end"];
+const OBSOLETE_TIME: &[&str] = &["alertInformationBody", "obsoleteTime"];
+
+/// The interval `timePeriod` is compared with: the alert's validity, from its start to
+/// the end of its validity period or the time it was made obsolete, whichever is first;
+/// open towards the future when it has neither.
+pub static RECORD_INTERVAL: RecordInterval = RecordInterval {
+    start: &[VALIDITY_START],
+    start_rule: IntervalStart::FirstPresent,
+    end: &[OBSOLETE_TIME, VALIDITY_END],
+    end_rule: IntervalEnd::Earliest,
+    open_without: &[],
+    otherwise: &[],
+};
+
+/// The GetAlertInformation:2 information set: the [`DESCRIPTOR`], and the period filter
+/// by overlap with [`RECORD_INTERVAL`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AlertInformation;
 
 impl InformationSet for AlertInformation {
     fn descriptor(&self) -> &'static InformationSetDescriptor {
         &DESCRIPTOR
+    }
+
+    // The contract's period rule is overlap with the alert's validity, not one time.
+    fn record_interval(&self) -> Option<&'static RecordInterval> {
+        Some(&RECORD_INTERVAL)
     }
 }

@@ -34,7 +34,8 @@
 #![forbid(unsafe_code)]
 
 use vaxel_adapter::{
-    InformationSet, InformationSetDescriptor, IntervalStart, RecordInterval, RequestPaths,
+    InformationSet, InformationSetDescriptor, IntervalEnd, IntervalStart, RecordInterval,
+    RequestPaths,
 };
 
 /// Namespace of the request and response elements (the service contract).
@@ -59,6 +60,7 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &["careUnitHSAId"],
         record_id: &["careContactId"],
         source_system: &["sourceSystemHSAId"],
+        care_contact: &[],
     },
     record: vaxel_adapter::patient_summary_header_paths!(
         "careContactHeader",
@@ -82,7 +84,9 @@ pub static RECORD_INTERVAL: RecordInterval = RecordInterval {
     start: &[AUTHOR_TIME, CONTACT_START, CONTACT_END],
     start_rule: IntervalStart::Earliest,
     end: &[AUTHOR_TIME, CONTACT_START, CONTACT_END],
+    end_rule: IntervalEnd::Latest,
     open_without: CONTACT_END,
+    otherwise: &[],
 };
 
 /// The GetCareContacts:2 information set: the [`DESCRIPTOR`], and the period filter by

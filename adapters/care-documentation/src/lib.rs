@@ -16,11 +16,12 @@
 //! Field rules from the TKB clinicalprocess:healthcond:description 2.1.18 §7.1:
 //! - the record's time is the header's `documentTime` ("händelsetidpunkt", 0..1);
 //! - `timePeriod` keeps a record when any of `documentTime`, `authorTime`, `signatureTime`
-//!   or a `dissentingOpinion/authorTime` lies within the requested dates. The generic
-//!   re-check compares one time, `documentTime`, and keeps a record without one;
+//!   or a `dissentingOpinion/authorTime` lies within the requested dates; the re-check
+//!   does the same ([`RECORD_TIMES`]; the schema spells the element `dissentintOpinion`)
+//!   and keeps a record with none of them;
 //! - `careUnitHSAid` compares with `healthcareProfessionalCareUnitHSAId`,
-//!   `sourceSystemHSAid` with the header's `sourceSystemHSAid`; `careContactId` is applied
-//!   by the producer only.
+//!   `sourceSystemHSAid` with the header's `sourceSystemHSAid`, `careContactId` with the
+//!   header's `careContactId`.
 //!
 //! Engagement index domain and categorization from
 //! skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.description.GetAggregatedCareDocumentation
@@ -51,6 +52,7 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &["careUnitHSAid"],
         record_id: &[],
         source_system: &["sourceSystemHSAid"],
+        care_contact: &["careContactId"],
     },
     record: vaxel_adapter::patient_summary_header_paths!(
         "careDocumentationHeader",
@@ -63,12 +65,32 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     }),
 };
 
-/// The GetCareDocumentation:2 information set; all behaviour comes from [`DESCRIPTOR`].
+/// The times `timePeriod` is compared with: a note is returned when any of them lies
+/// in the period (every dissenting opinion's time counts).
+pub static RECORD_TIMES: &[&[&str]] = &[
+    vaxel_adapter::patient_summary_header_time!("careDocumentationHeader", document),
+    vaxel_adapter::patient_summary_header_time!("careDocumentationHeader", author),
+    vaxel_adapter::patient_summary_header_time!("careDocumentationHeader", signature),
+    &[
+        "careDocumentationBody",
+        "clinicalDocumentNote",
+        "dissentintOpinion",
+        "authorTime",
+    ],
+];
+
+/// The GetCareDocumentation:2 information set: the [`DESCRIPTOR`], and the period
+/// filter by any of [`RECORD_TIMES`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CareDocumentation;
 
 impl InformationSet for CareDocumentation {
     fn descriptor(&self) -> &'static InformationSetDescriptor {
         &DESCRIPTOR
+    }
+
+    // The contract's period rule is any of several times, not one.
+    fn record_times(&self) -> &'static [&'static [&'static str]] {
+        RECORD_TIMES
     }
 }

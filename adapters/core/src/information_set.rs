@@ -21,7 +21,7 @@ mod filter;
 mod parse;
 mod write;
 
-pub use filter::{record_matches, retain_matching};
+pub use filter::{about_patient, record_matches, retain_matching};
 pub use parse::SOAP11_NAMESPACE;
 pub use write::{
     write_processing_status, write_processing_status_noting, PROCESSING_STATUS_NAMESPACE,
@@ -44,6 +44,13 @@ pub struct RecordPaths {
     pub care_unit: &'static [&'static str],
     /// Time the record applies to, `yyyyMMddHHmmss` or `yyyyMMdd` (e.g. `header/documentTime`).
     pub time: &'static [&'static str],
+    /// The patient the record is about (`header/patientId/id`): a record about anyone
+    /// but the queried patient is never passed on, whatever a producer sends.
+    pub patient_id: &'static [&'static str],
+    /// The care contact the record belongs to (`header/careContactId`), matched against
+    /// the request's `careContactId`s. Empty when the contract's request names the
+    /// record itself by it (GetCareContacts: [`RequestPaths::record_id`]).
+    pub care_contact: &'static [&'static str],
 }
 
 /// A record's time as an interval, for a contract whose period filter keeps every record
@@ -63,12 +70,17 @@ pub struct RecordInterval {
     /// Time points that start the interval, chosen by `start_rule`.
     pub start: &'static [&'static [&'static str]],
     pub start_rule: IntervalStart,
-    /// Time points whose latest one the record has ends the interval.
+    /// Time points that end the interval, chosen by `end_rule`.
     pub end: &'static [&'static [&'static str]],
+    pub end_rule: IntervalEnd,
     /// Without this element the interval is open towards the future (a treatment not
     /// yet ended, an ongoing stay): it overlaps every period that does not end before
-    /// its start.
+    /// its start. Empty: the interval is open only when it has none of the `end` points.
     pub open_without: &'static [&'static str],
+    /// A time point that stands for the interval when the record has none of the `start`
+    /// and `end` points (GetLaboratoryOrderOutcome: the analyses' times, else the
+    /// answer's `documentTime`). Empty: no such point.
+    pub otherwise: &'static [&'static str],
 }
 
 /// How [`RecordInterval::start`] is chosen among the time points a record has.
@@ -78,8 +90,20 @@ pub enum IntervalStart {
     /// GetMedicationHistory: the ordination time, else the start of treatment, else the
     /// registration time).
     FirstPresent,
-    /// The earliest of the time points the record has (e.g. GetCareContacts: the
-    /// interval formed by `authorTime` and the contact's start and end).
+    /// The earliest of the time points the record has, every occurrence of every path
+    /// (e.g. GetCareContacts: the interval formed by `authorTime` and the contact's start
+    /// and end; GetLaboratoryOrderOutcome: the times of all its analyses).
+    Earliest,
+}
+
+/// How [`RecordInterval::end`] is chosen among the time points a record has (every
+/// occurrence of every path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntervalEnd {
+    /// The latest: the interval runs until its last time point (a care contact's end).
+    Latest,
+    /// The earliest: whichever end comes first closes the interval (GetAlertInformation:
+    /// an alert is valid until its validity period ends or it is made obsolete).
     Earliest,
 }
 
@@ -116,7 +140,27 @@ macro_rules! patient_summary_header_paths {
                 "healthcareProfessionalCareUnitHSAId",
             ],
             time: &[$($time),+],
+            patient_id: &[$header, "patientId", "id"],
+            care_contact: &[$header, "careContactId"],
         }
+    };
+}
+
+/// The path of one of the time points of a `PatientSummaryHeaderType` header `$header`:
+/// `document` (`documentTime`), `author` (`accountableHealthcareProfessional/authorTime`)
+/// or `signature` (`legalAuthenticator/signatureTime`). Contracts whose period rule names
+/// several of them ([`InformationSet::record_times`]) list them with this, so that each
+/// schema fact is written once.
+#[macro_export]
+macro_rules! patient_summary_header_time {
+    ($header:literal, document) => {
+        &[$header, "documentTime"]
+    };
+    ($header:literal, author) => {
+        &[$header, "accountableHealthcareProfessional", "authorTime"]
+    };
+    ($header:literal, signature) => {
+        &[$header, "legalAuthenticator", "signatureTime"]
     };
 }
 
@@ -136,6 +180,9 @@ pub struct RequestPaths {
     pub record_id: &'static [&'static str],
     /// Requested source system, e.g. `sourceSystemHSAId`.
     pub source_system: &'static [&'static str],
+    /// Requested care contacts (repeated `careContactId`), matched against
+    /// [`RecordPaths::care_contact`].
+    pub care_contact: &'static [&'static str],
 }
 
 /// Everything that distinguishes one information set from another.
@@ -187,6 +234,7 @@ pub struct QueryRequest {
     pub care_units: Vec<String>,
     pub record_ids: Vec<String>,
     pub source_system: Option<String>,
+    pub care_contacts: Vec<String>,
 }
 
 /// One record's header fields (empty strings are kept as `None`).
@@ -197,6 +245,8 @@ pub struct RecordHeader {
     pub care_giver: Option<String>,
     pub care_unit: Option<String>,
     pub time: Option<String>,
+    pub patient_id: Option<String>,
+    pub care_contact: Option<String>,
 }
 
 /// A record's time interval ([`RecordInterval`]), each end as written in the record
@@ -224,6 +274,9 @@ pub struct Record {
     /// period filter checks the header's `time`. (Beside the header rather than in it,
     /// so that code writing whole headers stays as it is.)
     pub interval: Option<TimeInterval>,
+    /// Every time point of the record at [`InformationSet::record_times`] (empty for a
+    /// contract without them): the period filter keeps the record when any lies in it.
+    pub times: Vec<String>,
 }
 
 /// A producer's answer: its records, or the SOAP fault it sent.
@@ -310,9 +363,22 @@ pub trait InformationSet: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// The record's alternative time points, for a contract whose period filter keeps a
+    /// record when *any* of several times lies in the period (GetDiagnosis: `authorTime`,
+    /// `signatureTime` or `diagnosisTime`). Empty (the default): the filter checks
+    /// [`RecordPaths::time`]. Ignored when [`InformationSet::record_interval`] is given.
+    fn record_times(&self) -> &'static [&'static [&'static str]] {
+        &[]
+    }
+
     /// Reads one producer's response (a whole SOAP envelope): its records or its fault.
     fn parse_response(&self, envelope: &[u8]) -> Result<ProducerResponse, AdapterError> {
-        parse::parse_response(self.descriptor(), self.record_interval(), envelope)
+        parse::parse_response(
+            self.descriptor(),
+            self.record_interval(),
+            self.record_times(),
+            envelope,
+        )
     }
 
     /// Writes the merged SOAP 1.1 response: a `ProcessingStatus` header listing

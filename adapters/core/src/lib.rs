@@ -14,9 +14,10 @@ pub use envelope::{
 pub mod information_set;
 
 pub use information_set::{
-    record_matches, retain_matching, write_processing_status, write_processing_status_noting,
-    AdapterError, CausingAgent, InformationSet, InformationSetDescriptor, IntervalStart,
-    MergeInput, MergeNotes, ProducerResponse, QueryRequest, Record, RecordHeader, RecordInterval,
-    RecordPaths, RequestPaths, ResultElement, SourceOutcome, SourceStatus, TimeInterval,
-    PROCESSING_STATUS_NAMESPACE, SOAP11_NAMESPACE, VAXEL_STATUS_NAMESPACE,
+    about_patient, record_matches, retain_matching, write_processing_status,
+    write_processing_status_noting, AdapterError, CausingAgent, InformationSet,
+    InformationSetDescriptor, IntervalEnd, IntervalStart, MergeInput, MergeNotes, ProducerResponse,
+    QueryRequest, Record, RecordHeader, RecordInterval, RecordPaths, RequestPaths, ResultElement,
+    SourceOutcome, SourceStatus, TimeInterval, PROCESSING_STATUS_NAMESPACE, SOAP11_NAMESPACE,
+    VAXEL_STATUS_NAMESPACE,
 };

@@ -38,6 +38,7 @@ static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &[],
         record_id: &[],
         source_system: &[],
+        care_contact: &[],
     },
     record: RecordPaths {
         record_id: &["id"],
@@ -45,6 +46,8 @@ static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         care_giver: &[],
         care_unit: &[],
         time: &[],
+        patient_id: &[],
+        care_contact: &[],
     },
     result: None,
 };

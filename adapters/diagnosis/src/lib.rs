@@ -17,12 +17,11 @@
 //! - the record's time is `diagnosisBody/diagnosisTime` ("tidpunkt då bedömningen gjordes",
 //!   0..1); the header's `documentTitle` and `documentTime` are 0..0 in this contract;
 //! - `timePeriod` keeps a record when any of `authorTime`, `signatureTime` or
-//!   `diagnosisTime` lies within the requested dates. The generic re-check compares one time,
-//!   `diagnosisTime`, and keeps a record without one (the producer applied the full rule);
+//!   `diagnosisTime` lies within the requested dates; the re-check does the same
+//!   ([`RECORD_TIMES`]) and keeps a record with none of them;
 //! - `careUnitHSAId` compares with `healthcareProfessionalCareUnitHSAId`,
-//!   `sourceSystemHSAId` with the header's `sourceSystemHSAId`; `careContactId` (the
-//!   header's `careContactId`) is applied by the producer only (the generic query has no
-//!   such filter);
+//!   `sourceSystemHSAId` with the header's `sourceSystemHSAId`, `careContactId` with the
+//!   header's `careContactId`;
 //! - `result` is 1..1 for a 2.1 producer (0..1 in the schema for 2.0 producers).
 //!
 //! Engagement index domain and categorization from
@@ -54,6 +53,7 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &["careUnitHSAId"],
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
+        care_contact: &["careContactId"],
     },
     record: vaxel_adapter::patient_summary_header_paths!(
         "diagnosisHeader",
@@ -65,12 +65,26 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     }),
 };
 
-/// The GetDiagnosis:2 information set; all behaviour comes from [`DESCRIPTOR`].
+/// The times `timePeriod` is compared with: a diagnosis is returned when any of them
+/// lies in the period.
+pub static RECORD_TIMES: &[&[&str]] = &[
+    vaxel_adapter::patient_summary_header_time!("diagnosisHeader", author),
+    vaxel_adapter::patient_summary_header_time!("diagnosisHeader", signature),
+    &["diagnosisBody", "diagnosisTime"],
+];
+
+/// The GetDiagnosis:2 information set: the [`DESCRIPTOR`], and the period filter by
+/// any of [`RECORD_TIMES`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Diagnosis;
 
 impl InformationSet for Diagnosis {
     fn descriptor(&self) -> &'static InformationSetDescriptor {
         &DESCRIPTOR
+    }
+
+    // The contract's period rule is any of three times, not one.
+    fn record_times(&self) -> &'static [&'static [&'static str]] {
+        RECORD_TIMES
     }
 }

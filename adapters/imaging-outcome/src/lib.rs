@@ -23,9 +23,8 @@
 //! `accountableHealthcareProfessional/authorTime` or `legalAuthenticator/signatureTime`
 //! lies within the period ("Date Boundaries", skltp-aggregerandetjanster
 //! GetAggregatedReferralOutcome-schemas `test-suite/GetImagingOutcome/data.xml`); the
-//! generic filter tests one instant, so the gateway's re-check uses the first of them, and
-//! an outcome without `documentTime` is kept. The request's `careContactId` has no place
-//! in the generic query and is left to the producers.
+//! gateway's re-check does the same ([`RECORD_TIMES`]) and keeps an outcome with none of
+//! them. The request's `careContactId` compares with the header's `careContactId`.
 //!
 //! Other sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedImagingOutcome
 //! (`GAIOAgpServiceFactoryImpl`: records `imagingOutcome`, then `result`;
@@ -57,6 +56,7 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &["careUnitHSAId"],
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
+        care_contact: &["careContactId"],
     },
     record: vaxel_adapter::patient_summary_header_paths!(
         "imagingOutcomeHeader",
@@ -68,12 +68,26 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     }),
 };
 
-/// The GetImagingOutcome:1 information set; all behaviour comes from [`DESCRIPTOR`].
+/// The times `datePeriod` is compared with: an answer is returned when any of them
+/// lies in the period.
+pub static RECORD_TIMES: &[&[&str]] = &[
+    vaxel_adapter::patient_summary_header_time!("imagingOutcomeHeader", document),
+    vaxel_adapter::patient_summary_header_time!("imagingOutcomeHeader", author),
+    vaxel_adapter::patient_summary_header_time!("imagingOutcomeHeader", signature),
+];
+
+/// The GetImagingOutcome:1 information set: the [`DESCRIPTOR`], and the period filter by any of
+/// [`RECORD_TIMES`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ImagingOutcome;
 
 impl InformationSet for ImagingOutcome {
     fn descriptor(&self) -> &'static InformationSetDescriptor {
         &DESCRIPTOR
+    }
+
+    // The contract's period rule is any of three times, not one.
+    fn record_times(&self) -> &'static [&'static [&'static str]] {
+        RECORD_TIMES
     }
 }

@@ -4,7 +4,8 @@
 #![forbid(unsafe_code)]
 
 use vaxel_adapter::{
-    InformationSet, InformationSetDescriptor, RecordPaths, RequestPaths, ResultElement,
+    InformationSet, InformationSetDescriptor, IntervalEnd, IntervalStart, RecordInterval,
+    RecordPaths, RequestPaths, ResultElement,
 };
 
 /// Namespace of the request and response elements (the service contract).
@@ -29,6 +30,7 @@ pub static DESCRIPTOR_3: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &["careUnitHSAId"],
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
+        care_contact: &["careContactId"],
     },
     // The generic filter compares one instant with the requested period; the contract's
     // rule (see [`LaboratoryOrderOutcome3`]) is the analysis time, so that is what is read.
@@ -60,19 +62,19 @@ pub static DESCRIPTOR_3: InformationSetDescriptor = InformationSetDescriptor {
 ///   `analysis` 0..* of `AnalysisType` with `analysisTime` 0..1 of `TimePeriodType`);
 ///   the response ends with a `result` of `ResultType` from `...actoutcome:3`.
 ///
-/// The record time is the first analysis's `analysisTime/start`: the contract restricts
+/// The record time is the first analysis's `analysisTime/start`. The contract restricts
 /// the answer by the analyses' times, not by the header's `documentTime` ("endast svar
 /// returneras där det finns en tidpunkt angiven i någon av i svaret ingående
 /// analysis/analysisTime, eller om sådan tid ej finns i svaret ... tidpunkten angiven i
 /// documentTime, som ligger helt eller delvis inom det sökta tidsintervallet", quoted in
 /// the contract's SoapUI test suite, `DateBoundaries`, skltp-aggregerandetjanster
-/// GetAggregatedReferralOutcome-schemas `test-suite/GetLaboratoryOrderOutcome`). A
-/// result whose first analysis has no start time (or no analysis at all) has no time and
-/// is kept by the generic period filter. The re-check is narrower than the rule: it
-/// tests one instant, not whether any analysis period overlaps the requested period, and
-/// does not fall back to `documentTime`; producers apply the full rule. The request's
-/// `careContactId` (answers of given care contacts, header `careContactId`) has no place
-/// in the generic query and is left to the producers.
+/// GetAggregatedReferralOutcome-schemas `test-suite/GetLaboratoryOrderOutcome`). The
+/// re-check compares the period with [`RECORD_INTERVAL_3`]: from the earliest to the
+/// latest time of all the answer's analyses, else the `documentTime`. That keeps every
+/// answer the rule keeps; it also keeps one whose analyses lie before and after the
+/// period but none in it, which the producer's own filter decides. An answer with no
+/// time at all is kept. The request's `careContactId` compares with the header's
+/// `careContactId`.
 ///
 /// Other sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedLaboratoryOrderOutcome.v3
 /// (`GLOO3AgpServiceFactoryImpl`: records `laboratoryOrderOutcome`, then `result`);
@@ -80,7 +82,8 @@ pub static DESCRIPTOR_3: InformationSetDescriptor = InformationSetDescriptor {
 /// engagement index domain/categorization from GetAggregatedLaboratoryOrderOutCome
 /// (`GLOOAgpServiceConfiguration`).
 ///
-/// All behaviour comes from [`DESCRIPTOR_3`].
+/// Behaviour comes from [`DESCRIPTOR_3`], and the period filter by overlap with
+/// [`RECORD_INTERVAL_3`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LaboratoryOrderOutcome3;
 
@@ -88,7 +91,39 @@ impl InformationSet for LaboratoryOrderOutcome3 {
     fn descriptor(&self) -> &'static InformationSetDescriptor {
         &DESCRIPTOR_3
     }
+
+    // The contract's period rule is overlap with the analyses' times, not one time.
+    fn record_interval(&self) -> Option<&'static RecordInterval> {
+        Some(&RECORD_INTERVAL_3)
+    }
 }
+
+const ANALYSIS_START: &[&str] = &[
+    "laboratoryOrderOutcomeBody",
+    "analysis",
+    "analysisTime",
+    "start",
+];
+const ANALYSIS_END: &[&str] = &[
+    "laboratoryOrderOutcomeBody",
+    "analysis",
+    "analysisTime",
+    "end",
+];
+
+/// The interval GetLaboratoryOrderOutcome:3's `timePeriod` is compared with: every
+/// analysis's start and end (the span of them all), else the header's `documentTime`.
+pub static RECORD_INTERVAL_3: RecordInterval = RecordInterval {
+    start: &[ANALYSIS_START, ANALYSIS_END],
+    start_rule: IntervalStart::Earliest,
+    end: &[ANALYSIS_START, ANALYSIS_END],
+    end_rule: IntervalEnd::Latest,
+    open_without: &[],
+    otherwise: vaxel_adapter::patient_summary_header_time!(
+        "laboratoryOrderOutcomeHeader",
+        document
+    ),
+};
 
 /// Namespace of the request and response elements (the service contract).
 pub const CONTRACT_NAMESPACE_4: &str =
@@ -112,6 +147,7 @@ pub static DESCRIPTOR_4: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &["careUnitHSAId", "extension"],
         record_id: &[],
         source_system: &["sourceSystemHSAId", "extension"],
+        care_contact: &[],
     },
     record: RecordPaths {
         record_id: &["header", "record", "id", "extension"],
@@ -129,6 +165,8 @@ pub static DESCRIPTOR_4: InformationSetDescriptor = InformationSetDescriptor {
             "extension",
         ],
         time: &["header", "record", "timestamp"],
+        patient_id: &[],
+        care_contact: &[],
     },
     result: None,
 };

@@ -21,8 +21,9 @@
 //!   `patientId`, `datePeriod` (`DatePeriodType`, dates), `sourceSystemHSAId` 0..1,
 //!   `careContactId` 0..* (the header's `careContactId`, not the record's id),
 //!   `prescriptionChainId`, `prescriptionStatus`. The defensive filter re-checks the
-//!   care units, the source system and the period; the other four narrow the answer
-//!   at the producer only (the generic filter has no field for them);
+//!   care units, the care contacts, the source system and the period; `careGiverHSAId`,
+//!   `prescriptionChainId` and `prescriptionStatus` narrow the answer at the producer
+//!   only (the generic filter has no field for them);
 //! - `datePeriod` keeps the records whose interval, "som bildas av ordinationstidpunkt
 //!   (.../prescriber/authorTime) och utsättningstidpunkt (.../endOfTreatment)", "helt
 //!   eller delvis överlappar" the period, compared as dates; without an ordination time
@@ -39,8 +40,8 @@
 #![forbid(unsafe_code)]
 
 use vaxel_adapter::{
-    InformationSet, InformationSetDescriptor, IntervalStart, RecordInterval, RequestPaths,
-    ResultElement,
+    InformationSet, InformationSetDescriptor, IntervalEnd, IntervalStart, RecordInterval,
+    RequestPaths, ResultElement,
 };
 
 /// Namespace of the request and response elements (the service contract).
@@ -66,6 +67,7 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         // The request's careContactId names the header's careContactId, not documentId.
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
+        care_contact: &["careContactId"],
     },
     record: vaxel_adapter::patient_summary_header_paths!(
         "medicationMedicalRecordHeader",
@@ -111,7 +113,9 @@ pub static RECORD_INTERVAL: RecordInterval = RecordInterval {
     start: &[ORDINATION_TIME, START_OF_TREATMENT, REGISTRATION_TIME],
     start_rule: IntervalStart::FirstPresent,
     end: &[END_OF_TREATMENT],
+    end_rule: IntervalEnd::Latest,
     open_without: END_OF_TREATMENT,
+    otherwise: &[],
 };
 
 /// The GetMedicationHistory:2 information set: the [`DESCRIPTOR`], and the period

@@ -24,10 +24,9 @@
 //! answer when any of `documentTime`, `accountableHealthcareProfessional/authorTime` or
 //! `legalAuthenticator/signatureTime` lies within the period (the contract's SoapUI test
 //! suite, "Date Boundaries", skltp-aggregerandetjanster GetAggregatedReferralOutcome-schemas
-//! `test-suite/GetReferralOutcome`); the generic filter tests one instant, so the gateway's
-//! re-check uses the first of them (the answer's own time), and an answer without
-//! `documentTime` is kept. The request's `careContactId` has no place in the generic query
-//! and is left to the producers.
+//! `test-suite/GetReferralOutcome`); the gateway's re-check does the same
+//! ([`RECORD_TIMES`]) and keeps an answer with none of them. The request's `careContactId`
+//! compares with the header's `careContactId`.
 //!
 //! Other sources: skltp-aggregerandetjanster/riv.clinicalprocess.healthcond.actoutcome.GetAggregatedReferralOutcome
 //! (`GAREOAgpServiceFactoryImpl`: records `referralOutcome`, then `result`;
@@ -59,6 +58,7 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         care_unit: &["careUnitHSAid"],
         record_id: &[],
         source_system: &["sourceSystemHSAId"],
+        care_contact: &["careContactId"],
     },
     record: vaxel_adapter::patient_summary_header_paths!(
         "referralOutcomeHeader",
@@ -70,12 +70,26 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     }),
 };
 
-/// The GetReferralOutcome:3 information set; all behaviour comes from [`DESCRIPTOR`].
+/// The times `datePeriod` is compared with: an answer is returned when any of them
+/// lies in the period.
+pub static RECORD_TIMES: &[&[&str]] = &[
+    vaxel_adapter::patient_summary_header_time!("referralOutcomeHeader", document),
+    vaxel_adapter::patient_summary_header_time!("referralOutcomeHeader", author),
+    vaxel_adapter::patient_summary_header_time!("referralOutcomeHeader", signature),
+];
+
+/// The GetReferralOutcome:3 information set: the [`DESCRIPTOR`], and the period filter by any of
+/// [`RECORD_TIMES`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReferralOutcome;
 
 impl InformationSet for ReferralOutcome {
     fn descriptor(&self) -> &'static InformationSetDescriptor {
         &DESCRIPTOR
+    }
+
+    // The contract's period rule is any of three times, not one.
+    fn record_times(&self) -> &'static [&'static [&'static str]] {
+        RECORD_TIMES
     }
 }

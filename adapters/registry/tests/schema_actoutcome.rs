@@ -15,8 +15,8 @@ use vaxel_adapter::{
     RecordHeader, SourceOutcome, SourceStatus,
 };
 use vaxel_adapters::samples::{
-    consumer_request, producer_response, record_id, record_time, NamespaceStyle, SampleQuery,
-    SampleSource,
+    consumer_request, producer_response, record_care_contact, record_id, record_time,
+    NamespaceStyle, SampleQuery, SampleSource,
 };
 use vaxel_adapters::{ImagingOutcome, LaboratoryOrderOutcome3, ReferralOutcome};
 
@@ -67,6 +67,8 @@ fn expected(set: &dyn InformationSet, source: &SampleSource<'_>, index: usize) -
         care_giver: Some(source.care_giver.into()),
         care_unit: Some(source.care_unit.into()),
         time: Some(record_time(source, index)),
+        patient_id: Some(source.patient_id.into()),
+        care_contact: record_care_contact(set, source, index),
     }
 }
 
@@ -213,6 +215,7 @@ fn requests_carry_every_filter_in_the_contracts_own_elements() {
                 period: Some(("20240101", "20241231")),
                 care_units: &["SE2321000016-UNITA", "SE2321000016-UNIT&B"],
                 source_system: Some("SE2321000016-SYSA"),
+                care_contacts: &[],
             },
         );
         if !assert_schema_valid(set, &full) {
@@ -242,6 +245,7 @@ fn requests_carry_every_filter_in_the_contracts_own_elements() {
                 period: None,
                 care_units: &[],
                 source_system: None,
+                care_contacts: &[],
             },
         );
         assert_schema_valid(set, &bare);
@@ -263,6 +267,7 @@ fn requests_carry_every_filter_in_the_contracts_own_elements() {
             period: None,
             care_units: &["SE2321000016-UNITA"],
             source_system: None,
+            care_contacts: &[],
         },
     );
     assert!(request.contains("<q:careUnitHSAid>SE2321000016-UNITA</q:careUnitHSAid>"));
@@ -315,7 +320,14 @@ fn missing_optional_fields_are_reported_absent() {
                 // Optional header fields the adapter does not read change nothing.
                 (header, "documentTitle", full.clone()),
                 (header, "legalAuthenticator", full.clone()),
-                (header, "careContactId", full.clone()),
+                (
+                    header,
+                    "careContactId",
+                    RecordHeader {
+                        care_contact: None,
+                        ..full.clone()
+                    },
+                ),
                 (header, "healthcareProfessionalOrgUnit", full.clone()),
             ];
             let no_time = RecordHeader {
@@ -450,6 +462,7 @@ fn query<'a>(
         period,
         care_units,
         source_system,
+        care_contacts: &[],
     }
 }
 
@@ -524,9 +537,10 @@ fn request_filters_select_the_records_the_specification_says() {
     }
 }
 
-/// GetLaboratoryOrderOutcome:3 restricts by the analyses' time, not by when the answer was
-/// written: a urine culture sampled on 20240114 and answered on 20240116 belongs to the
-/// 14th.
+/// GetLaboratoryOrderOutcome:3 restricts by the analyses' times, wholly or partly within
+/// the period, not by when the answer was written: a urine culture sampled on 20240114
+/// and read on 20240116 belongs to the 14th to the 16th. Only an answer without analysis
+/// times falls back to its `documentTime`.
 #[test]
 fn laboratory_period_applies_to_the_analysis_time_not_the_answer_time() {
     let set = &LaboratoryOrderOutcome3;
@@ -538,20 +552,38 @@ fn laboratory_period_applies_to_the_analysis_time_not_the_answer_time() {
     let culture = &response[element_ranges(&response, "laboratoryOrderOutcome")[4].clone()];
     assert!(culture.contains("<ns2:documentTime>20240116143000</ns2:documentTime>"));
     assert!(culture.contains("<ns2:start>20240114093000</ns2:start>"));
-    let records = records_of(set, &response);
-    let kept = |start: &str, end: &str| -> Vec<String> {
+    assert!(culture.contains("<ns2:end>20240116080000</ns2:end>"));
+    let kept_of = |response: &str, start: &str, end: &str| -> Vec<String> {
         let request = consumer_request(set, &query(Some((start, end)), &[], None));
         assert_schema_valid(set, &request);
         let query = set.parse_request(request.as_bytes()).unwrap();
-        let mut records = records.clone();
+        let mut records = records_of(set, response);
         retain_matching(&query, &mut records);
         records
             .into_iter()
             .map(|r| r.header.record_id.unwrap())
             .collect()
     };
-    assert_eq!(kept("20240114", "20240114"), [record_id(set, &source, 4)]);
-    assert!(kept("20240115", "20240116").is_empty());
+    let kept = |start: &str, end: &str| kept_of(&response, start, end);
+    let culture_id = record_id(set, &source, 4);
+    assert_eq!(
+        kept("20240114", "20240114"),
+        std::slice::from_ref(&culture_id)
+    );
+    assert_eq!(
+        kept("20240115", "20240116"),
+        std::slice::from_ref(&culture_id)
+    );
+    assert_eq!(
+        kept("20240116", "20240116"),
+        std::slice::from_ref(&culture_id)
+    );
+    assert!(kept("20240117", "20240131").is_empty());
+    // Without analysis times the answer's documentTime (the 16th, 14:30) decides.
+    let untimed = remove_within(&response, "laboratoryOrderOutcomeBody", "analysisTime");
+    assert_schema_valid(set, &untimed);
+    assert!(!kept_of(&untimed, "20240114", "20240115").contains(&culture_id));
+    assert!(kept_of(&untimed, "20240116", "20240116").contains(&culture_id));
 }
 
 /// Merged answers (records of several producers, one failed source) validate against the

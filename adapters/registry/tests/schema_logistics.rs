@@ -11,7 +11,8 @@ mod common;
 
 use common::{assert_schema_invalid, assert_schema_valid};
 use vaxel_adapter::{
-    retain_matching, InformationSet, ProducerResponse, QueryRequest, Record, TimeInterval,
+    retain_matching, InformationSet, ProducerResponse, QueryRequest, Record, RecordHeader,
+    TimeInterval,
 };
 use vaxel_adapters::samples::{
     consumer_request, producer_response, record_id, record_time, NamespaceStyle, SampleQuery,
@@ -96,6 +97,7 @@ fn query<'a>(
         period,
         care_units,
         source_system,
+        care_contacts: &[],
     }
 }
 
@@ -218,6 +220,7 @@ fn care_contact_request_is_schema_valid_and_carries_every_filter() {
             care_units: vec!["SE2321000016-CU1".into(), "SE2321000016-CU2".into()],
             record_ids: vec!["SE2321000016-SRC1-care-contacts-2".into()],
             source_system: Some("SE2321000016-SRC1".into()),
+            care_contacts: vec![],
         }
     );
     // Only the patient: the smallest valid request.
@@ -560,13 +563,20 @@ fn medication_request_is_schema_valid_and_carries_every_filter() {
         care_units: vec!["SE2321000016-CU1".into(), "SE2321000016-CU2".into()],
         record_ids: vec![],
         source_system: Some("SE2321000016-SRC1".into()),
+        care_contacts: vec![],
     };
     assert_eq!(set.parse_request(request.as_bytes()).unwrap(), expected);
-    // The contract's other parameters, in schema order, are valid and change nothing
-    // the generic filter reads.
+    // The contract's other parameters, in schema order, are valid; of them the generic
+    // filter reads the care contact (the header's careContactId), not the record id.
     let full = with_other_medication_filters(&request);
     assert_schema_valid(set, &full);
-    assert_eq!(set.parse_request(full.as_bytes()).unwrap(), expected);
+    assert_eq!(
+        set.parse_request(full.as_bytes()).unwrap(),
+        QueryRequest {
+            care_contacts: vec!["SE2321000016-SRC1-care-contacts-2".into()],
+            ..expected
+        }
+    );
     assert_schema_valid(set, &consumer_request(set, &query(None, &[], None)));
     // Not vacuous: a prescriptionStatus outside PrescriptionStatusEnum is refused.
     assert_schema_invalid(set, &full.replace(">Active<", ">Current<"));
@@ -641,7 +651,8 @@ fn medication_optional_fields_missing_are_read_as_absent() {
     );
     assert_eq!(h.record_id, Some(record_id(set, &source, 1)));
     assert_eq!(h.source_system.as_deref(), Some(source.source_system));
-    // Without drug, förskrivning and care contact: the header reads as before.
+    // Without drug, förskrivning and care contact: the header reads as before, but for
+    // the care contact.
     let mut bare = response.clone();
     for element in [
         "drug",
@@ -654,7 +665,10 @@ fn medication_optional_fields_missing_are_read_as_absent() {
     assert_schema_valid(set, &bare);
     assert_eq!(
         records_of(set, &bare)[0].header,
-        records_of(set, &response)[0].header
+        RecordHeader {
+            care_contact: None,
+            ..records_of(set, &response)[0].header.clone()
+        }
     );
     // The single dose without its end: open towards the future.
     let open = without(&response, "endOfTreatment");
@@ -745,11 +759,11 @@ fn medication_request_filters_are_honoured() {
     );
 }
 
-/// careGiverHSAId, careContactId, prescriptionChainId and prescriptionStatus narrow the
-/// answer at the producer; the generic filter has no field for them (QueryRequest
-/// carries care units, record ids, source system and period only), so a producer that
-/// ignored them would widen the answer unnoticed. This pins that gap: the records of
-/// another care giver, another care contact, another chain and status all remain.
+/// careGiverHSAId, prescriptionChainId and prescriptionStatus narrow the answer at the
+/// producer; the generic filter has no field for them (QueryRequest carries care units,
+/// care contacts, record ids, source system and period), so a producer that ignored
+/// them would widen the answer unnoticed. This pins that gap: the records of another
+/// care giver, chain and status remain. careContactId is re-checked.
 #[test]
 fn medication_filters_left_to_the_producer() {
     let set = &MedicationHistory;
@@ -760,11 +774,18 @@ fn medication_filters_left_to_the_producer() {
         set,
         &query(None, &[], Some("SE2321000016-SRC1")),
     ));
-    // Only the source system is checked: the first source's five records remain,
-    // though just one of them (metformin, chain OK-A10BA02, Active, at care contact 2)
-    // answers the other parameters.
+    // The source system and the care contact are checked: of the first source's five
+    // records the one at care contact 2 remains (metformin, chain OK-A10BA02, Active:
+    // it also answers the other parameters).
+    assert_eq!(kept(set, &request, &records), [record_id(set, &first, 1)]);
+    // Without the care contact the other three parameters change nothing here.
+    let without_contact = request.replace(
+        "<q:careContactId>SE2321000016-SRC1-care-contacts-2</q:careContactId>",
+        "",
+    );
+    assert_schema_valid(set, &without_contact);
     assert_eq!(
-        kept(set, &request, &records),
+        kept(set, &without_contact, &records),
         (0..5)
             .map(|i| record_id(set, &first, i))
             .collect::<Vec<_>>()

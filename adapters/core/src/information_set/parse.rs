@@ -12,6 +12,7 @@
 //! declaration is refused outright: no DTD, no entity expansion.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{PrefixDeclaration, ResolveResult};
@@ -19,8 +20,8 @@ use quick_xml::NsReader;
 
 use super::filter::normalise;
 use super::{
-    AdapterError, InformationSetDescriptor, IntervalStart, ProducerResponse, QueryRequest, Record,
-    RecordHeader, RecordInterval, TimeInterval,
+    AdapterError, InformationSetDescriptor, IntervalEnd, IntervalStart, ProducerResponse,
+    QueryRequest, Record, RecordHeader, RecordInterval, TimeInterval,
 };
 use crate::xml_syntax::{self, quote, Place, XmlSyntaxError};
 
@@ -583,6 +584,7 @@ pub(crate) fn parse_request(
                             paths.care_unit,
                             paths.record_id,
                             paths.source_system,
+                            paths.care_contact,
                         ],
                         walker.depth(),
                     ));
@@ -627,6 +629,7 @@ pub(crate) fn parse_request(
         care_units: std::mem::take(&mut fields.values[3]),
         record_ids: std::mem::take(&mut fields.values[4]),
         source_system: fields.first(5),
+        care_contacts: std::mem::take(&mut fields.values[6]),
     })
 }
 
@@ -637,11 +640,17 @@ struct OpenRecord<'p> {
     fields: FieldCollector<'p>,
 }
 
-/// The paths a record's fields are collected at: the five of [`super::RecordPaths`], then
-/// those of the interval (start points, end points, the open-end marker), if any.
+/// How many of a record's collected fields are [`super::RecordPaths`]' own; the time
+/// points of [`RecordInterval`] or [`super::InformationSet::record_times`] follow.
+const HEADER_FIELDS: usize = 7;
+
+/// The paths a record's fields are collected at: the [`HEADER_FIELDS`] of
+/// [`super::RecordPaths`], then those of the interval (start points, end points, the
+/// open-end marker) if any, else the alternative times.
 fn record_field_paths(
     descriptor: &InformationSetDescriptor,
     interval: Option<&RecordInterval>,
+    times: &'static [&'static [&'static str]],
 ) -> Vec<&'static [&'static str]> {
     let paths = &descriptor.record;
     let mut all = vec![
@@ -650,11 +659,17 @@ fn record_field_paths(
         paths.care_giver,
         paths.care_unit,
         paths.time,
+        paths.patient_id,
+        paths.care_contact,
     ];
+    debug_assert_eq!(all.len(), HEADER_FIELDS);
     if let Some(interval) = interval {
         all.extend_from_slice(interval.start);
         all.extend_from_slice(interval.end);
         all.push(interval.open_without);
+        all.push(interval.otherwise);
+    } else {
+        all.extend_from_slice(times);
     }
     all
 }
@@ -662,17 +677,37 @@ fn record_field_paths(
 /// The interval of a record whose fields were collected at [`record_field_paths`].
 fn interval_of(fields: &mut FieldCollector<'_>, interval: &RecordInterval) -> TimeInterval {
     let (s, e) = (interval.start.len(), interval.end.len());
-    let starts: Vec<Option<String>> = (5..5 + s).map(|i| fields.first(i)).collect();
-    let ends: Vec<Option<String>> = (5 + s..5 + s + e).map(|i| fields.first(i)).collect();
-    let open = fields.first(5 + s + e).is_none();
+    let first = HEADER_FIELDS;
+    let mut all = |range: std::ops::Range<usize>| -> Vec<Vec<String>> {
+        range
+            .map(|i| std::mem::take(&mut fields.values[i]))
+            .collect()
+    };
+    let starts = all(first..first + s);
+    let ends = all(first + s..first + s + e);
+    let open = !interval.open_without.is_empty() && fields.first(first + s + e).is_none();
+    let otherwise = fields.first(first + s + e + 1);
+    if starts.iter().chain(&ends).all(Vec::is_empty) {
+        if let Some(point) = otherwise {
+            return TimeInterval {
+                start: Some(point.clone()),
+                end: Some(point),
+            };
+        }
+    }
     let start = match interval.start_rule {
-        IntervalStart::FirstPresent => starts.into_iter().flatten().next(),
-        IntervalStart::Earliest => extreme(starts, std::cmp::Ordering::Less),
+        IntervalStart::FirstPresent => starts
+            .into_iter()
+            .find_map(|values| values.into_iter().next()),
+        IntervalStart::Earliest => extreme(starts.into_iter().flatten(), Ordering::Less),
     };
     let end = if open {
         None
     } else {
-        extreme(ends, std::cmp::Ordering::Greater)
+        match interval.end_rule {
+            IntervalEnd::Latest => extreme(ends.into_iter().flatten(), Ordering::Greater),
+            IntervalEnd::Earliest => extreme(ends.into_iter().flatten(), Ordering::Less),
+        }
     };
     TimeInterval { start, end }
 }
@@ -680,9 +715,9 @@ fn interval_of(fields: &mut FieldCollector<'_>, interval: &RecordInterval) -> Ti
 /// The earliest (`Less`) or latest (`Greater`) of the time points present; `None` when
 /// there is none, or when one cannot be read (the interval is then unbounded on that
 /// side: the filter keeps what it cannot judge).
-fn extreme(points: Vec<Option<String>>, wanted: std::cmp::Ordering) -> Option<String> {
+fn extreme(points: impl Iterator<Item = String>, wanted: Ordering) -> Option<String> {
     let mut best: Option<(String, String)> = None;
-    for point in points.into_iter().flatten() {
+    for point in points {
         let key = normalise(&point, "000000")?;
         if best.as_ref().is_none_or(|(k, _)| key.cmp(k) == wanted) {
             best = Some((key, point));
@@ -695,6 +730,7 @@ fn extreme(points: Vec<Option<String>>, wanted: std::cmp::Ordering) -> Option<St
 pub(crate) fn parse_response(
     descriptor: &InformationSetDescriptor,
     interval: Option<&RecordInterval>,
+    times: &'static [&'static [&'static str]],
     input: &[u8],
 ) -> Result<ProducerResponse, AdapterError> {
     let mut tracker = EnvelopeTracker::new();
@@ -737,7 +773,7 @@ pub(crate) fn parse_response(
                                 start,
                                 inherited: walker.inherited_declarations(),
                                 fields: FieldCollector::new(
-                                    record_field_paths(descriptor, interval),
+                                    record_field_paths(descriptor, interval, times),
                                     4,
                                 ),
                             });
@@ -763,6 +799,11 @@ pub(crate) fn parse_response(
                             let mut record = open.take().expect("open record");
                             let mut fields = record.fields;
                             let interval = interval.map(|i| interval_of(&mut fields, i));
+                            let times = if interval.is_none() && !times.is_empty() {
+                                fields.values.drain(HEADER_FIELDS..).flatten().collect()
+                            } else {
+                                Vec::new()
+                            };
                             records.push(Record {
                                 span: record.start..end,
                                 inherited_namespaces: std::mem::take(&mut record.inherited),
@@ -772,8 +813,11 @@ pub(crate) fn parse_response(
                                     care_giver: fields.first(2),
                                     care_unit: fields.first(3),
                                     time: fields.first(4),
+                                    patient_id: fields.first(5),
+                                    care_contact: fields.first(6),
                                 },
                                 interval,
+                                times,
                             });
                         } else {
                             record.fields.on_end(walker);
@@ -841,7 +885,7 @@ fn attributes_separated(raw: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::information_set::{RecordPaths, RequestPaths};
 
@@ -860,6 +904,7 @@ mod tests {
             care_unit: &[],
             record_id: &[],
             source_system: &[],
+            care_contact: &[],
         },
         record: RecordPaths {
             record_id: &["id"],
@@ -867,9 +912,16 @@ mod tests {
             care_giver: &[],
             care_unit: &[],
             time: &["period", "start"],
+            patient_id: &["patientId", "id"],
+            care_contact: &[],
         },
         result: None,
     };
+
+    /// A contract with the usual fields, for the other modules' tests.
+    pub(in crate::information_set) fn descriptor() -> &'static InformationSetDescriptor {
+        &DESCRIPTOR
+    }
 
     fn visits(records: &str) -> Vec<Record> {
         let xml = format!(
@@ -881,9 +933,11 @@ mod tests {
             start: &[&["authorTime"], &["period", "start"], &["period", "end"]],
             start_rule: IntervalStart::Earliest,
             end: &[&["authorTime"], &["period", "start"], &["period", "end"]],
+            end_rule: IntervalEnd::Latest,
             open_without: &["period", "end"],
+            otherwise: &[],
         };
-        match parse_response(&DESCRIPTOR, Some(&earliest), xml.as_bytes()).unwrap() {
+        match parse_response(&DESCRIPTOR, Some(&earliest), &[], xml.as_bytes()).unwrap() {
             ProducerResponse::Records(records) => records,
             fault => panic!("{fault:?}"),
         }
@@ -926,7 +980,9 @@ mod tests {
             start: &[&["ordered"], &["started"], &["registered"]],
             start_rule: IntervalStart::FirstPresent,
             end: &[&["ended"]],
+            end_rule: IntervalEnd::Latest,
             open_without: &["ended"],
+            otherwise: &[],
         };
         let xml = |record: &str| {
             format!(
@@ -935,13 +991,17 @@ mod tests {
 </s:Body></s:Envelope>"
             )
         };
-        let read =
-            |record: &str| match parse_response(&DESCRIPTOR, Some(&chain), xml(record).as_bytes())
-                .unwrap()
-            {
-                ProducerResponse::Records(mut records) => records.remove(0).interval,
-                fault => panic!("{fault:?}"),
-            };
+        let read = |record: &str| match parse_response(
+            &DESCRIPTOR,
+            Some(&chain),
+            &[],
+            xml(record).as_bytes(),
+        )
+        .unwrap()
+        {
+            ProducerResponse::Records(mut records) => records.remove(0).interval,
+            fault => panic!("{fault:?}"),
+        };
         assert_eq!(
             read("<registered>20240101</registered><started>20240103</started><ordered>20240105</ordered>"),
             interval(Some("20240105"), None)
@@ -958,6 +1018,7 @@ mod tests {
         match parse_response(
             &DESCRIPTOR,
             None,
+            &[],
             xml("<ordered>20240105</ordered>").as_bytes(),
         )
         .unwrap()
@@ -965,6 +1026,130 @@ mod tests {
             ProducerResponse::Records(records) => assert_eq!(records[0].interval, None),
             fault => panic!("{fault:?}"),
         }
+    }
+
+    /// One `<visit>` record's response envelope.
+    fn one_visit(record: &str) -> String {
+        format!(
+            "<s:Envelope xmlns:s=\"{SOAP11_NAMESPACE}\"><s:Body>\
+<GetVisitsResponse xmlns=\"urn:example:GetVisitsResponder:1\"><visit>{record}</visit></GetVisitsResponse>\
+</s:Body></s:Envelope>"
+        )
+    }
+
+    fn first_record(
+        interval: Option<&RecordInterval>,
+        times: &'static [&'static [&'static str]],
+        record: &str,
+    ) -> Record {
+        match parse_response(&DESCRIPTOR, interval, times, one_visit(record).as_bytes()).unwrap() {
+            ProducerResponse::Records(mut records) => records.remove(0),
+            fault => panic!("{fault:?}"),
+        }
+    }
+
+    #[test]
+    fn earliest_and_latest_take_every_occurrence() {
+        // A laboratory answer: the span of all its analyses, whichever order they come in.
+        let analyses = RecordInterval {
+            start: &[&["analysis", "start"], &["analysis", "end"]],
+            start_rule: IntervalStart::Earliest,
+            end: &[&["analysis", "start"], &["analysis", "end"]],
+            end_rule: IntervalEnd::Latest,
+            open_without: &[],
+            otherwise: &[],
+        };
+        let record = first_record(
+            Some(&analyses),
+            &[],
+            "<analysis><start>20240105</start><end>20240106</end></analysis>\
+<analysis><start>20240101</start></analysis><analysis><end>20240210</end></analysis>",
+        );
+        assert_eq!(
+            record.interval,
+            interval(Some("20240101"), Some("20240210"))
+        );
+        // Without any point both sides are unbounded; an empty open_without never opens it.
+        let none = first_record(Some(&analyses), &[], "<other/>");
+        assert_eq!(none.interval, interval(None, None));
+    }
+
+    #[test]
+    fn a_record_without_interval_points_falls_back_to_its_otherwise_point() {
+        let analyses = RecordInterval {
+            start: &[&["analysis", "start"]],
+            start_rule: IntervalStart::Earliest,
+            end: &[&["analysis", "end"]],
+            end_rule: IntervalEnd::Latest,
+            open_without: &[],
+            otherwise: &["documentTime"],
+        };
+        let read = |record: &str| first_record(Some(&analyses), &[], record).interval;
+        assert_eq!(
+            read("<documentTime>20240301</documentTime>"),
+            interval(Some("20240301"), Some("20240301"))
+        );
+        // Any analysis time wins over the fallback, even one side only.
+        assert_eq!(
+            read(
+                "<documentTime>20240301</documentTime><analysis><start>20240101</start></analysis>"
+            ),
+            interval(Some("20240101"), None)
+        );
+        assert_eq!(read("<other/>"), interval(None, None));
+    }
+
+    #[test]
+    fn the_earliest_end_closes_an_interval() {
+        // An alert: valid until its period ends or it is made obsolete, whichever is first.
+        let alert = RecordInterval {
+            start: &[&["valid", "start"]],
+            start_rule: IntervalStart::FirstPresent,
+            end: &[&["obsolete"], &["valid", "end"]],
+            end_rule: IntervalEnd::Earliest,
+            open_without: &[],
+            otherwise: &[],
+        };
+        let read = |record: &str| first_record(Some(&alert), &[], record).interval;
+        assert_eq!(
+            read("<valid><start>20240101</start><end>20240701</end></valid><obsolete>20240401</obsolete>"),
+            interval(Some("20240101"), Some("20240401"))
+        );
+        assert_eq!(
+            read("<valid><start>20240101</start><end>20240301</end></valid><obsolete>20240401</obsolete>"),
+            interval(Some("20240101"), Some("20240301"))
+        );
+        assert_eq!(
+            read("<valid><start>20240101</start></valid>"),
+            interval(Some("20240101"), None)
+        );
+    }
+
+    #[test]
+    fn alternative_times_are_all_collected() {
+        static TIMES: &[&[&str]] = &[&["authorTime"], &["signed"], &["period", "start"]];
+        let record = first_record(
+            None,
+            TIMES,
+            "<patientId><id>191212121212</id></patientId><period><start>20240105</start></period>\
+<authorTime>20240101</authorTime><authorTime>20240102</authorTime>",
+        );
+        assert_eq!(record.times, ["20240101", "20240102", "20240105"]);
+        assert_eq!(record.header.time.as_deref(), Some("20240105"));
+        assert_eq!(record.header.patient_id.as_deref(), Some("191212121212"));
+        assert_eq!(record.interval, None);
+        // With an interval the times are not collected.
+        let chain = RecordInterval {
+            start: &[&["authorTime"]],
+            start_rule: IntervalStart::FirstPresent,
+            end: &[],
+            end_rule: IntervalEnd::Latest,
+            open_without: &[],
+            otherwise: &[],
+        };
+        let record = first_record(Some(&chain), TIMES, "<authorTime>20240101</authorTime>");
+        assert!(record.times.is_empty());
+        assert_eq!(record.interval, interval(Some("20240101"), None));
     }
 
     #[test]

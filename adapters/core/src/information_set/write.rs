@@ -335,6 +335,7 @@ mod tests {
             ],
             header: Default::default(),
             interval: None,
+            times: vec![],
         };
         let mut out = Vec::new();
         write_record(&mut out, body, &record);

@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 
 use vaxel_adapter::InformationSet;
 
-use super::{add_days, escape, record_id, RecordContext, SampleQuery, PERSONAL_ID_OID};
+use super::{add_days, escape, RecordContext, SampleQuery, PERSONAL_ID_OID};
 
 /// The national OID for ids that are local to a source system (TKB: the extension is
 /// then the system's HSA id, ':', the local id).
@@ -88,6 +88,7 @@ fn medication_history_request(query: &SampleQuery<'_>) -> String {
             escape(source)
         );
     }
+    super::write_care_contacts(&mut body, query);
     body
 }
 
@@ -246,7 +247,7 @@ fn medication_record(out: &mut String, r: &RecordContext<'_>) {
     let prescriber_id = format!("{unit}-L{}", index % PRESCRIBERS.len() + 1);
     let registrar = REGISTRARS[index % REGISTRARS.len()];
     // The care contact the ordination was made at (the sample care contact of the day).
-    let contact = escape(&record_id(&crate::CareContacts, source, index));
+    let contact = escape(&r.care_contact().unwrap_or_default());
     let _ = write!(
         out,
         "<{p}medicationMedicalRecordHeader>\

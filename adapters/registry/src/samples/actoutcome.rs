@@ -72,6 +72,7 @@ pub(crate) fn request_body(set: &dyn InformationSet, query: &SampleQuery<'_>) ->
             escape(source)
         );
     }
+    super::write_care_contacts(&mut body, query);
     body
 }
 
@@ -233,11 +234,6 @@ struct Header<'a> {
 fn at(r: &RecordContext<'_>, days: i64, hhmmss: &str) -> String {
     let time = r.time();
     format!("{}{hhmmss}", add_days(&time[..8], days))
-}
-
-/// Care contacts are named on every other record (the header's `careContactId` is 0..1).
-fn care_contact(r: &RecordContext<'_>) -> Option<String> {
-    (r.index % 2 == 0).then(|| format!("{}-vk-{}", r.source.source_system, r.index / 2 + 1))
 }
 
 /// One analysis of a laboratory order (`AnalysisType` with its `AnalysisOutcomeType`).
@@ -410,7 +406,7 @@ fn laboratory_order_outcome(out: &mut String, r: &RecordContext<'_>) {
             )),
             // A result the patient may read only after the physician has seen it.
             approved_for_patient: r.index % 4 != 3,
-            care_contact_id: care_contact(r),
+            care_contact_id: r.care_contact(),
         },
     );
     w.open("laboratoryOrderOutcomeBody");
@@ -570,7 +566,7 @@ fn referral_outcome(out: &mut String, r: &RecordContext<'_>) {
             },
             signed: Some((at(r, 0, "163000"), signer.clone(), "Maria Sandberg")),
             approved_for_patient: true,
-            care_contact_id: care_contact(r),
+            care_contact_id: r.care_contact(),
         },
     );
     w.open("referralOutcomeBody");
@@ -710,7 +706,7 @@ fn imaging_outcome(out: &mut String, r: &RecordContext<'_>) {
             signed: (case.type_of_result == "DEF")
                 .then(|| (at(r, 0, "110500"), radiologist.clone(), "Johan Åberg")),
             approved_for_patient: true,
-            care_contact_id: care_contact(r),
+            care_contact_id: r.care_contact(),
         },
     );
     w.open("imagingOutcomeBody");

@@ -64,6 +64,7 @@ pub(crate) fn request_body(set: &dyn InformationSet, query: &SampleQuery<'_>) ->
     if let Some(system) = query.source_system {
         let _ = write!(body, "<q:{source}>{}</q:{source}>", escape(system));
     }
+    super::write_care_contacts(&mut body, query);
     body
 }
 
@@ -109,8 +110,6 @@ struct Header<'a> {
     document: Option<(&'a str, &'a str)>,
     /// Whether the record has been signed (`legalAuthenticator`).
     signed: bool,
-    /// The care contact the information was documented at.
-    care_contact: bool,
 }
 
 /// Writes the header in schema order: `documentId`, source system, `documentTitle?`,
@@ -120,7 +119,6 @@ struct Header<'a> {
 /// source (the consent checks rely on them).
 fn header(out: &mut String, r: &RecordContext<'_>, h: &Header<'_>) {
     let (source, index, p) = (r.source, r.index, r.prefix);
-    let n = index + 1;
     let unit = escape(source.care_unit);
     let (org_suffix, org_name) = ORG_UNITS[index % ORG_UNITS.len()];
     let author = CLINICIANS[index % CLINICIANS.len()];
@@ -173,11 +171,11 @@ fn header(out: &mut String, r: &RecordContext<'_>, h: &Header<'_>) {
         );
     }
     let _ = write!(out, "<{p}approvedForPatient>true</{p}approvedForPatient>");
-    if h.care_contact {
+    if let Some(contact) = r.care_contact() {
         let _ = write!(
             out,
-            "<{p}careContactId>{}-VK-{n}</{p}careContactId>",
-            escape(source.source_system)
+            "<{p}careContactId>{}</{p}careContactId>",
+            escape(&contact)
         );
     }
     let _ = write!(out, "</{p}{element}>");
@@ -274,7 +272,6 @@ fn care_documentation_record(out: &mut String, r: &RecordContext<'_>) {
             source_system: "sourceSystemHSAid",
             document: Some((kind, &time)),
             signed: index % 4 != 1,
-            care_contact: true,
         },
     );
     let _ = write!(
@@ -337,7 +334,6 @@ fn diagnosis_record(out: &mut String, r: &RecordContext<'_>) {
             source_system: "sourceSystemHSAId",
             document: None,
             signed: index % 5 != 4,
-            care_contact: true,
         },
     );
     let secondary = index % 3 == 2;
@@ -394,7 +390,6 @@ fn alert_information_record(out: &mut String, r: &RecordContext<'_>) {
             source_system: "sourceSystemHSAId",
             document: None,
             signed: true,
-            care_contact: index % 2 == 0,
         },
     );
     let (code, display) = match kind {

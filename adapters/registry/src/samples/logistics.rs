@@ -70,6 +70,7 @@ fn care_contacts_request(query: &SampleQuery<'_>) -> String {
             escape(source)
         );
     }
+    super::write_care_contacts(&mut body, query);
     body
 }
 

@@ -5,9 +5,12 @@
 //! the domain's core namespace (RIV-TA schemas are `elementFormDefault="qualified"`).
 //! Two namespace layouts are produced (declarations on the envelope and inherited by the
 //! records, or declared on the elements themselves), because producers differ here and
-//! the merge must carry inherited declarations along. GetCareDocumentation responses
-//! follow the 2.1 schema exactly (element order, required fields) and validate against
-//! it; for the other sets the records carry the header fields the adapters read.
+//! the merge must carry inherited declarations along. The records of every information
+//! set whose official schema is in `shared/reference` (all eight NPÖ contracts) follow it
+//! exactly (element order, required fields, filled-in bodies) and validate against it;
+//! their requests carry every filter in the contract's own elements. Only
+//! GetLaboratoryOrderOutcome:4, whose schema we do not have, gets records with just the
+//! header fields its adapter reads (`generic_record`).
 
 use std::fmt::Write as _;
 
@@ -35,6 +38,11 @@ impl RecordContext<'_> {
     /// The record's id (distinct across sources and sets).
     pub fn id(&self) -> String {
         record_id(self.set, self.source, self.index)
+    }
+
+    /// The care contact the record's header names (`careContactId`), if any.
+    pub fn care_contact(&self) -> Option<String> {
+        record_care_contact(self.set, self.source, self.index)
     }
 
     /// The record's time, `yyyyMMddHHmmss`.
@@ -82,6 +90,25 @@ pub fn record_id(set: &dyn InformationSet, source: &SampleSource<'_>, index: usi
         set.descriptor().name,
         index + 1
     )
+}
+
+/// The care contact (`careContactId`) that record `index` of a source names in its
+/// header: one of the source's own care contacts (the ids of its GetCareContacts
+/// records), on every record of GetCareDocumentation, GetDiagnosis and
+/// GetMedicationHistory and on every other record of the rest; none in GetCareContacts
+/// (there the contact is the record itself) and GetLaboratoryOrderOutcome:4 (another
+/// header).
+pub fn record_care_contact(
+    set: &dyn InformationSet,
+    source: &SampleSource<'_>,
+    index: usize,
+) -> Option<String> {
+    let contact = || record_id(&crate::CareContacts, source, index);
+    match set.descriptor().name {
+        "care-contacts" | "laboratory-outcome-4" => None,
+        "care-documentation" | "diagnosis" | "medication-history" => Some(contact()),
+        _ => (index % 2 == 0).then(contact),
+    }
 }
 
 /// The time (`yyyyMMddHHmmss`) of record `index` of a source.
@@ -193,6 +220,19 @@ pub struct SampleQuery<'a> {
     pub period: Option<(&'a str, &'a str)>,
     pub care_units: &'a [&'a str],
     pub source_system: Option<&'a str>,
+    /// `careContactId`s: the records documented at these care contacts (GetCareContacts:
+    /// these care contacts).
+    pub care_contacts: &'a [&'a str],
+}
+
+/// The request's `careContactId`s, in the contract namespace: the last of the filters
+/// in every request type that has them (GetMedicationHistory's own parameters follow).
+pub(crate) fn write_care_contacts(body: &mut String, query: &SampleQuery<'_>) {
+    for contact in query.care_contacts {
+        body.push_str("<q:careContactId>");
+        body.push_str(&escape(contact));
+        body.push_str("</q:careContactId>");
+    }
 }
 
 /// A consumer's request (RIV-TA 2.1 with a `LogicalAddress` header). The request
