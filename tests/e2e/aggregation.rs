@@ -569,3 +569,72 @@ async fn a_requested_period_asks_every_source_of_interval_records() {
         "FAST's newest content is from 2023, but a contact that began then may still run: asked. {body}"
     );
 }
+
+/// A source that answers about another patient is broken: none of its answer reaches
+/// the consumer, and the ProcessingStatus says why; the other source's records do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_answering_about_another_patient_is_refused_whole() {
+    let producer = DemoProducer::start();
+    let journal = |who: &str| {
+        format!("/journal?care_giver=SE2321000016-{who}&care_unit=SE2321000016-{who}-UNIT")
+    };
+    let mut table = Table::new();
+    for ei in [UPDATE, FIND_CONTENT, GET_UPDATES] {
+        table = table
+            .route(ei, EI_ADDRESS, "RIVTABP21", "local://engagement-index")
+            .authorize(CONSUMER_ID, ei, EI_ADDRESS);
+    }
+    table = table
+        .route(CARE_DOC, NATIONAL, "RIVTABP21", "local://aggregating")
+        .authorize(CONSUMER_ID, CARE_DOC, NATIONAL)
+        .route_for_consumer(
+            CARE_DOC,
+            FAST,
+            &producer.url(&format!("{}&patient=201212121212", journal("FAST"))),
+        )
+        .route_for_consumer(CARE_DOC, SLOW, &producer.url(&journal("SLOW")));
+    let mut cfg = GatewayConfig::new(&table);
+    cfg.extra_sections = format!(
+        "[aggregation]\ndeadline_ms = {DEADLINE_MS}\n\n[engagement_index]\nowner = \"{EI_ADDRESS}\"\n"
+    );
+    let gw = Gateway::start(&cfg);
+    let r = post(
+        &consumer(),
+        &gw.url(),
+        care_documentation_update(PATIENT, &[FAST, SLOW]),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+
+    let r = post(
+        &consumer(),
+        &gw.url(),
+        rivta21_care_documentation(NATIONAL, PATIENT),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let body = r.text();
+    assert!(
+        !body.contains("201212121212"),
+        "another patient's records reached the consumer: {body}"
+    );
+    assert_eq!(
+        record_count(&body, CARE_DOC, "careDocumentation"),
+        2,
+        "only SLOW's two records: {body}"
+    );
+    let status = processing_status(&body);
+    let fast = status.iter().find(|s| s.0 == FAST).expect("FAST listed");
+    assert_eq!(fast.1, "NoDataSynchFailed", "{body}");
+    assert_eq!(fast.2.as_deref(), Some("VP009"));
+    assert!(
+        fast.3
+            .as_deref()
+            .is_some_and(|t| t.contains("do not name the queried patient")),
+        "{fast:?}"
+    );
+    let slow = status.iter().find(|s| s.0 == SLOW).expect("SLOW listed");
+    assert_eq!(slow.1, "DataFromSource", "{body}");
+}

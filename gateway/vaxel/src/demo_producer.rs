@@ -6,7 +6,7 @@
 //! | `/fault` | HTTP 500 with a producer SOAP fault (must pass through the gateway unchanged) |
 //! | `/slow?ms=N` | waits N ms (default 60000), then answers like `/echo` |
 //! | `/large?kb=N` | answers with a response of about N KiB (default 1024) |
-//! | `/journal?care_giver=G&care_unit=U&records=N&delay_ms=D&time_base=T` | a journal source system: for a request of a contract with an information-set adapter, answers with N (default 2) generated records for the requested patient, written by source system = the request's logical address, care giver G and care unit U, one day apart from the start of the requested period (or from `T`, `yyyyMMdd`, to play a producer that ignores the period), after D ms (default 0) |
+//! | `/journal?care_giver=G&care_unit=U&records=N&delay_ms=D&time_base=T&patient=P` | a journal source system: for a request of a contract with an information-set adapter, answers with N (default 2) generated records for the requested patient, written by source system = the request's logical address, care giver G and care unit U, one day apart from the start of the requested period (or from `T`, `yyyyMMdd`, to play a producer that ignores the period), after D ms (default 0); with `P`, the records are about patient P whoever was asked for (a broken source) |
 //! | anything else | `/echo`: a `<Contract>Response` in the request's contract namespace |
 //!
 //! Every answer carries `x-demo-*` headers describing what arrived (caller headers,
@@ -165,10 +165,11 @@ fn journal_answer(uri: &http::Uri, request: &[u8], logical_address: &str) -> Opt
         .and_then(|n| n.parse().ok())
         .unwrap_or(2usize)
         .min(1000);
+    let patient = query_text(uri, "patient").unwrap_or_else(|| query.patient_id.clone());
     Some(vaxel_adapters::samples::producer_response(
         set,
         &vaxel_adapters::samples::SampleSource {
-            patient_id: &query.patient_id,
+            patient_id: &patient,
             source_system: logical_address,
             care_giver: &care_giver,
             care_unit: &care_unit,

@@ -253,7 +253,7 @@ impl Aggregator {
 
         // Fan out, all at once, bounded by the deadline.
         let deadline = started + self.deadline;
-        let fan_out = FanOut::new(set, envelope, request, ctx, self.max_response);
+        let fan_out = FanOut::new(set, envelope, request, ctx, &query, self.max_response);
         let answers = futures_util::future::join_all(calls.into_iter().map(
             |(source, url, profile, timeout)| {
                 let fan_out = &fan_out;
@@ -364,10 +364,21 @@ fn before_period(newest: &str, start: &str) -> bool {
     }
 }
 
-/// Records that match the request's filters (period, care units, record ids).
+/// Records that match the request's filters (period, care units, care contacts, record
+/// ids, source system). Whether they are about the patient was checked per source
+/// ([`call_source`]).
 fn keep_requested(mut records: Vec<Record>, query: &QueryRequest) -> Vec<Record> {
     vaxel_adapter::retain_matching(query, &mut records);
     records
+}
+
+/// Is every record about the queried patient? A source that answers about anyone else
+/// is broken: nothing it sent is trusted, not only those records.
+fn all_about_patient(fan_out: &FanOut<'_>, records: &[Record]) -> bool {
+    let descriptor = fan_out.set.descriptor();
+    records
+        .iter()
+        .all(|r| vaxel_adapter::about_patient(descriptor, fan_out.query, &r.header))
 }
 
 fn failure(la: &str, agent: CausingAgent, code: &str, text: String) -> SourceOutcome {
@@ -392,6 +403,8 @@ struct FanOut<'c> {
     /// The consumer's content type and SOAPAction, passed to every source.
     copied: Vec<(HeaderName, HeaderValue)>,
     caller: &'c Caller<'c>,
+    /// The consumer's query: every source's records must be about its patient.
+    query: &'c QueryRequest,
     max_response: u64,
 }
 
@@ -401,6 +414,7 @@ impl<'c> FanOut<'c> {
         envelope: &Envelope,
         request: Bytes,
         caller: &'c Caller<'c>,
+        query: &'c QueryRequest,
         max_response: u64,
     ) -> FanOut<'c> {
         let mut copied = Vec::with_capacity(2);
@@ -415,6 +429,7 @@ impl<'c> FanOut<'c> {
             address: envelope.address.as_ref().map(|a| a.span.clone()),
             copied,
             caller,
+            query,
             max_response,
         }
     }
@@ -521,6 +536,29 @@ async fn call_source(
         );
     }
     match fan_out.set.parse_response(&body) {
+        Ok(ProducerResponse::Records(records))
+            if status == StatusCode::OK && !all_about_patient(fan_out, &records) =>
+        {
+            let descriptor = fan_out.set.descriptor();
+            let foreign = records
+                .iter()
+                .filter(|r| !vaxel_adapter::about_patient(descriptor, fan_out.query, &r.header))
+                .count();
+            // Counts only: no person ids, no content (no sekretess content in logs).
+            tracing::warn!(
+                source = la,
+                information_set = descriptor.name,
+                records = foreign,
+                "a source answered with records that are not about the queried patient; its whole answer is refused"
+            );
+            fail(
+                CausingAgent::ServiceProducer,
+                "VP009",
+                format!(
+                    "the source answered with {foreign} record(s) that do not name the queried patient; none of its answer is used"
+                ),
+            )
+        }
         Ok(ProducerResponse::Records(records)) if status == StatusCode::OK => SourceAnswer {
             outcome: SourceOutcome {
                 logical_address: la.to_string(),
