@@ -3,10 +3,11 @@
 //! once to find its records and their headers before merging.
 //!
 //! Inputs are the same generated producer answers the demo producer serves
-//! (`vaxel_adapters::samples::producer_response`), for GetCareDocumentation:2 (records
-//! that validate against the national schema) and GetDiagnosis:2, with 2 and 20 records
-//! and both namespace layouts. Throughput is reported in bytes so the figures compare
-//! across sizes.
+//! (`vaxel_adapters::samples::producer_response`, records that validate against the
+//! national schemas): GetCareDocumentation:2 and GetDiagnosis:2 with 2 and 20 records
+//! and both namespace layouts, and the other six NPÖ contracts with 20 records (each has
+//! its own period rule: intervals, several times). Throughput is reported in bytes so
+//! the figures compare across sizes.
 //!
 //! Run: `cargo bench -p vaxel-adapters --bench records`; results: benches/micro/RESULTS.md.
 use std::hint::black_box;
@@ -17,13 +18,25 @@ use vaxel_adapters::samples::{producer_response, NamespaceStyle, SampleSource};
 
 fn records(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_response");
-    for name in ["care-documentation", "diagnosis"] {
+    let all_layouts: &[(usize, NamespaceStyle, &str)] = &[
+        (2, NamespaceStyle::OnEnvelope, "2-envelope-ns"),
+        (20, NamespaceStyle::OnEnvelope, "20-envelope-ns"),
+        (20, NamespaceStyle::OnElements, "20-element-ns"),
+    ];
+    let twenty: &[(usize, NamespaceStyle, &str)] =
+        &[(20, NamespaceStyle::OnEnvelope, "20-envelope-ns")];
+    for (name, layouts) in [
+        ("care-documentation", all_layouts),
+        ("diagnosis", all_layouts),
+        ("alert-information", twenty),
+        ("care-contacts", twenty),
+        ("medication-history", twenty),
+        ("laboratory-outcome-3", twenty),
+        ("referral-outcome", twenty),
+        ("imaging-outcome", twenty),
+    ] {
         let set = vaxel_adapters::by_name(name).expect("adapter");
-        for (records, style, label) in [
-            (2, NamespaceStyle::OnEnvelope, "2-envelope-ns"),
-            (20, NamespaceStyle::OnEnvelope, "20-envelope-ns"),
-            (20, NamespaceStyle::OnElements, "20-element-ns"),
-        ] {
+        for &(records, style, label) in layouts {
             let body = producer_response(
                 set,
                 &SampleSource {

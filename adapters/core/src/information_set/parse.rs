@@ -138,13 +138,6 @@ impl<'i> Walker<'i> {
         inherited
     }
 
-    /// Local names of the open elements below `depth` (the element at `depth` excluded).
-    fn path_below(&self, depth: usize) -> impl Iterator<Item = &str> {
-        self.stack()[depth.min(self.depth)..]
-            .iter()
-            .map(|f| f.local.as_str())
-    }
-
     /// Reads until the next step; `None` at the end of a well-formed document.
     fn next(&mut self, pending_end: &mut Option<usize>) -> Result<Option<Step<'i>>, AdapterError> {
         if let Some(end) = pending_end.take() {
@@ -508,16 +501,19 @@ impl<'p> FieldCollector<'p> {
         if depth <= self.anchor_depth {
             return;
         }
-        let relative = depth - self.anchor_depth;
+        let below = &walker.stack()[self.anchor_depth..depth];
+        let Some((element, ancestors)) = below.split_last() else {
+            return;
+        };
         for (index, path) in self.paths.iter().enumerate() {
-            if !path.is_empty()
-                && path.len() == relative
-                && walker
-                    .path_below(self.anchor_depth)
-                    .zip(path.iter())
-                    .all(|(a, b)| a == *b)
-            {
-                self.open.push((depth, index, String::new()));
+            // The element's own name first: it rules out nearly every path at once.
+            if let Some((last, parents)) = path.split_last() {
+                if *last == element.local
+                    && parents.len() == ancestors.len()
+                    && parents.iter().zip(ancestors).all(|(p, f)| *p == f.local)
+                {
+                    self.open.push((depth, index, String::new()));
+                }
             }
         }
     }
