@@ -1,7 +1,7 @@
 //! Engagements and the general outbox (one transaction writes both: an acknowledged
 //! Update is durable together with its notifications).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -12,7 +12,7 @@ use vaxel_store::engagement::{
 use vaxel_store::outbox::{DestinationBacklog, NewOutboxItem, Outbox, OutboxItem};
 use vaxel_store::{Result, StoreError};
 
-use crate::{backend, write_transaction, Connections, SqliteStore};
+use crate::{backend, from_millis, millis, write_transaction, Connections, SqliteStore};
 
 /// Schema migrations, applied in order; `schema_version` records how many ran.
 /// Never edit a released step: add a new one.
@@ -66,16 +66,6 @@ const ENGAGEMENT_COLUMNS: &str = "registered_resident_id, service_domain, catego
 
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {
     crate::run_migrations(conn, "schema_version", "store", MIGRATIONS)
-}
-
-fn millis(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn from_millis(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 fn time_column(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<EiTime>> {

@@ -12,7 +12,8 @@
 //! Writes go through one connection per store (SQLite has one writer per file anyway);
 //! reads use a second one, which WAL lets run while a write is in progress.
 //!
-//! - [`SqliteStore`]: engagements, the general outbox, consents and blocks;
+//! - [`SqliteStore`]: engagements, the general outbox, consents and blocks, SDK messages
+//!   (outgoing with status, inbox);
 //! - [`SqliteAccessLogStore`]: the hash-chained access log, with connections of its own
 //!   so that access-log commits never wait on the other writer's mutex.
 #![forbid(unsafe_code)]
@@ -20,10 +21,11 @@
 mod access_log;
 mod consents;
 mod engagements;
+mod sdk;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 use vaxel_store::{Result, StoreError, Stores};
@@ -37,12 +39,14 @@ pub fn open(path: &Path) -> Result<Stores> {
     Ok(Stores {
         engagements: store.clone(),
         outbox: store.clone(),
-        consents: store,
+        consents: store.clone(),
         access_log,
+        sdk: store,
     })
 }
 
-/// Engagements, outbox, consents and blocks in one SQLite file. Cheap to clone.
+/// Engagements, outbox, consents and blocks, SDK messages in one SQLite file. Cheap to
+/// clone.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     inner: Arc<Connections>,
@@ -50,11 +54,12 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Open (or create) the database file, set WAL + `synchronous=FULL` and migrate the
-    /// engagement/outbox and consent schemas. The parent folder is created when missing.
+    /// engagement/outbox, consent and SDK schemas. The parent folder is created when missing.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let inner = Connections::open(path, "store", |writer| {
             engagements::migrate(writer)?;
-            consents::migrate(writer)
+            consents::migrate(writer)?;
+            sdk::migrate(writer)
         })?;
         Ok(SqliteStore {
             inner: Arc::new(inner),
@@ -209,6 +214,19 @@ fn run_migrations(
         tracing::info!(version, "{what} schema migrated");
     }
     Ok(())
+}
+
+/// A time as stored: UTC milliseconds since the epoch (INTEGER, so SQL compares and
+/// indexes it); before the epoch reads as the epoch.
+fn millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time stored by [`millis`].
+fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {

@@ -1,11 +1,14 @@
-//! vaxel's durable state behind four traits (DESIGN.md "Storage", specs/architecture.md):
+//! vaxel's durable state behind five traits (DESIGN.md "Storage", specs/architecture.md):
 //!
 //! - [`EngagementStore`]: the engagement index (Update, FindContent, GetUpdates);
-//! - [`Outbox`]: one general outbox of messages to deliver elsewhere, by queue
-//!   (engagement notifications today, SDK deliveries next), with the delivery loop
+//! - [`Outbox`]: one general outbox of messages to deliver elsewhere, by queue and in
+//!   order per destination (engagement notifications), with the delivery loop
 //!   ([`outbox::spawn_delivery`]);
 //! - [`ConsentStore`]: consents and blocks (spärr) under SVOD/PDL;
-//! - [`AccessLogStore`]: the append-only, hash-chained PDL access log.
+//! - [`AccessLogStore`]: the append-only, hash-chained PDL access log;
+//! - [`SdkStore`]: SDK messages between organisations' gateways: outgoing messages with
+//!   their per-message status (leased claims, receipts, dead letters) and the inbox of
+//!   received ones (duplicate detection by message id).
 //!
 //! The records they store are defined here too, so that every backend writes the same
 //! values. A backend crate implements the traits (SQLite: `vaxel-store-sqlite`, the
@@ -23,6 +26,7 @@ pub mod config;
 pub mod consent;
 pub mod engagement;
 pub mod outbox;
+pub mod sdk;
 
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
@@ -34,6 +38,10 @@ pub use config::{StoreBackend, StoreConfig};
 pub use consent::ConsentStore;
 pub use engagement::EngagementStore;
 pub use outbox::Outbox;
+pub use sdk::{
+    InboxEntry, InboxInsert, IncomingMessage, NewIncoming, NewOutgoing, OutgoingCounts,
+    OutgoingItem, OutgoingState, OutgoingStatus, SdkStore, SubmitOutcome,
+};
 
 /// A store failure. The text may contain database details: it is for the operator's
 /// log, never for a SOAP fault (services answer with a generic message).
@@ -58,4 +66,5 @@ pub struct Stores {
     pub outbox: Arc<dyn Outbox>,
     pub consents: Arc<dyn ConsentStore>,
     pub access_log: Arc<dyn AccessLogStore>,
+    pub sdk: Arc<dyn SdkStore>,
 }

@@ -1,8 +1,9 @@
 //! One general outbox: messages the gateway must deliver elsewhere, written durably
 //! (with the change that caused them, or on their own), delivered until they are
 //! acknowledged, with exponential backoff. Each concern has its own queue (the
-//! engagement index's notifications today, SDK deliveries next); within a queue, each
-//! destination gets its items in the order they were written.
+//! engagement index's notifications today); within a queue, each destination gets its
+//! items in the order they were written. SDK messages need concurrent delivery and a
+//! status per message instead, and have their own store ([`crate::sdk`]).
 //!
 //! Items are removed only after a successful delivery, so a crash or restart loses
 //! nothing (delivery is at least once; receivers de-duplicate).

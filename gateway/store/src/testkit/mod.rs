@@ -10,6 +10,7 @@ pub mod access_log;
 pub mod consents;
 pub mod engagements;
 pub mod outbox;
+pub mod sdk;
 
 use crate::Stores;
 
@@ -19,4 +20,5 @@ pub async fn run_all(stores: &Stores) {
     outbox::run_all(stores.outbox.as_ref()).await;
     consents::run_all(stores.consents.as_ref()).await;
     access_log::run_all(stores.access_log.as_ref()).await;
+    sdk::run_all(&stores.sdk).await;
 }
