@@ -107,7 +107,7 @@ pub fn record_care_contact(
     match set.descriptor().name {
         "care-contacts" | "laboratory-outcome-4" => None,
         "care-documentation" | "diagnosis" | "medication-history" => Some(contact()),
-        _ => (index % 2 == 0).then(contact),
+        _ => index.is_multiple_of(2).then(contact),
     }
 }
 
