@@ -54,6 +54,7 @@ async fn serve_demo_answers_the_readme_curl_call() {
     let mut started = None;
     for attempt in 0..3 {
         let (listen, admin, producer) = (free_port(), free_port(), free_port());
+        let (peer, peer_admin) = (free_port(), free_port());
         let mut cmd = Command::new(VAXEL);
         cmd.current_dir(root.path())
             .args(["serve", "--demo", "--demo-root"])
@@ -63,7 +64,11 @@ async fn serve_demo_answers_the_readme_curl_call() {
             .arg("--admin-listen")
             .arg(format!("127.0.0.1:{admin}"))
             .arg("--producer-listen")
-            .arg(format!("127.0.0.1:{producer}"));
+            .arg(format!("127.0.0.1:{producer}"))
+            .arg("--peer-listen")
+            .arg(format!("127.0.0.1:{peer}"))
+            .arg("--peer-admin-listen")
+            .arg(format!("127.0.0.1:{peer_admin}"));
         let mut proc = Proc::spawn(
             "vaxel serve --demo",
             &mut cmd,

@@ -31,4 +31,5 @@ mod limits;
 mod ops;
 mod routing;
 mod schemas;
+mod sdk;
 mod tls;

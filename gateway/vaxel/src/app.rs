@@ -95,15 +95,55 @@ pub fn run(
         tracing::error!(error = %e, "no routing table could be loaded: every call is answered with VP008 until a reload succeeds");
     }
 
-    let shared = Arc::new(Shared::new(
+    // SDK messaging (`[sdk] enabled`): the organisation's keys, the address book, and
+    // the message store; deliveries run on the control runtime.
+    let sdk = match &config.sdk {
+        Some(sdk_config) => {
+            let sdk = vaxel_sdk::Sdk::new(sdk_config.clone(), stores.sdk.clone()).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot start SDK messaging ([sdk] in {}): {e}",
+                    config.origin.display()
+                )
+            })?;
+            Some(Arc::new(sdk))
+        }
+        None => None,
+    };
+
+    let mut shared = Shared::new(
         config,
         routing.clone(),
         services,
         consent,
         access_log,
         Some(stores.access_log.clone()),
-    ));
+    );
+    shared.sdk = sdk;
+    let shared = Arc::new(shared);
     let (stop_tx, stop_rx) = watch::channel(false);
+
+    if let Some(sdk) = shared.sdk.clone() {
+        let _runtime = control.enter();
+        let cfg = &shared.config;
+        let (cert, key) = sdk.config.client_tls.clone().unwrap_or_else(|| {
+            (
+                cfg.producers.certificate.clone(),
+                cfg.producers.private_key.clone(),
+            )
+        });
+        let client = crate::sdk_client::mtls_client(&cert, &key, &cfg.producers.ca, None)?;
+        tracing::info!(
+            organisation = %sdk.config.organisation,
+            gateway_id = %sdk.config.gateway_id,
+            partners = sdk.book.current().len(),
+            "SDK messaging enabled"
+        );
+        vaxel_sdk::delivery::spawn(
+            sdk,
+            Arc::new(crate::sdk_client::GatewayTransport::new(client)),
+            stop_rx.clone(),
+        );
+    }
 
     // Engagement index notifications, delivered onward like any call.
     {
@@ -173,6 +213,11 @@ pub fn run(
                 _ = hup.recv() => {
                     tracing::info!("SIGHUP: reloading the routing table");
                     let _ = crate::ops::reload(&sig_shared).await;
+                    if let Some(sdk) = &sig_shared.sdk {
+                        if let Err(e) = sdk.book.reload() {
+                            tracing::error!(error = %e, "the SDK address book was not reloaded: the previous one stays in use");
+                        }
+                    }
                     if let Some(c) = sig_shared.consent.clone() {
                         vaxel_pdl::consent::reload_on_signal(c).await;
                     }

@@ -112,6 +112,14 @@ pub enum CertsError {
         /// The underlying rcgen error.
         cause: rcgen::Error,
     },
+    /// openssl could not build an SDK demo key or certificate.
+    #[error("cannot generate {path}: {reason}")]
+    Sdk {
+        /// The file being generated (or read).
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Another process kept the generation lock for too long.
     #[error(
         "another process is generating the demo PKI (lock file {path} held for more than {}s); \
@@ -479,20 +487,19 @@ pub fn ensure_demo_pki(dir: &Path) -> Result<DemoPki, CertsError> {
     let pki = DemoPki {
         dir: dir.to_path_buf(),
     };
-    if pki.missing_or_stale()?.is_none() {
+    if pki.missing_or_stale()?.is_none() && crate::sdk_pki::is_complete(&pki) {
         return Ok(pki);
     }
     create_dir(dir)?;
     let _lock = GenerationLock::acquire(dir)?;
     // Another process may have generated the files while we waited for the lock.
-    match pki.missing_or_stale()? {
-        None => Ok(pki),
-        Some(reason) => {
-            tracing::info!(dir = %dir.display(), %reason, "generating the demo PKI");
-            write_demo_pki(&pki)?;
-            Ok(pki)
-        }
+    if let Some(reason) = pki.missing_or_stale()? {
+        tracing::info!(dir = %dir.display(), %reason, "generating the demo PKI");
+        write_demo_pki(&pki)?;
     }
+    // The SDK organisations' certificates (sdk/), issued by the same CA.
+    crate::sdk_pki::ensure(&pki, false)?;
+    Ok(pki)
 }
 
 /// Generates a fresh demo PKI in `dir` (created if needed), replacing any files a
@@ -505,6 +512,7 @@ pub fn generate_demo_pki(dir: &Path) -> Result<DemoPki, CertsError> {
     let _lock = GenerationLock::acquire(dir)?;
     tracing::info!(dir = %dir.display(), "generating the demo PKI");
     write_demo_pki(&pki)?;
+    crate::sdk_pki::ensure(&pki, true)?;
     Ok(pki)
 }
 
@@ -586,7 +594,11 @@ fn write_demo_pki(pki: &DemoPki) -> Result<(), CertsError> {
 /// Writes `path` through a temporary file and a rename, so that no reader ever sees a
 /// half-written certificate or key. Private files are created with mode 0600 and
 /// never exist with wider permissions.
-fn write_atomically(path: &Path, contents: &[u8], private: bool) -> Result<(), CertsError> {
+pub(crate) fn write_atomically(
+    path: &Path,
+    contents: &[u8],
+    private: bool,
+) -> Result<(), CertsError> {
     let write_error = |cause| CertsError::Write {
         path: path.to_path_buf(),
         cause,

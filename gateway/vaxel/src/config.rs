@@ -13,6 +13,7 @@ use serde::Deserialize;
 use vaxel_engagement_index::config::{EngagementIndexConfig, RawEngagementIndexConfig};
 use vaxel_pdl::config::{AccessLogConfig, ConsentConfig, RawAccessLogConfig, RawConsentConfig};
 use vaxel_routing::config::{RawRoutingConfig, RoutingConfig};
+use vaxel_sdk::config::{RawSdkConfig, SdkConfig};
 use vaxel_store::config::{RawStoreConfig, StoreConfig};
 
 pub use vaxel_model::config::{ConfigError, Section};
@@ -44,6 +45,8 @@ struct RawConfig {
     consent: RawConsentConfig,
     #[serde(default)]
     access_log: RawAccessLogConfig,
+    #[serde(default)]
+    sdk: RawSdkConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +124,8 @@ pub struct Config {
     pub engagement_index: EngagementIndexConfig,
     pub consent: ConsentConfig,
     pub access_log: AccessLogConfig,
+    /// SDK messaging (`[sdk] enabled`); `None` when off.
+    pub sdk: Option<SdkConfig>,
 }
 
 /// Aggregated journal queries (specs/aggregation.md).
@@ -333,6 +338,16 @@ impl Config {
             .validate(&root.nested("engagement_index"))?;
         let consent = raw.consent.validate(&root.nested("consent"))?;
         let access_log = raw.access_log.validate(&root.nested("access_log"))?;
+        let sdk = raw
+            .sdk
+            .validate(&root.nested("sdk"), &producers.certificate, |path| {
+                // The gateway's identity towards partner gateways: that of the client
+                // certificate deliveries are made with.
+                crate::tls::load_certs(path)
+                    .ok()
+                    .and_then(|c| c.first().cloned())
+                    .and_then(|c| crate::tls::caller_id_from_certificate(&c).ok())
+            })?;
 
         Ok(Config {
             origin: path.to_path_buf(),
@@ -347,6 +362,7 @@ impl Config {
             engagement_index,
             consent,
             access_log,
+            sdk,
         })
     }
 }

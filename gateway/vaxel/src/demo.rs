@@ -17,6 +17,9 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub producer_listen: SocketAddr,
+    /// The municipality's SDK gateway (second process): service and admin addresses.
+    pub peer_listen: SocketAddr,
+    pub peer_admin_listen: SocketAddr,
 }
 
 impl Default for DemoOptions {
@@ -26,6 +29,8 @@ impl Default for DemoOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             producer_listen: SocketAddr::from(([127, 0, 0, 1], 20443)),
+            peer_listen: SocketAddr::from(([127, 0, 0, 1], 9443)),
+            peer_admin_listen: SocketAddr::from(([127, 0, 0, 1], 9080)),
         }
     }
 }
@@ -45,6 +50,7 @@ pub fn prepare(opts: &DemoOptions) -> anyhow::Result<Config> {
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", table.display()))?;
     }
     let certs = absolute(&certs_dir)?;
+    let book = write_sdk_demo(opts, &data, &certs)?;
     let text = format!(
         r#"# Written by `vaxel serve --demo`. Copy and edit it to run vaxel with your own
 # certificates and routing table: `vaxel serve --config this-file.toml`.
@@ -78,11 +84,30 @@ path = "vaxel.db"
 [identity]
 trusted_header_addresses = []
 original_consumer_allowed = ["SE0000000000-DEMOCONSUMER"]
+
+# SDK messaging: this gateway is the region's access point (specs/sdk.md). The
+# municipality's gateway runs beside it (vaxel-data/municipality/municipality.toml).
+[sdk]
+enabled = true
+organisation = "{region_participant}"
+certificate = "{certs}/sdk/region-org.pem"
+private_key = "{certs}/sdk/region-org.key"
+organisation_ca = "{certs}/ca.pem"
+client_certificate = "{certs}/sdk/region-gateway.pem"
+client_private_key = "{certs}/sdk/region-gateway.key"
+address_book = "{book}"
+dead_letter_after_s = 86400
+[[sdk.systems]]
+id = "{region_system}"
+organisations = ["{region_participant}"]
 "#,
         listen = opts.listen,
         admin = opts.admin_listen,
         certs = certs.display(),
         producer_port = opts.producer_listen.port(),
+        region_participant = crate::sdk_pki::REGION.participant,
+        region_system = crate::sdk_pki::REGION.system_id,
+        book = book.display(),
     );
     let cfg_path = data.join("demo.toml");
     std::fs::write(&cfg_path, &text)
@@ -155,6 +180,114 @@ xmlns:u=\"{ns}\" xmlns:e=\"urn:riv:itintegration:engagementindex:1\"><soap:Heade
         address = xml_escape(index_address),
     )
     .into_bytes()
+}
+
+/// The demo's SDK side: the address book both gateways share, and the configuration of
+/// the municipality's gateway (`vaxel-data/municipality/municipality.toml`). Returns the
+/// address book's path.
+fn write_sdk_demo(opts: &DemoOptions, data: &Path, certs: &Path) -> anyhow::Result<PathBuf> {
+    use crate::sdk_pki::{MUNICIPALITY, REGION};
+    let book = data.join("sdk-address-book.toml");
+    let entry = |o: &crate::sdk_pki::SdkOrg, port: u16| {
+        format!(
+            "[[participant]]\nid = \"{}\"\nname = \"{}\"\nendpoint = \"https://localhost:{port}/sdk/v1/deliveries\"\ngateway_id = \"{}\"\ncertificate = \"{}/sdk/{}-org.pem\"\nfunctional_addresses = [\"{}\"]\n\n",
+            o.participant,
+            o.name,
+            o.gateway_id,
+            certs.display(),
+            o.stem,
+            o.functional_address
+        )
+    };
+    let text = format!(
+        "# SDK address book of the demo (specs/sdk.md §4): every organisation, its receiving\n\
+         # gateway, that gateway's identity and the organisation certificate.\n\n{}{}",
+        entry(&REGION, opts.listen.port()),
+        entry(&MUNICIPALITY, opts.peer_listen.port())
+    );
+    std::fs::write(&book, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", book.display()))?;
+    let dir = data.join("municipality");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let text = format!(
+        r#"# Written by `vaxel serve --demo`: the municipality's gateway of the SDK demo, run
+# beside the region's. Every key is described in specs/configuration.md.
+instance_id = "vaxel-demo-kommun"
+
+[service]
+listen = "{listen}"
+threads = 1
+[service.tls]
+certificate = "{certs}/sdk/municipality-gateway.pem"
+private_key = "{certs}/sdk/municipality-gateway.key"
+client_ca = "{certs}/ca.pem"
+
+[admin]
+listen = "{admin}"
+
+[producers]
+certificate = "{certs}/sdk/municipality-gateway.pem"
+private_key = "{certs}/sdk/municipality-gateway.key"
+ca = "{certs}/ca.pem"
+
+[routing]
+source = "../demo-routing-table.toml"
+last_known_good = "demo-routing-table.last-known-good"
+vars = {{ DEMO_PRODUCER = "https://localhost:1" }}
+
+[store]
+path = "vaxel.db"
+
+[sdk]
+enabled = true
+organisation = "{participant}"
+certificate = "{certs}/sdk/municipality-org.pem"
+private_key = "{certs}/sdk/municipality-org.key"
+organisation_ca = "{certs}/ca.pem"
+address_book = "{book}"
+[[sdk.systems]]
+id = "{system}"
+organisations = ["{participant}"]
+"#,
+        listen = opts.peer_listen,
+        admin = opts.peer_admin_listen,
+        certs = certs.display(),
+        participant = MUNICIPALITY.participant,
+        system = MUNICIPALITY.system_id,
+        book = book.display(),
+    );
+    let path = dir.join("municipality.toml");
+    std::fs::write(&path, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    absolute(&book)
+}
+
+/// The demo's second gateway process; stopped when dropped.
+#[derive(Debug)]
+pub struct Peer(pub std::process::Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Closing its standard input stops it (`--exit-on-stdin-eof`); wait briefly.
+        drop(self.0.stdin.take());
+        for _ in 0..50 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The municipality gateway's configuration file written by [`prepare`].
+pub fn municipality_config(opts: &DemoOptions) -> PathBuf {
+    opts.root
+        .join("vaxel-data")
+        .join("municipality")
+        .join("municipality.toml")
 }
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {

@@ -49,6 +49,19 @@ enum Command {
         /// Demo: demo producer address.
         #[arg(long, requires = "demo", default_value = "127.0.0.1:20443")]
         producer_listen: SocketAddr,
+        /// Demo: the municipality's SDK gateway (a second process) service address.
+        #[arg(long, requires = "demo", default_value = "127.0.0.1:9443")]
+        peer_listen: SocketAddr,
+        /// Demo: the municipality gateway's admin address.
+        #[arg(long, requires = "demo", default_value = "127.0.0.1:9080")]
+        peer_admin_listen: SocketAddr,
+        /// Demo: run only the region's gateway (no municipality process).
+        #[arg(long, requires = "demo")]
+        no_peer: bool,
+        /// Stop when standard input closes (the demo's second gateway ends with the
+        /// first).
+        #[arg(long, hide = true)]
+        exit_on_stdin_eof: bool,
     },
     /// Validate a configuration file and its routing table, then exit.
     CheckConfig {
@@ -103,6 +116,14 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         action: ConsentAction,
+    },
+    /// SDK messaging as an organisation's system: send, follow, fetch and acknowledge
+    /// messages through a gateway's SDK API (specs/sdk.md §7). Prints JSON.
+    Sdk {
+        #[command(flatten)]
+        target: vaxel::sdk_client::SdkTarget,
+        #[command(subcommand)]
+        action: vaxel::sdk_client::SdkAction,
     },
     /// Run the demo producer alone (used by the load harness).
     DemoProducer {
@@ -277,7 +298,7 @@ fn main() -> ExitCode {
     // Subcommands that print JSON on stdout for scripts log to stderr.
     if matches!(
         cli.command,
-        Command::Consent { .. } | Command::AccessLog { .. }
+        Command::Consent { .. } | Command::AccessLog { .. } | Command::Sdk { .. }
     ) {
         logs.with_writer(std::io::stderr).init();
     } else {
@@ -394,15 +415,49 @@ fn run_other(command: Command) -> anyhow::Result<()> {
             listen,
             admin_listen,
             producer_listen,
+            peer_listen,
+            peer_admin_listen,
+            no_peer,
+            exit_on_stdin_eof,
         } => {
+            if exit_on_stdin_eof {
+                std::thread::spawn(|| {
+                    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                    tracing::info!(
+                        "standard input closed: the demo's first gateway ended; stopping"
+                    );
+                    std::process::exit(0);
+                });
+            }
             if demo {
                 let opts = DemoOptions {
                     root: demo_root,
                     listen,
                     admin_listen,
                     producer_listen,
+                    peer_listen,
+                    peer_admin_listen,
                 };
                 let cfg = demo::prepare(&opts)?;
+                // The municipality's gateway, a second process of this binary; it ends
+                // when this one does (its standard input closes).
+                let _peer = if no_peer {
+                    None
+                } else {
+                    let peer_cfg = demo::municipality_config(&opts);
+                    let child = std::process::Command::new(std::env::current_exe()?)
+                        .arg("serve")
+                        .arg("--config")
+                        .arg(&peer_cfg)
+                        .arg("--exit-on-stdin-eof")
+                        .stdin(std::process::Stdio::piped())
+                        .spawn()
+                        .map_err(|e| {
+                            anyhow::anyhow!("cannot start the municipality's gateway: {e}")
+                        })?;
+                    tracing::info!(config = %peer_cfg.display(), service = %peer_listen, admin = %peer_admin_listen, "the municipality's SDK gateway started (second process)");
+                    Some(demo::Peer(child))
+                };
                 let certs = cfg
                     .producers
                     .ca
@@ -462,6 +517,11 @@ fn run_other(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Consent { config, action } => consent_command(&config, action),
+        Command::Sdk { target, action } => {
+            let out = runtime()?.block_on(vaxel::sdk_client::run(&target, action))?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
         Command::DemoProducer {
             listen,
             cert,

@@ -81,6 +81,9 @@ async fn admin(
             ),
         });
     }
+    if req.uri().path().starts_with("/sdk/") {
+        return Ok(sdk_admin(&req, &shared));
+    }
     let resp = match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json_response(StatusCode::OK, json!({"status": "live"})),
         (&Method::GET, "/ready") => {
@@ -100,6 +103,9 @@ async fn admin(
             for service in shared.services.iter() {
                 body[service.status_key()] = service.status().await;
             }
+            if let Some(sdk) = &shared.sdk {
+                body["sdk"] = crate::sdk_http::status(sdk).await;
+            }
             json_response(StatusCode::OK, body)
         }
         (&Method::POST, "/admin/reload") => reload(&shared).await,
@@ -113,6 +119,37 @@ async fn admin(
         ),
     };
     Ok(resp)
+}
+
+/// The SDK address book: `GET /sdk/address-book` lists it, `POST
+/// /sdk/address-book/reload` reads the file again (the previous book stays on error).
+fn sdk_admin(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    let Some(sdk) = &shared.sdk else {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": "SDK messaging is not enabled: set [sdk] enabled = true"}),
+        );
+    };
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/sdk/address-book") => {
+            let book = sdk.book.current();
+            json_response(
+                StatusCode::OK,
+                json!({"source": book.source.display().to_string(), "participants": book.view()}),
+            )
+        }
+        (&Method::POST, "/sdk/address-book/reload") => match sdk.book.reload() {
+            Ok(n) => json_response(StatusCode::OK, json!({"reloaded": true, "participants": n})),
+            Err(e) => json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"reloaded": false, "error": e, "participants": sdk.book.current().len()}),
+            ),
+        },
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": "not found: GET /sdk/address-book; POST /sdk/address-book/reload"}),
+        ),
+    }
 }
 
 /// Reload the routing table from its source (also on SIGHUP). The running table stays in

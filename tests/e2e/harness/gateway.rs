@@ -26,6 +26,11 @@ pub struct GatewayConfig {
     pub service_extra: String,
     /// Extra top-level tables appended to the file (e.g. `[aggregation]`).
     pub extra_sections: String,
+    /// Fixed (service, admin) ports, e.g. for a gateway that others address by URL and
+    /// that must come back on the same ports after a restart; `None`: free ports.
+    pub ports: Option<(u16, u16)>,
+    /// The service port's certificate and key instead of the demo `gateway.pem`.
+    pub service_cert: Option<(PathBuf, PathBuf)>,
 }
 
 impl GatewayConfig {
@@ -40,6 +45,8 @@ impl GatewayConfig {
             expect_ready: true,
             service_extra: String::new(),
             extra_sections: String::new(),
+            ports: None,
+            service_cert: None,
         }
     }
 
@@ -92,8 +99,20 @@ original_consumer_allowed = {allowed}
             instance = self.instance_id,
             threads = self.threads,
             service_extra = self.service_extra,
-            gw_cert = pki.cert("gateway").display().to_string(),
-            gw_key = pki.key("gateway").display().to_string(),
+            gw_cert = self
+                .service_cert
+                .as_ref()
+                .map(|(c, _)| c.clone())
+                .unwrap_or_else(|| pki.cert("gateway"))
+                .display()
+                .to_string(),
+            gw_key = self
+                .service_cert
+                .as_ref()
+                .map(|(_, k)| k.clone())
+                .unwrap_or_else(|| pki.key("gateway"))
+                .display()
+                .to_string(),
             ca = pki.ca().display().to_string(),
             cl_cert = pki.cert("gateway-client").display().to_string(),
             cl_key = pki.key("gateway-client").display().to_string(),
@@ -138,7 +157,7 @@ impl Gateway {
         }
         let mut last_logs = String::new();
         for attempt in 0..3 {
-            let (port, admin_port) = (free_port(), free_port());
+            let (port, admin_port) = cfg.ports.unwrap_or_else(|| (free_port(), free_port()));
             if port == admin_port {
                 continue;
             }
@@ -177,6 +196,10 @@ impl Gateway {
             let _ = proc.child.wait();
             if !last_logs.contains("cannot listen") {
                 break;
+            }
+            if cfg.ports.is_some() {
+                // Fixed ports: the previous process may still hold them for a moment.
+                std::thread::sleep(Duration::from_millis(500));
             }
         }
         panic!("the gateway did not become ready within 10 s; its log:\n{last_logs}");

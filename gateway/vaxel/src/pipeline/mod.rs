@@ -66,6 +66,8 @@ pub struct Shared {
     pub access_log_store: Option<Arc<dyn AccessLogStore>>,
     /// `instance_id` as a header value, built once (every onward call carries it).
     pub instance_header: HeaderValue,
+    /// SDK messaging (`[sdk] enabled`); `None` when off.
+    pub sdk: Option<Arc<vaxel_sdk::Sdk>>,
 }
 
 impl Shared {
@@ -92,6 +94,7 @@ impl Shared {
             access_log,
             access_log_store,
             instance_header,
+            sdk: None,
         }
     }
 }
@@ -156,6 +159,11 @@ pub async fn handle(
         .unwrap_or_else(new_correlation_id);
     let http1 = req.version() < http::Version::HTTP_2;
     let (parts, body) = req.into_parts();
+    // SDK messaging has its own REST paths on the same mutual-TLS port (specs/sdk.md §7).
+    if parts.uri.path().starts_with(crate::sdk_http::PREFIX) {
+        let resp = crate::sdk_http::handle(&parts, body, &conn, &shared).await;
+        return Ok(resp.map(Either::Left));
+    }
     let mut unread = Some(body);
     let result = phases(&parts, &conn, &shared, &core, &correlation, &mut unread).await;
     match result {
