@@ -47,6 +47,9 @@ for target in "${targets[@]}"; do
         # Slots of a fixed response cut at 0x1E: declarations, names and characters.
         # A few hundred bytes hold every such problem.
         xml_agree) dict=fuzz/dict/xml_syntax.dict max_len=2048 ;;
+        # SDK messages, XHE envelopes, receipts and delivery envelopes: the reference
+        # messages are 2-20 KB; structure, not size, is what the readers must survive.
+        sdk_message) dict=fuzz/dict/sdk.dict max_len=32768 ;;
         # Routing tables and configurations: TOML/JSON text. A few KiB hold every shape
         # of entry; longer tables mostly repeat entries and cost exec rate.
         *) dict=fuzz/dict/toml.dict max_len=16384 ;;

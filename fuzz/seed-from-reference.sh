@@ -40,3 +40,17 @@ if [ -d "$ref/riv-ta/npo-requests" ]; then
     done < <(find "$ref/riv-ta/npo-requests" -type f -name 'Get*.xml' -print0)
 fi
 echo "copied $count NPÖ requests into $records (as generated-*)"
+
+# sdk_message reads SDK messages, XHE envelopes, receipts and delivery envelopes: every
+# XML file of the reference sdk folder.
+sdk="$root/fuzz/corpus/sdk_message"
+mkdir -p "$sdk"
+count=0
+if [ -d "$ref/sdk" ]; then
+    while IFS= read -r -d '' file; do
+        rel="${file#"$ref"/sdk/}"
+        cp "$file" "$sdk/generated-${rel//\//_}"
+        count=$((count + 1))
+    done < <(find "$ref/sdk" -type f -name '*.xml' -print0)
+fi
+echo "copied $count SDK reference files into $sdk (as generated-*)"

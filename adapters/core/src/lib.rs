@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod envelope;
-mod xml_syntax;
+pub mod xml_syntax;
 
 pub use envelope::{
     sniff, AddressHeader, Envelope, RivProfile, SniffError, SniffLimits, SniffOutcome,

@@ -7,6 +7,9 @@
 //! first Body child: it applies the rules to everything before, to nothing after.
 //! `tests/xml_agreement.rs` and the `xml_agree` fuzz target hold the two to this.
 //!
+//! Public so that every other reader of untrusted XML in vaxel (the SDK message reader in
+//! `vaxel-sdk-message`) applies the same rules rather than a weaker copy.
+//!
 //! Productions are from XML 1.0 (Fifth Edition) and Namespaces in XML 1.0 (Third Edition).
 //!
 //! 1. **Byte order mark** (§4.3.3, Appendix F.1): one UTF-8 BOM (`EF BB BF`) may open the
@@ -41,17 +44,17 @@
 use std::borrow::Cow;
 
 /// The UTF-8 byte order mark.
-pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Longest excerpt of input quoted in an error message: errors end up in logs and SOAP
 /// faults, and a hostile name may be as long as the whole message.
-pub(crate) const MAX_QUOTED: usize = 120;
+pub const MAX_QUOTED: usize = 120;
 
 /// A declaration, name or character problem, worded the same for both readers: what is
 /// wrong and what to do. The caller adds where (a byte offset; see [`Self::offset`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum XmlSyntaxError {
+pub enum XmlSyntaxError {
     #[error("text outside the root element: only white space, comments and processing instructions may stand before and after it, and a byte order mark only once at the very start (is this an XML message?)")]
     TextOutsideRoot { at: usize },
     #[error("byte 0x{byte:02X} outside the root element is not UTF-8 (a UTF-16 byte order mark?): send the message in UTF-8")]
@@ -104,7 +107,7 @@ pub(crate) enum XmlSyntaxError {
 
 impl XmlSyntaxError {
     /// Where the problem is, relative to the start of the bytes that were checked.
-    pub(crate) fn offset(&self) -> usize {
+    pub fn offset(&self) -> usize {
         match self {
             Self::Characters { at, .. }
             | Self::CdataEndInText { at }
@@ -117,7 +120,7 @@ impl XmlSyntaxError {
 
 /// Where characters were refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Place {
+pub enum Place {
     Text,
     Cdata,
     Comment,
@@ -138,7 +141,7 @@ impl std::fmt::Display for Place {
 /// Why a name is not a QName (or an NCName where no `:` is allowed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum NameProblem {
+pub enum NameProblem {
     #[error("a name, its prefix and its local part may not be empty")]
     Empty,
     #[error("the name is not valid UTF-8")]
@@ -158,7 +161,7 @@ pub(crate) enum NameProblem {
 /// Why characters are refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum CharProblem {
+pub enum CharProblem {
     #[error("not valid UTF-8: send the message in UTF-8")]
     NotUtf8,
     #[error("{0} is not an XML character (XML 1.0 §2.2): remove it (a character reference to it is not allowed either)")]
@@ -177,7 +180,7 @@ pub(crate) enum CharProblem {
 
 /// A character as quoted in a message: its code point, and itself when printable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Described(pub char);
+pub struct Described(pub char);
 
 impl std::fmt::Display for Described {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -191,7 +194,7 @@ impl std::fmt::Display for Described {
 }
 
 /// A printable, bounded excerpt of input for error messages.
-pub(crate) fn quote(bytes: &[u8]) -> String {
+pub fn quote(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     if text.chars().count() <= MAX_QUOTED {
         return text.into_owned();
@@ -203,7 +206,7 @@ pub(crate) fn quote(bytes: &[u8]) -> String {
 
 /// XML 1.0 §2.3 [3] `S`: the white space bytes.
 #[inline]
-pub(crate) const fn is_white_space(b: u8) -> bool {
+pub const fn is_white_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
@@ -212,7 +215,7 @@ pub(crate) const fn is_white_space(b: u8) -> bool {
 /// Length of the byte order mark `input` starts with: 3 for UTF-8, else 0. Whatever else
 /// stands there is text before the root element ([`check_outside_root`]).
 #[inline]
-pub(crate) fn byte_order_mark_len(input: &[u8]) -> usize {
+pub fn byte_order_mark_len(input: &[u8]) -> usize {
     if input.starts_with(UTF8_BOM) {
         UTF8_BOM.len()
     } else {
@@ -223,7 +226,7 @@ pub(crate) fn byte_order_mark_len(input: &[u8]) -> usize {
 /// Text before or after the root element: only white space ([27] `Misc`). The answer
 /// depends on no byte after the first one that is not white space, so a reader fed a
 /// growing prefix may refuse as soon as that byte arrives.
-pub(crate) fn check_outside_root(text: &[u8]) -> Result<(), XmlSyntaxError> {
+pub fn check_outside_root(text: &[u8]) -> Result<(), XmlSyntaxError> {
     match text.iter().position(|b| !is_white_space(*b)) {
         None => Ok(()),
         // 0xFE and 0xFF are never UTF-8: most likely the byte order mark of UTF-16.
@@ -236,7 +239,7 @@ pub(crate) fn check_outside_root(text: &[u8]) -> Result<(), XmlSyntaxError> {
 
 /// How both readers word a markup error quick-xml found (a tag, comment, CDATA section
 /// or processing instruction that is not closed or not what it starts as).
-pub(crate) fn markup_error_reason(kind: quick_xml::errors::SyntaxError) -> String {
+pub fn markup_error_reason(kind: quick_xml::errors::SyntaxError) -> String {
     use quick_xml::errors::SyntaxError;
     match kind {
         SyntaxError::InvalidBangMarkup | SyntaxError::UnclosedComment | SyntaxError::UnclosedCData => {
@@ -254,7 +257,7 @@ pub(crate) fn markup_error_reason(kind: quick_xml::errors::SyntaxError) -> Strin
 /// Checks an XML declaration, given what stands between `<?` and `?>` (starting with
 /// `xml`). Where it stands (only at the very start) is the caller's check, worded
 /// [`XmlSyntaxError::DeclarationNotAtStart`].
-pub(crate) fn check_declaration(content: &[u8]) -> Result<(), XmlSyntaxError> {
+pub fn check_declaration(content: &[u8]) -> Result<(), XmlSyntaxError> {
     // One comparison instead of the walk, on the sniffer's hot path (the walk was
     // 4 % of a routing decision's instructions).
     if USUAL_DECLARATIONS.contains(&content) {
@@ -347,7 +350,7 @@ fn skip_space(bytes: &[u8]) -> &[u8] {
 }
 
 /// The encoding names read as UTF-8 (module doc, rule 2): `UTF-8` and `UTF8`, in any case.
-pub(crate) fn is_utf8_encoding_name(name: &[u8]) -> bool {
+pub fn is_utf8_encoding_name(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(b"UTF-8") || name.eq_ignore_ascii_case(b"UTF8")
 }
 
@@ -356,18 +359,18 @@ pub(crate) fn is_utf8_encoding_name(name: &[u8]) -> bool {
 /// [4] `NameStartChar` for an ASCII byte, without `:` (Namespaces: `:` separates prefix
 /// and local name).
 #[inline]
-pub(crate) const fn is_ascii_name_start(b: u8) -> bool {
+pub const fn is_ascii_name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
 }
 
 /// [4a] `NameChar` for an ASCII byte, without `:`.
 #[inline]
-pub(crate) const fn is_ascii_name_char(b: u8) -> bool {
+pub const fn is_ascii_name_char(b: u8) -> bool {
     is_ascii_name_start(b) || b.is_ascii_digit() || b == b'-' || b == b'.'
 }
 
 /// [4] `NameStartChar` without `:`.
-pub(crate) fn is_name_start_char(c: char) -> bool {
+pub fn is_name_start_char(c: char) -> bool {
     matches!(c,
         'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
         | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
@@ -377,14 +380,14 @@ pub(crate) fn is_name_start_char(c: char) -> bool {
 }
 
 /// [4a] `NameChar` without `:`.
-pub(crate) fn is_name_char(c: char) -> bool {
+pub fn is_name_char(c: char) -> bool {
     is_name_start_char(c)
         || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
 /// Namespaces in XML [4] `NCName`: a [5] `Name` without `:`.
 #[inline]
-pub(crate) fn check_ncname(name: &[u8]) -> Result<(), NameProblem> {
+pub fn check_ncname(name: &[u8]) -> Result<(), NameProblem> {
     // Names are almost always ASCII: one pass over the bytes.
     if let [first, rest @ ..] = name {
         if is_ascii_name_start(*first) && rest.iter().all(|b| is_ascii_name_char(*b)) {
@@ -414,7 +417,7 @@ fn check_ncname_chars(name: &[u8]) -> Result<(), NameProblem> {
 
 /// Namespaces in XML [7] `QName`: `NCName` or `NCName ':' NCName`.
 #[inline]
-pub(crate) fn check_qname(name: &[u8]) -> Result<(), NameProblem> {
+pub fn check_qname(name: &[u8]) -> Result<(), NameProblem> {
     match memchr::memchr(b':', name) {
         None => check_ncname(name),
         Some(colon) => {
@@ -425,7 +428,7 @@ pub(crate) fn check_qname(name: &[u8]) -> Result<(), NameProblem> {
 }
 
 /// An element name (a QName), worded for both readers.
-pub(crate) fn check_element_name(name: &[u8]) -> Result<(), XmlSyntaxError> {
+pub fn check_element_name(name: &[u8]) -> Result<(), XmlSyntaxError> {
     check_qname(name).map_err(|problem| XmlSyntaxError::ElementName {
         name: quote(name),
         problem,
@@ -433,7 +436,7 @@ pub(crate) fn check_element_name(name: &[u8]) -> Result<(), XmlSyntaxError> {
 }
 
 /// An attribute name (a QName) of the element `element`, worded for both readers.
-pub(crate) fn check_attribute_name(element: &[u8], name: &[u8]) -> Result<(), XmlSyntaxError> {
+pub fn check_attribute_name(element: &[u8], name: &[u8]) -> Result<(), XmlSyntaxError> {
     check_qname(name).map_err(|problem| XmlSyntaxError::AttributeName {
         element: quote(element),
         name: quote(name),
@@ -449,7 +452,7 @@ const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
 /// Whether every byte is an ASCII `Char`: `0x20..=0x7F`, tab, LF or CR. Eight bytes at a
 /// time; the common case for attribute values and text.
 #[inline]
-pub(crate) fn is_ascii_char_data(bytes: &[u8]) -> bool {
+pub fn is_ascii_char_data(bytes: &[u8]) -> bool {
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0; 8];
@@ -474,13 +477,13 @@ const fn is_ascii_char(b: u8) -> bool {
 
 /// [2] `Char` for one character.
 #[inline]
-pub(crate) fn is_xml_char(c: char) -> bool {
+pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// The first character of `text` that is not a [2] `Char`, with its byte offset.
 #[inline]
-pub(crate) fn first_non_char(text: &str) -> Option<(usize, char)> {
+pub fn first_non_char(text: &str) -> Option<(usize, char)> {
     let bytes = text.as_bytes();
     if is_ascii_char_data(bytes) {
         return None;
@@ -499,7 +502,7 @@ pub(crate) fn first_non_char(text: &str) -> Option<(usize, char)> {
 /// Character data as written between markup: UTF-8, only `Char`s and no `]]>` (XML 1.0
 /// §2.4 [14] `CharData`). References are left as written; see [`expand_references`].
 #[inline]
-pub(crate) fn check_char_data(raw: &[u8]) -> Result<&str, XmlSyntaxError> {
+pub fn check_char_data(raw: &[u8]) -> Result<&str, XmlSyntaxError> {
     let text = utf8(raw, Place::Text)?;
     check_chars(text, Place::Text)?;
     if let Some(at) = find_cdata_end(raw) {
@@ -531,7 +534,7 @@ fn find_cdata_end(raw: &[u8]) -> Option<usize> {
 /// `Char` (WFC: Legal Character). Only the predefined entities are known (§4.6): there
 /// is no DTD.
 #[inline]
-pub(crate) fn expand_references(text: &str, place: Place) -> Result<Cow<'_, str>, XmlSyntaxError> {
+pub fn expand_references(text: &str, place: Place) -> Result<Cow<'_, str>, XmlSyntaxError> {
     expand(text).map_err(|(at, problem)| XmlSyntaxError::Characters { place, at, problem })
 }
 
@@ -601,7 +604,7 @@ fn char_reference(number: &str) -> Result<char, CharProblem> {
 
 /// An attribute value as written between its quotes ([10] `AttValue`): no `<`, UTF-8,
 /// only `Char`s, references known; the value with references expanded.
-pub(crate) fn attribute_value<'v>(
+pub fn attribute_value<'v>(
     element: &[u8],
     name: &[u8],
     raw: &'v [u8],
@@ -616,7 +619,7 @@ pub(crate) fn attribute_value<'v>(
 /// [`attribute_value`] without the words: for the sniffer's start tag scan, which only
 /// needs to know whether the value is valid.
 #[inline]
-pub(crate) fn attribute_value_problem(raw: &[u8]) -> Result<Cow<'_, str>, CharProblem> {
+pub fn attribute_value_problem(raw: &[u8]) -> Result<Cow<'_, str>, CharProblem> {
     if memchr::memchr(b'<', raw).is_some() {
         return Err(CharProblem::LessThan);
     }
@@ -628,14 +631,14 @@ pub(crate) fn attribute_value_problem(raw: &[u8]) -> Result<Cow<'_, str>, CharPr
 }
 
 /// A CDATA section's content: UTF-8 and only `Char`s ([20] `CData`).
-pub(crate) fn check_cdata(content: &[u8]) -> Result<&str, XmlSyntaxError> {
+pub fn check_cdata(content: &[u8]) -> Result<&str, XmlSyntaxError> {
     let text = utf8(content, Place::Cdata)?;
     check_chars(text, Place::Cdata)?;
     Ok(text)
 }
 
 /// A comment's content, between `<!--` and `-->` ([15] `Comment`).
-pub(crate) fn check_comment(content: &[u8]) -> Result<(), XmlSyntaxError> {
+pub fn check_comment(content: &[u8]) -> Result<(), XmlSyntaxError> {
     let text = utf8(content, Place::Comment)?;
     if text.ends_with('-') || memchr::memmem::find(content, b"--").is_some() {
         return Err(XmlSyntaxError::Comment);
@@ -645,7 +648,7 @@ pub(crate) fn check_comment(content: &[u8]) -> Result<(), XmlSyntaxError> {
 
 /// A processing instruction, given what stands between `<?` and `?>` ([16] `PI`): the
 /// target (up to the first white space) an NCName other than `xml`, the rest `Char`s.
-pub(crate) fn check_processing_instruction(content: &[u8]) -> Result<(), XmlSyntaxError> {
+pub fn check_processing_instruction(content: &[u8]) -> Result<(), XmlSyntaxError> {
     let target_len = content
         .iter()
         .position(|b| is_white_space(*b))

@@ -303,9 +303,15 @@ impl Receipt {
                     let t = t
                         .unescape()
                         .map_err(|e| ReceiptError::Malformed(format!("bad text: {e}")))?;
-                    text.push_str(&t);
+                    push_text(&mut text, &t, position)?;
                 }
-                Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c.into_inner())),
+                Event::CData(c) => {
+                    let raw = c.into_inner();
+                    let t = std::str::from_utf8(&raw).map_err(|_| {
+                        ReceiptError::Malformed(format!("near byte {position}: CDATA is not UTF-8"))
+                    })?;
+                    push_text(&mut text, t, position)?;
+                }
                 Event::End(_) => {
                     fields.take(&path, text.trim());
                     text.clear();
@@ -317,6 +323,24 @@ impl Receipt {
         }
         fields.finish()
     }
+}
+
+/// Append character data: only characters XML 1.0 allows (a conforming parser refuses
+/// the others, also as character references), line ends normalised to LF as XML
+/// readers do.
+fn push_text(text: &mut String, t: &str, position: u64) -> Result<(), ReceiptError> {
+    if let Some(c) = t.chars().find(|&c| !(xml_char(c) || c == '\r')) {
+        return Err(ReceiptError::Malformed(format!(
+            "near byte {position}: character U+{:04X} is not allowed in XML",
+            c as u32
+        )));
+    }
+    if t.contains('\r') {
+        text.push_str(&t.replace("\r\n", "\n").replace('\r', "\n"));
+    } else {
+        text.push_str(t);
+    }
+    Ok(())
 }
 
 /// Characters XML 1.0 can carry in text (CR excluded: readers turn it into LF).

@@ -10,8 +10,10 @@
 //! BOM included), so the XHE parser can hand out the payload's exact byte range, which
 //! the signature and decryption steps need.
 //!
-//! What is refused here, whatever the caller: DTDs (no entity expansion, ever), a
-//! declared encoding other than UTF-8, unbound prefixes, mismatched or missing end tags,
+//! What is refused here, whatever the caller: everything the shared XML rules of
+//! `vaxel_adapter::xml_syntax` refuse (the declaration, names, characters, references,
+//! comments and processing instructions, exactly as the RIV-TA readers check them),
+//! DTDs (no entity expansion, ever), unbound prefixes, mismatched or missing end tags,
 //! more than one root element, text outside the root, and nesting deeper than
 //! [`MAX_DEPTH`] (so that no recursive walk over the tree can exhaust the stack).
 
@@ -20,6 +22,7 @@ use std::borrow::Cow;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
+use vaxel_adapter::xml_syntax::{self, Place};
 
 /// Nesting limit. The deepest legitimate SDK message path is 7 elements below the root
 /// of the message, an XHE envelope with an encrypted payload adds about 10 more.
@@ -169,6 +172,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, XmlError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
 
+    let mut first_event = true;
     loop {
         let before = base + usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let (resolved, event) = match reader.read_resolved_event() {
@@ -187,8 +191,14 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, XmlError> {
             line: lines.line_at(before),
             path: path_of(stack),
         };
+        let was_first = std::mem::replace(&mut first_event, false);
+        let syntax = |e: xml_syntax::XmlSyntaxError,
+                      lines: &mut LineCounter<'_>,
+                      stack: &[Element]| { fail(e.to_string(), lines, stack) };
         match event {
             Event::Start(tag) => {
+                xml_syntax::check_element_name(tag.name().as_ref())
+                    .map_err(|e| syntax(e, &mut lines, &stack))?;
                 if root.is_some() {
                     return Err(fail(
                         "a second root element; an XML document has exactly one".into(),
@@ -216,6 +226,14 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, XmlError> {
                             &stack,
                         )
                     })?;
+                    xml_syntax::check_attribute_name(tag.name().as_ref(), attr.key.as_ref())
+                        .map_err(|e| syntax(e, &mut lines, &stack))?;
+                    let value = xml_syntax::attribute_value(
+                        tag.name().as_ref(),
+                        attr.key.as_ref(),
+                        &attr.value,
+                    )
+                    .map_err(|e| syntax(e, &mut lines, &stack))?;
                     if let Some(binding) = attr.key.as_namespace_binding() {
                         let prefix = match binding {
                             quick_xml::name::PrefixDeclaration::Default => String::new(),
@@ -223,14 +241,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, XmlError> {
                                 String::from_utf8_lossy(p).into_owned()
                             }
                         };
-                        let uri = attr.unescape_value().map_err(|e| {
-                            fail(
-                                format!("bad namespace declaration: {e}"),
-                                &mut lines,
-                                &stack,
-                            )
-                        })?;
-                        ns_decls.push((prefix, uri.into_owned()));
+                        ns_decls.push((prefix, value.into_owned()));
                         continue;
                     }
                     let (ans, alocal) = reader.resolve_attribute(attr.key);
@@ -253,13 +264,6 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, XmlError> {
                     };
                     let alocal = utf8(alocal.as_ref(), "attribute name")
                         .map_err(|m| fail(m, &mut lines, &stack))?;
-                    attr.unescape_value().map_err(|e| {
-                        fail(
-                            format!("bad value of attribute '{alocal}': {e}"),
-                            &mut lines,
-                            &stack,
-                        )
-                    })?;
                     attrs.push(Attr {
                         ns: ans,
                         local: alocal,
@@ -291,31 +295,23 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, XmlError> {
                 }
             }
             Event::Text(text) => {
-                let raw = std::str::from_utf8(&text)
-                    .map_err(|_| fail("character data is not UTF-8".into(), &mut lines, &stack))?;
+                if stack.is_empty() {
+                    xml_syntax::check_outside_root(&text)
+                        .map_err(|e| syntax(e, &mut lines, &stack))?;
+                    continue;
+                }
+                let raw = xml_syntax::check_char_data(&text)
+                    .map_err(|e| syntax(e, &mut lines, &stack))?;
                 let raw = normalize_eol(raw);
-                let value = quick_xml::escape::unescape(&raw).map_err(|e| {
-                    fail(
-                        format!("bad character or entity reference: {e}"),
-                        &mut lines,
-                        &stack,
-                    )
-                })?;
-                match stack.last_mut() {
-                    Some(current) => current.text.push_str(&value),
-                    None if is_xml_whitespace(&value) => {}
-                    None => {
-                        return Err(fail(
-                            "text outside the root element".into(),
-                            &mut lines,
-                            &stack,
-                        ))
-                    }
+                let value = xml_syntax::expand_references(&raw, Place::Text)
+                    .map_err(|e| syntax(e, &mut lines, &stack))?;
+                if let Some(current) = stack.last_mut() {
+                    current.text.push_str(&value);
                 }
             }
             Event::CData(cdata) => {
-                let raw = std::str::from_utf8(&cdata)
-                    .map_err(|_| fail("CDATA is not UTF-8".into(), &mut lines, &stack))?;
+                let raw =
+                    xml_syntax::check_cdata(&cdata).map_err(|e| syntax(e, &mut lines, &stack))?;
                 let value = normalize_eol(raw);
                 match stack.last_mut() {
                     Some(current) => current.text.push_str(&value),
@@ -329,16 +325,14 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, XmlError> {
                 }
             }
             Event::Decl(decl) => {
-                if let Some(Ok(encoding)) = decl.encoding() {
-                    let enc = String::from_utf8_lossy(&encoding).to_ascii_lowercase();
-                    if enc != "utf-8" && enc != "utf8" {
-                        return Err(fail(
-                            format!("declared encoding '{enc}' is not supported; send UTF-8"),
-                            &mut lines,
-                            &stack,
-                        ));
-                    }
+                if !was_first {
+                    return Err(syntax(
+                        xml_syntax::XmlSyntaxError::DeclarationNotAtStart,
+                        &mut lines,
+                        &stack,
+                    ));
                 }
+                xml_syntax::check_declaration(&decl).map_err(|e| syntax(e, &mut lines, &stack))?;
             }
             Event::DocType(_) => {
                 return Err(fail(
@@ -348,7 +342,14 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, XmlError> {
                     &stack,
                 ))
             }
-            Event::Empty(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Comment(c) => {
+                xml_syntax::check_comment(&c).map_err(|e| syntax(e, &mut lines, &stack))?;
+            }
+            Event::PI(pi) => {
+                xml_syntax::check_processing_instruction(&pi)
+                    .map_err(|e| syntax(e, &mut lines, &stack))?;
+            }
+            Event::Empty(_) => {}
             Event::Eof => break,
         }
     }
