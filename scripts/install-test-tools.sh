@@ -7,6 +7,9 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v xmllint >/dev/null || need+=(libxml2-utils)
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
+# Build dependency: the openssl crate (SDK organisation certificates) links libssl.
+command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev)
 # zeep: an independent Python SOAP client, the consumer's view of aggregated queries.
 if ! python3 -c "import zeep" 2>/dev/null; then
   echo "installing: zeep (PyPI)"
@@ -14,7 +17,7 @@ if ! python3 -c "import zeep" 2>/dev/null; then
     || echo "zeep could not be installed: the zeep interop test will skip" >&2
 fi
 if [ ${#need[@]} -eq 0 ]; then
-  echo "test tools present: openssl curl xmllint xmlsec1 zeep"
+  echo "test tools present: openssl curl xmllint xmlsec1 zeep pkg-config libssl-dev"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then

@@ -87,12 +87,13 @@ async fn serve_demo_answers_the_readme_curl_call() {
             std::thread::sleep(Duration::from_millis(25));
         }
         if up {
-            started = Some((proc, listen));
+            started = Some((proc, listen, peer, peer_admin));
             break;
         }
         eprintln!("demo attempt {attempt} did not come up:\n{}", proc.logs());
     }
-    let (demo, listen) = started.expect("`vaxel serve --demo` did not become ready");
+    let (demo, listen, peer, peer_admin) =
+        started.expect("`vaxel serve --demo` did not become ready");
 
     let certs = root.path().join("certs-example").join("out");
     for f in [
@@ -230,5 +231,110 @@ async fn serve_demo_answers_the_readme_curl_call() {
             );
         }
     }
+
+    // The README's SDK walk-through: the region's system sends the SIP invitation to
+    // the municipality's gateway (the second process the demo started), which fetches
+    // it with its PDF and answers; both end delivered with accepted receipts.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while admin_get_status(peer_admin, "/ready") != Some(200) || !tcp_accepts(peer) {
+        assert!(
+            Instant::now() < deadline,
+            "the municipality's gateway did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sdk = |org: &str, port: u16, args: &[&str]| -> serde_json::Value {
+        let out = Command::new(VAXEL)
+            .current_dir(root.path())
+            .args(["sdk", "--as", org, "--gateway"])
+            .arg(format!("https://localhost:{port}"))
+            .args(args)
+            .output()
+            .expect("vaxel sdk");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "vaxel sdk --as {org} {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+    };
+    let until_delivered = |org: &str, port: u16, id: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = sdk(org, port, &["status", id]);
+            if v["state"] == "delivered" {
+                assert_eq!(v["receipt"]["accepted"], true, "{v}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline && v["state"] != "failed" && v["state"] != "rejected",
+                "{v}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let sent = sdk("region", listen, &["send", "--sip-invitation"]);
+    let id = sent["messageId"].as_str().expect("messageId").to_string();
+    until_delivered("region", listen, &id);
+    let inbox = sdk("municipality", peer, &["inbox"]);
+    assert!(inbox.to_string().contains(&id), "{inbox}");
+    let saved = root.path().join("sip");
+    let fetched = sdk(
+        "municipality",
+        peer,
+        &[
+            "fetch",
+            &id,
+            "--ack",
+            "--save-attachments",
+            &saved.display().to_string(),
+        ],
+    );
+    assert_eq!(fetched["acknowledged"], true, "{fetched}");
+    let pdf = std::fs::read(saved.join("kallelse-sip.pdf")).expect("the PDF is saved");
+    assert!(
+        pdf.starts_with(b"%PDF-1.4") && pdf.ends_with(b"%%EOF\n"),
+        "a PDF"
+    );
+    let answer = sdk(
+        "municipality",
+        peer,
+        &[
+            "send",
+            "--reply-to",
+            &id,
+            "--label",
+            "Svar: SIP-möte",
+            "--text",
+            "Vi kommer.",
+        ],
+    );
+    let answer_id = answer["messageId"].as_str().expect("messageId").to_string();
+    until_delivered("municipality", peer, &answer_id);
+    let reply = sdk("region", listen, &["fetch", &answer_id]);
+    assert_eq!(reply["refToMessageId"], id.as_str(), "{reply}");
+    assert_eq!(
+        reply["conversationId"], fetched["conversationId"],
+        "{reply}"
+    );
+    let receipt = sdk("municipality", peer, &["receipt", &answer_id]);
+    assert!(
+        receipt["receipt"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ACCEPTED"),
+        "{receipt}"
+    );
+
     drop(demo);
+    // The municipality's gateway ends with the demo.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tcp_accepts(peer) {
+        assert!(
+            Instant::now() < deadline,
+            "the demo's second gateway outlived it"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -992,6 +992,54 @@ async fn a_receiver_killed_during_a_burst_of_1000_loses_and_duplicates_nothing()
     assert_eq!(s["sdk"]["inbox"]["pending"], N as u64, "{s}");
 }
 
+/// The sending gateway killed with -9 right after accepting 300 messages (its partner
+/// down, so they are queued or in flight): after a restart on the same store every one is
+/// delivered, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_messages_survive_a_kill_9_of_the_sending_gateway() {
+    const N: usize = 300;
+    let (rp, mp) = (ports(), ports());
+    let book = address_book(&[Entry::at(REGION, rp.0), Entry::at(MUNICIPALITY, mp.0)]);
+    // Short lease: messages that were in flight at the kill are claimed again soon.
+    let extra = "attempt_timeout_ms = 1000\nlease_ms = 2000";
+    let region = start(REGION, rp, &book, extra);
+    let region_sys = system(&REGION);
+    let mut ids = HashSet::new();
+    for i in 0..N {
+        let m = message(&REGION, &MUNICIPALITY, &format!("Före krasch {i}"), "x");
+        let (code, v) = submit(&region_sys, &region, m.to_document()).await;
+        assert_eq!(code, 202, "{v}");
+        ids.insert(m.header.message_id);
+    }
+    region.proc.signal("KILL");
+    let dir = region.into_dir();
+    let municipality = start(MUNICIPALITY, mp, &book, "");
+    let cfg = sdk_config(REGION, rp, &dir.path().join("address-book.toml"), extra);
+    let region = Gateway::start_in(&cfg, dir);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = region.status().await;
+        if s["sdk"]["outgoing"]["delivered"].as_u64().unwrap_or(0) as usize >= N {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{s}\n{}", region.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, inbox) = get_json(
+        &system(&MUNICIPALITY),
+        &api(&municipality, "inbox?limit=1000"),
+    )
+    .await;
+    let got: Vec<String> = inbox["messages"]
+        .as_array()
+        .expect("inbox")
+        .iter()
+        .map(|e| e["messageId"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(got.len(), N, "each once");
+    assert_eq!(got.into_iter().collect::<HashSet<_>>(), ids);
+}
+
 /// A placeholder for `mem::replace` while a gateway is restarted.
 fn dummy_gateway() -> Gateway {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -276,3 +276,100 @@ impl SdkConfig {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn validate(text: &str, dir: &Path) -> Result<Option<SdkConfig>, ConfigError> {
+        let raw: RawSdkConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: dir.join("vaxel.toml"),
+            message: e.to_string(),
+        })?;
+        let file = dir.join("vaxel.toml");
+        raw.validate(
+            &Section::root(&file).nested("sdk"),
+            &dir.join("client.pem"),
+            |_| Some("SE0000000000-GW".to_string()),
+        )
+    }
+
+    fn files(dir: &Path) {
+        for f in ["org.pem", "org.key", "book.toml"] {
+            std::fs::write(dir.join(f), "x").unwrap();
+        }
+    }
+
+    const GOOD: &str = r#"
+enabled = true
+organisation = "0203:habo.se"
+certificate = "org.pem"
+private_key = "org.key"
+address_book = "book.toml"
+[[systems]]
+id = "SE0000000000-SYS"
+organisations = ["iso6523-actorid-upis::0203:habo.se"]
+"#;
+
+    #[test]
+    fn off_unless_enabled() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(validate("", dir.path()).unwrap().is_none());
+        assert!(validate("enabled = false", dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_good_section_gets_its_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        files(dir.path());
+        let c = validate(GOOD, dir.path()).unwrap().unwrap();
+        assert_eq!(
+            c.organisation.to_string(),
+            "iso6523-actorid-upis::0203:habo.se"
+        );
+        assert_eq!(c.gateway_id, "SE0000000000-GW");
+        assert_eq!(c.federation, DEFAULT_FEDERATION);
+        assert_eq!(c.delivery.dead_letter_after, Duration::from_secs(86_400));
+        assert!(c.system_may_act_for("SE0000000000-SYS", &c.organisation));
+        assert!(!c.system_may_act_for("SE0000000000-OTHER", &c.organisation));
+        assert_eq!(c.certificate, dir.path().join("org.pem"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        files(dir.path());
+        let e = validate("enabled = true", dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sdk.organisation"), "{e}");
+        let e = validate(&GOOD.replace("book.toml", "missing.toml"), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sdk.address_book") && e.contains("does not exist"),
+            "{e}"
+        );
+        let e = validate(&format!("{GOOD}\nlease_ms = 1000\n"), dir.path());
+        // `lease_ms` after `[[systems]]` belongs to the system table: unknown key there.
+        assert!(e.is_err());
+        let text = GOOD.replace(
+            "enabled = true",
+            "enabled = true\nlease_ms = 1000\nattempt_timeout_ms = 2000",
+        );
+        let e = validate(&text, dir.path()).unwrap_err().to_string();
+        assert!(e.contains("sdk.lease_ms"), "{e}");
+        let e = validate(
+            &GOOD.replace("enabled = true", "enabled = true\nsurprise = 1"),
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("surprise"), "{e}");
+        let e = validate(&GOOD.replace("\"0203:habo.se\"", "\"a b\""), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sdk.organisation"), "{e}");
+    }
+}

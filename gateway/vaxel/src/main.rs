@@ -504,6 +504,22 @@ fn run_other(command: Command) -> anyhow::Result<()> {
                     .collect(),
             );
             let report = table.check_source()?;
+            if let Some(sdk) = &cfg.sdk {
+                // The organisation's key pair and the address book, as `serve` loads them.
+                let book =
+                    vaxel_sdk::AddressBook::load(&sdk.address_book, sdk.organisation_ca.as_deref())
+                        .map_err(|e| anyhow::anyhow!(e))?;
+                let cert = std::fs::read(&sdk.certificate)?;
+                let key = std::fs::read(&sdk.private_key)?;
+                vaxel_sdk::xmlsec::OrgCredentials::from_pem(&cert, &key)
+                    .map_err(|e| anyhow::anyhow!("sdk.certificate / sdk.private_key: {e}"))?;
+                println!(
+                    "{}: SDK organisation {}, address book with {} participants",
+                    config.display(),
+                    sdk.organisation,
+                    book.len()
+                );
+            }
             println!("{}: OK ({report})", config.display());
             Ok(())
         }
