@@ -330,6 +330,8 @@ async fn sip_invitation_and_answer_travel_both_ways_with_receipts() {
     .with_reply_to(&got)
     .with_sender_functional_address(MUNICIPALITY.functional_address);
     answer.add_text_document("svar", "Svar", "Vi kommer, två deltagare från hemtjänsten.");
+    let minutes = vaxel::sdk_client::simple_pdf(&["Deltagare från kommunen", "Hemtjänsten Demo"]);
+    answer.add_file("svar", "deltagare.pdf", "application/pdf", &minutes);
     let answer_id = answer.header.message_id.clone();
     let (code, v) = submit(&kommun_sys, &p.municipality, answer.to_document()).await;
     assert_eq!(code, 202, "{v}");
@@ -353,6 +355,7 @@ async fn sip_invitation_and_answer_travel_both_ways_with_receipts() {
     assert_eq!(code, 200);
     let reply = Message::parse(&reply).expect("reply parses");
     assert_eq!(reply.header.ref_to_message_id.as_deref(), Some(id.as_str()));
+    assert_eq!(reply.documents[0].files[0].decode().expect("pdf"), minutes);
     assert_eq!(
         reply.header.conversation_id,
         invitation.header.conversation_id
@@ -380,6 +383,28 @@ async fn sip_invitation_and_answer_travel_both_ways_with_receipts() {
             );
         }
         assert!(logs.contains(&id), "the {name} gateway logs message ids");
+    }
+
+    // At rest, both stores hold the messages encrypted: no content in any file of
+    // either gateway's folder (database, WAL).
+    for (name, gw) in [("region", &p.region), ("municipality", &p.municipality)] {
+        for entry in std::fs::read_dir(gw.dir.path())
+            .expect("gateway folder")
+            .flatten()
+        {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") || !path.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("read");
+            for secret in ["Tolvan".as_bytes(), b"19121212-1212", b"JVBERi0xLjQ"] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret),
+                    "{name}: {} holds content in the clear",
+                    path.display()
+                );
+            }
+        }
     }
 
     // /status and the address book on the admin port.
@@ -603,6 +628,18 @@ async fn bad_submissions_are_refused_with_a_clear_error() {
     // Not XML at all.
     let (code, v) = submit(&region_sys, &p.region, b"hello".to_vec()).await;
     assert_eq!(code, 400, "{v}");
+    // JSON around the XML is accepted as well; JSON without `message` is not.
+    let m = message(&REGION, &MUNICIPALITY, "Som JSON", "x");
+    let body = serde_json::json!({"message": String::from_utf8(m.to_document()).expect("UTF-8")});
+    let (code, v) = submit(&region_sys, &p.region, body.to_string().into_bytes()).await;
+    assert_eq!(code, 202, "{v}");
+    final_status(&region_sys, &p.region, &m.header.message_id, PATIENCE).await;
+    let (code, v) = submit(&region_sys, &p.region, br#"{"msg": "<x/>"}"#.to_vec()).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["message"].as_str().unwrap_or("").contains("\"message\""),
+        "{v}"
+    );
     // Over 30 MiB.
     let mut big = message(&REGION, &MUNICIPALITY, "Stor", "x");
     big.add_file(
@@ -688,7 +725,10 @@ async fn bad_submissions_are_refused_with_a_clear_error() {
     assert_eq!(n, 1, "delivered once: {inbox}");
     // Nothing was queued for the refused ones.
     let s = p.region.status().await;
-    assert_eq!(s["sdk"]["outgoing"]["delivered"], 1, "{s}");
+    assert_eq!(
+        s["sdk"]["outgoing"]["delivered"], 2,
+        "the JSON one and the twice-sent one: {s}"
+    );
 }
 
 /// The receiving gateway answers a rejecting receipt, shown in the sender's status, for
