@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use vaxel_sdk_message::message::{Message, MAX_MESSAGE_BYTES};
 use vaxel_sdk_message::receipt::{Receipt, ReceiptCode};
 use vaxel_sdk_message::validate::{self, RejectionKind};
@@ -203,6 +203,10 @@ pub struct Sdk {
     pub store: Arc<dyn SdkStore>,
     /// Notified when a message was queued (the delivery loop looks at once).
     pub wake: Arc<Notify>,
+    /// CPU-heavy steps in progress at once: one per core. More would not go faster, and
+    /// each extra thread of the blocking pool keeps its own allocator heap (a burst
+    /// without this bound grew a gateway to 800 MiB).
+    cpu_slots: Arc<Semaphore>,
 }
 
 impl Sdk {
@@ -230,7 +234,23 @@ impl Sdk {
             me: Arc::new(me),
             store,
             wake: Arc::new(Notify::new()),
+            cpu_slots: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
         })
+    }
+
+    /// Run a CPU-heavy step (validation, XML security, envelope parsing) on the blocking
+    /// pool, at most one per core at a time.
+    fn cpu<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T, tokio::task::JoinError>> + Send + 'static {
+        let slots = self.cpu_slots.clone();
+        async move {
+            let _slot = slots.acquire_owned().await;
+            tokio::task::spawn_blocking(f).await
+        }
     }
 
     fn organisations_of(&self, system: &str) -> Result<Vec<ParticipantId>, SdkError> {
@@ -264,7 +284,7 @@ impl Sdk {
         let xml = Arc::new(xml);
         let msg = {
             let xml = xml.clone();
-            tokio::task::spawn_blocking(move || validate::validate(&xml))
+            self.cpu(move || validate::validate(&xml))
                 .await
                 .map_err(|e| SdkError::Unavailable(e.to_string()))?
                 .map_err(|r| SdkError::Invalid {
@@ -332,7 +352,7 @@ impl Sdk {
             let me = self.me.clone();
             let cert = participant.certificate.clone();
             let xml = xml.clone();
-            tokio::task::spawn_blocking(move || -> Result<Vec<u8>, XmlSecError> {
+            self.cpu(move || -> Result<Vec<u8>, XmlSecError> {
                 let plain = xhe::build(&header, strip_declaration(&xml));
                 let encrypted = xmlsec::encrypt_payload(&plain, &cert)?;
                 xmlsec::sign(&encrypted, &me)
@@ -450,7 +470,8 @@ impl Sdk {
                 "gateway `{gateway}` is not in this gateway's address book: only partner gateways may deliver"
             )));
         }
-        let delivery = tokio::task::spawn_blocking(move || Delivery::parse(&body))
+        let delivery = self
+            .cpu(move || Delivery::parse(&body))
             .await
             .map_err(|e| SdkError::Unavailable(e.to_string()))?
             .map_err(SdkError::BadRequest)?;
@@ -494,11 +515,9 @@ impl Sdk {
         let delivery = Arc::new(delivery);
         let checked = {
             let delivery = delivery.clone();
-            tokio::task::spawn_blocking(move || {
-                check_incoming(&delivery, &sender, &me, &expected, now)
-            })
-            .await
-            .map_err(|e| SdkError::Unavailable(e.to_string()))?
+            self.cpu(move || check_incoming(&delivery, &sender, &me, &expected, now))
+                .await
+                .map_err(|e| SdkError::Unavailable(e.to_string()))?
         };
         let (receipt, conversation_id) = match checked {
             Ok(conversation_id) => (
@@ -598,7 +617,7 @@ impl Sdk {
                 ))
             })?;
         let me = self.me.clone();
-        let plain = tokio::task::spawn_blocking(move || xmlsec::decrypt_payload(&m.envelope, &me))
+        let plain = self.cpu(move || xmlsec::decrypt_payload(&m.envelope, &me))
             .await
             .map_err(|e| SdkError::Unavailable(e.to_string()))?
             .map_err(|e| {

@@ -21,6 +21,9 @@ use crate::pipeline::identify::ConnectionInfo;
 use crate::pipeline::{handle, Core, Shared};
 use crate::tls;
 
+/// Blocking-pool threads per service core (store calls, SDK validation and crypto).
+const BLOCKING_THREADS_PER_CORE: usize = 16;
+
 /// Bind `addr` with SO_REUSEPORT so that every core can have a listener of its own.
 pub fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
@@ -88,8 +91,12 @@ pub fn start_service(
         let t = std::thread::Builder::new()
             .name(format!("vaxel-core-{core}"))
             .spawn(move || {
+                // The blocking pool runs store calls and SDK crypto. Bounded: a burst
+                // would otherwise start a thread per waiting call, each keeping its own
+                // allocator heap after the burst.
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .max_blocking_threads(BLOCKING_THREADS_PER_CORE)
                     .build()
                 {
                     Ok(rt) => rt,
