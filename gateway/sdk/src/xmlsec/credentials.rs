@@ -119,6 +119,10 @@ impl fmt::Debug for PeerCertificate {
 pub struct OrgCredentials {
     certificate: PeerCertificate,
     key: bergshamra::Key,
+    /// The same key, parsed once for RSA-OAEP key unwrapping.
+    oaep: std::sync::Arc<aws_lc_rs::rsa::OaepPrivateDecryptingKey>,
+    /// The same key, parsed once for rsa-sha256 signatures.
+    signing: std::sync::Arc<aws_lc_rs::signature::RsaKeyPair>,
 }
 
 impl OrgCredentials {
@@ -154,7 +158,45 @@ impl OrgCredentials {
             .map_err(|e| XmlSecError::Key(format!("cannot re-encode private key: {e}")))?;
         let key = bergshamra::keys::loader::load_rsa_private_pem(&pkcs8_pem)
             .map_err(|e| XmlSecError::Key(format!("private key not usable: {e}")))?;
-        Ok(Self { certificate, key })
+        let pkcs8_der = pkey
+            .private_key_to_pkcs8()
+            .map_err(|e| XmlSecError::Key(format!("cannot re-encode private key: {e}")))?;
+        let oaep = aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(&pkcs8_der)
+            .ok()
+            .and_then(|k| aws_lc_rs::rsa::OaepPrivateDecryptingKey::new(k).ok())
+            .ok_or_else(|| XmlSecError::Key("private key not usable for RSA-OAEP".into()))?;
+        let signing = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&pkcs8_der)
+            .map_err(|e| XmlSecError::Key(format!("private key not usable for signing: {e}")))?;
+        Ok(Self {
+            certificate,
+            key,
+            oaep: std::sync::Arc::new(oaep),
+            signing: std::sync::Arc::new(signing),
+        })
+    }
+
+    /// An rsa-sha256 signer for bergshamra with our key parsed once (its own provider
+    /// imports the key from PKCS#8 on every signature).
+    pub(crate) fn rsa_sha256_signer(&self) -> Box<dyn kryptering::Signer> {
+        Box::new(RsaSha256Signer(self.signing.clone()))
+    }
+
+    /// Unwrap an RSA-OAEP-encrypted content key with our key (no label).
+    pub(crate) fn oaep_decrypt(
+        &self,
+        algorithm: &'static aws_lc_rs::rsa::OaepAlgorithm,
+        wrapped: &[u8],
+    ) -> Result<Vec<u8>, XmlSecError> {
+        let mut out = vec![0u8; self.oaep.min_output_size()];
+        let n = self
+            .oaep
+            .decrypt(algorithm, wrapped, &mut out, None)
+            .map_err(|_| {
+                XmlSecError::Decrypt("the content key does not unwrap with our private key".into())
+            })?
+            .len();
+        out.truncate(n);
+        Ok(out)
     }
 
     /// Our certificate, DER-encoded.
@@ -199,4 +241,27 @@ fn asn1_to_chrono(t: &Asn1TimeRef) -> DateTime<Utc> {
         .map(|d| i64::from(d.days) * 86_400 + i64::from(d.secs))
         .unwrap_or(0);
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+/// RSASSA-PKCS1-v1_5 with SHA-256 (`rsa-sha256`) over a key parsed once.
+struct RsaSha256Signer(std::sync::Arc<aws_lc_rs::signature::RsaKeyPair>);
+
+impl kryptering::Signer for RsaSha256Signer {
+    fn algorithm(&self) -> kryptering::SignatureAlgorithm {
+        kryptering::SignatureAlgorithm::RsaPkcs1v15(kryptering::HashAlgorithm::Sha256)
+    }
+
+    fn sign(&self, data: &[u8]) -> kryptering::Result<Vec<u8>> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let mut signature = vec![0u8; self.0.public_modulus_len()];
+        self.0
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &rng,
+                data,
+                &mut signature,
+            )
+            .map_err(|_| kryptering::Error::Crypto("RSA signature failed".into()))?;
+        Ok(signature)
+    }
 }

@@ -223,7 +223,7 @@ fn unwrap_content_key(
         .ok_or_else(|| XmlSecError::Key("our private key cannot be used for RSA-OAEP".into()))?;
     let mut last_error = None;
     for ek in candidates {
-        match unwrap_one(document, ek, &private_key) {
+        match unwrap_one(document, ek, &private_key, me) {
             Ok(key) => return Ok(key),
             Err(e) => last_error = Some(e),
         }
@@ -243,6 +243,7 @@ fn unwrap_one(
     document: &Document<'_>,
     encrypted_key: NodeId,
     private_key: &bergshamra::SoftwareKey,
+    me: &OrgCredentials,
 ) -> Result<Vec<u8>, XmlSecError> {
     let method = doc::child_named(document, encrypted_key, XENC_NS, "EncryptionMethod")
         .ok_or_else(|| XmlSecError::Malformed("EncryptedKey has no EncryptionMethod".into()))?;
@@ -274,9 +275,26 @@ fn unwrap_one(
             params.oaep_params = Some(label);
         }
     }
+    let wrapped = cipher_value(document, encrypted_key, "EncryptedKey")?;
+    // The common cases (SHA-1 or SHA-256 for both the OAEP digest and MGF1, no label)
+    // with our key parsed once: the library's provider imports the key from PKCS#8 on
+    // every call, which costs about as much as the RSA operation itself.
+    if params.oaep_params.as_deref().is_none_or(<[u8]>::is_empty) {
+        let digest = params.digest_uri.as_deref().unwrap_or(algorithm::SHA1);
+        let mgf = params.mgf_uri.as_deref().unwrap_or(algorithm::MGF1_SHA1);
+        let oaep = match (digest, mgf) {
+            (algorithm::SHA1, algorithm::MGF1_SHA1) => Some(&aws_lc_rs::rsa::OAEP_SHA1_MGF1SHA1),
+            (algorithm::SHA256, algorithm::MGF1_SHA256) => {
+                Some(&aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256)
+            }
+            _ => None,
+        };
+        if let Some(oaep) = oaep {
+            return me.oaep_decrypt(oaep, &wrapped);
+        }
+    }
     let transport = bergshamra::crypto::keytransport::from_uri_with_params(transport_uri, params)
         .map_err(|e| XmlSecError::Decrypt(format!("key transport: {e}")))?;
-    let wrapped = cipher_value(document, encrypted_key, "EncryptedKey")?;
     transport.decrypt(private_key, &wrapped).map_err(|_| {
         XmlSecError::Decrypt("the content key does not unwrap with our private key".into())
     })

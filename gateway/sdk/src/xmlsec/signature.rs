@@ -57,7 +57,7 @@ pub fn sign(xhe: &[u8], sender: &OrgCredentials) -> Result<Vec<u8>, XmlSecError>
             .ok_or_else(|| XmlSecError::Malformed("signature template not in place".into()))?;
         let mut keys = KeysManager::new();
         keys.add_key(sender.private_key().clone());
-        let context = DsigContext::new(keys);
+        let context = DsigContext::new(keys).with_hsm_signer(sender.rsa_sha256_signer());
         bergshamra::dsig::sign::sign_document_node(&context, &mut document, signature)
             .map_err(|e| XmlSecError::Key(format!("signing failed: {e}")))?;
         let signed_info = doc::child_named(&document, signature, DSIG_NS, "SignedInfo");
