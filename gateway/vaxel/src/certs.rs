@@ -877,8 +877,80 @@ mod tests {
             .collect();
         on_disk.sort();
         let mut expected = files;
+        // The SDK organisations' certificates have a folder of their own.
+        expected.push(pki.dir.join("sdk"));
         expected.sort();
         assert_eq!(on_disk, expected);
+    }
+
+    #[test]
+    fn certs_sdk_organisations_get_rsa_certificates_from_the_demo_ca() {
+        use openssl::x509::X509;
+        let tmp = tempfile::tempdir().unwrap();
+        let pki = generate_demo_pki(tmp.path()).unwrap();
+        let sdk = crate::sdk_pki::paths(&pki);
+        let ca = X509::from_pem(&fs::read(pki.ca_cert()).unwrap()).unwrap();
+        let ca_key = ca.public_key().unwrap();
+        let now = openssl::asn1::Asn1Time::days_from_now(0).unwrap();
+        for org in crate::sdk_pki::ORGS {
+            for (cert, key) in [
+                (sdk.gateway_cert(&org), sdk.gateway_key(&org)),
+                (sdk.org_cert(&org), sdk.org_key(&org)),
+                (sdk.system_cert(&org), sdk.system_key(&org)),
+            ] {
+                let c = X509::from_pem(&fs::read(&cert).unwrap()).unwrap();
+                assert!(
+                    c.verify(&ca_key).unwrap(),
+                    "{} issued by the demo CA",
+                    cert.display()
+                );
+                assert!(c.not_after() > now, "{} valid", cert.display());
+                let k =
+                    openssl::pkey::PKey::private_key_from_pem(&fs::read(&key).unwrap()).unwrap();
+                assert_eq!(k.id(), openssl::pkey::Id::RSA, "{} is RSA", key.display());
+                assert!(
+                    c.public_key().unwrap().public_eq(&k),
+                    "{} matches",
+                    key.display()
+                );
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    assert_eq!(
+                        fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+                        0o600
+                    );
+                }
+            }
+            // The gateway and system certificates carry the identities the address book
+            // and `[[sdk.systems]]` name.
+            let id = |p: &Path| crate::tls::caller_id_from_certificate(&cert_der(p)).unwrap();
+            assert_eq!(id(&sdk.gateway_cert(&org)), org.gateway_id);
+            assert_eq!(id(&sdk.system_cert(&org)), org.system_id);
+        }
+        let expired = X509::from_pem(&fs::read(sdk.expired_org_cert()).unwrap()).unwrap();
+        assert!(expired.not_after() < now, "the expired one has expired");
+        let untrusted = X509::from_pem(&fs::read(sdk.untrusted_org_cert()).unwrap()).unwrap();
+        assert!(
+            !untrusted.verify(&ca_key).unwrap_or(false),
+            "the untrusted one is not from the CA"
+        );
+        assert!(
+            untrusted.verify(&untrusted.public_key().unwrap()).unwrap(),
+            "self-signed"
+        );
+        // A second ensure leaves them alone; a new CA makes new ones.
+        let before = fs::read(sdk.org_cert(&crate::sdk_pki::REGION)).unwrap();
+        ensure_demo_pki(tmp.path()).unwrap();
+        assert_eq!(
+            fs::read(sdk.org_cert(&crate::sdk_pki::REGION)).unwrap(),
+            before
+        );
+        generate_demo_pki(tmp.path()).unwrap();
+        assert_ne!(
+            fs::read(sdk.org_cert(&crate::sdk_pki::REGION)).unwrap(),
+            before
+        );
     }
 
     #[test]
