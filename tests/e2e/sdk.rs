@@ -107,6 +107,22 @@ fn start(org: SdkOrg, ports: (u16, u16), book: &str, extra: &str) -> Gateway {
     Gateway::start_in(&sdk_config(org, ports, &path, extra), dir)
 }
 
+/// Write `entries` as `gw`'s address book and ask it to read the book again: the
+/// reload's HTTP status and body.
+async fn rewrite_book(gw: &Gateway, entries: &[Entry]) -> (u16, String) {
+    std::fs::write(
+        gw.dir.path().join("address-book.toml"),
+        address_book(entries),
+    )
+    .expect("address book");
+    let r = reqwest::Client::new()
+        .post(gw.admin("/sdk/address-book/reload"))
+        .send()
+        .await
+        .expect("reload");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
 fn ports() -> (u16, u16) {
     loop {
         let p = (free_port(), free_port());
@@ -778,71 +794,55 @@ async fn the_receiver_rejects_bad_signatures_and_foreign_encryption_with_receipt
     assert!(receipt.contains("REJECTED"), "{receipt}");
 
     // 2. Its certificate for the region has expired → SIG.
-    std::fs::write(
-        municipality.dir.path().join("address-book.toml"),
-        address_book(&[
+    let r = rewrite_book(
+        &municipality,
+        &[
             Entry {
                 certificate: p.expired_org_cert(),
                 ..Entry::at(REGION, rp.0)
             },
             Entry::at(MUNICIPALITY, mp.0),
-        ]),
+        ],
     )
-    .expect("book");
-    let r = reqwest::Client::new()
-        .post(municipality.admin("/sdk/address-book/reload"))
-        .send()
-        .await
-        .expect("reload");
-    assert_eq!(r.status(), 200);
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
     let receipt = rejected("SIG").await;
     assert!(receipt.contains("not valid now"), "{receipt}");
 
     // 3. An address book naming an untrusted certificate is refused; the old one stays.
-    std::fs::write(
-        municipality.dir.path().join("address-book.toml"),
-        address_book(&[
+    let r = rewrite_book(
+        &municipality,
+        &[
             Entry {
                 certificate: p.untrusted_org_cert(),
                 ..Entry::at(REGION, rp.0)
             },
             Entry::at(MUNICIPALITY, mp.0),
-        ]),
+        ],
     )
-    .expect("book");
-    let r = reqwest::Client::new()
-        .post(municipality.admin("/sdk/address-book/reload"))
-        .send()
-        .await
-        .expect("reload");
-    assert_eq!(r.status(), 422, "untrusted certificate refused");
-    let text = r.text().await.unwrap_or_default();
-    assert!(text.contains("trusted"), "{text}");
+    .await;
+    assert_eq!(r.0, 422, "untrusted certificate refused: {}", r.1);
+    assert!(r.1.contains("trusted"), "{}", r.1);
 
     // 4. Back to the right book at the municipality; the region now encrypts for the
     //    wrong organisation (its book holds its own certificate for the municipality).
-    std::fs::write(municipality.dir.path().join("address-book.toml"), &book).expect("book");
-    reqwest::Client::new()
-        .post(municipality.admin("/sdk/address-book/reload"))
-        .send()
-        .await
-        .expect("reload");
-    std::fs::write(
-        region.dir.path().join("address-book.toml"),
-        address_book(&[
+    let r = rewrite_book(
+        &municipality,
+        &[Entry::at(REGION, rp.0), Entry::at(MUNICIPALITY, mp.0)],
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    rewrite_book(
+        &region,
+        &[
             Entry::at(REGION, rp.0),
             Entry {
                 certificate: p.org_cert(&REGION),
                 ..Entry::at(MUNICIPALITY, mp.0)
             },
-        ]),
+        ],
     )
-    .expect("book");
-    reqwest::Client::new()
-        .post(region.admin("/sdk/address-book/reload"))
-        .send()
-        .await
-        .expect("reload");
+    .await;
     let receipt = rejected("ANNAT").await;
     assert!(receipt.contains("another organisation"), "{receipt}");
 
@@ -909,19 +909,14 @@ async fn an_unreachable_or_hanging_receiver_is_retried_then_dead_lettered() {
     );
 
     // A hanging receiver: each attempt ends at attempt_timeout_ms, then dead letter.
-    std::fs::write(
-        region.dir.path().join("address-book.toml"),
-        address_book(&[
+    rewrite_book(
+        &region,
+        &[
             Entry::at(REGION, rp.0),
             Entry::at(MUNICIPALITY, hanging_port),
-        ]),
+        ],
     )
-    .expect("book");
-    reqwest::Client::new()
-        .post(region.admin("/sdk/address-book/reload"))
-        .send()
-        .await
-        .expect("reload");
+    .await;
     let m = message(&REGION, &MUNICIPALITY, "Hänger", "x");
     let id = m.header.message_id.clone();
     assert_eq!(submit(&region_sys, &region, m.to_document()).await.0, 202);

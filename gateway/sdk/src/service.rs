@@ -409,11 +409,14 @@ impl Sdk {
         })
     }
 
-    /// A message's status, for a system that may act for its sender.
-    pub async fn status(&self, system: &str, message_id: &str) -> Result<StatusView, SdkError> {
+    /// A message this gateway sent for an organisation `system` acts for.
+    async fn own_outgoing(
+        &self,
+        system: &str,
+        message_id: &str,
+    ) -> Result<OutgoingStatus, SdkError> {
         let orgs = self.organisations_of(system)?;
-        let s = self
-            .store
+        self.store
             .sdk_status(message_id)
             .await
             .map_err(store_err)?
@@ -422,20 +425,19 @@ impl Sdk {
                 SdkError::NotFound(format!(
                     "no message {message_id} sent by an organisation system `{system}` acts for"
                 ))
-            })?;
-        Ok(StatusView::from(s))
+            })
+    }
+
+    /// A message's status, for a system that may act for its sender.
+    pub async fn status(&self, system: &str, message_id: &str) -> Result<StatusView, SdkError> {
+        Ok(StatusView::from(
+            self.own_outgoing(system, message_id).await?,
+        ))
     }
 
     /// The receipt a message got, as received (UBL ApplicationResponse).
     pub async fn receipt(&self, system: &str, message_id: &str) -> Result<Vec<u8>, SdkError> {
-        let orgs = self.organisations_of(system)?;
-        let s = self
-            .store
-            .sdk_status(message_id)
-            .await
-            .map_err(store_err)?
-            .filter(|s| orgs.iter().any(|o| o.to_string() == s.sender))
-            .ok_or_else(|| SdkError::NotFound(format!("no message {message_id}")))?;
+        let s = self.own_outgoing(system, message_id).await?;
         s.receipt.ok_or_else(|| {
             SdkError::NotFound(format!(
                 "message {message_id} has no receipt yet (state {})",
