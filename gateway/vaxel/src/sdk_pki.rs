@@ -17,7 +17,8 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    SubjectKeyIdentifier,
 };
 use openssl::x509::{X509NameBuilder, X509};
 
@@ -335,6 +336,16 @@ fn write(
     b.set_not_after(&to).map_err(e)?;
     b.append_extension(BasicConstraints::new().critical().build().map_err(e)?)
         .map_err(e)?;
+    // Key identifiers, as the rest of the demo PKI has (OpenSSL's -x509_strict wants them).
+    let ski = SubjectKeyIdentifier::new()
+        .build(&b.x509v3_context(issuer.map(|(c, _)| c.as_ref()), None))
+        .map_err(e)?;
+    b.append_extension(ski).map_err(e)?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&b.x509v3_context(issuer.map(|(c, _)| c.as_ref()), None))
+        .map_err(e)?;
+    b.append_extension(aki).map_err(e)?;
     match spec.kind {
         Kind::Gateway => {
             b.append_extension(
