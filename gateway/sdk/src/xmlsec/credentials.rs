@@ -152,7 +152,7 @@ impl OrgCredentials {
             )));
         }
         // bergshamra reads PKCS#8 or PKCS#1 PEM; normalise to PKCS#8 so any PEM
-        // openssl accepts (e.g. "BEGIN RSA PRIVATE KEY" with odd line lengths) works.
+        // openssl accepts (PKCS#1 PEM, odd line lengths) works.
         let pkcs8_pem = pkey
             .private_key_to_pem_pkcs8()
             .map_err(|e| XmlSecError::Key(format!("cannot re-encode private key: {e}")))?;
