@@ -47,7 +47,8 @@ pub async fn serve_admin(
     }
 }
 
-fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Full<Bytes>> {
+/// A JSON answer (admin endpoints, the SDK API).
+pub(crate) fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(

@@ -26,21 +26,12 @@ use serde_json::json;
 use vaxel_sdk::service::{MAX_DELIVERY_BYTES, MAX_SUBMIT_BYTES};
 use vaxel_sdk::{Sdk, SdkError};
 
+use crate::ops::json_response;
 use crate::pipeline::identify::{self, ConnectionInfo};
 use crate::pipeline::Shared;
 
 /// The SDK paths' common prefix.
 pub const PREFIX: &str = "/sdk/";
-
-fn json_response(status: StatusCode, v: &serde_json::Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
 
 fn xml_response(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
@@ -54,11 +45,11 @@ fn xml_response(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 
 fn error(e: &SdkError) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, &e.to_json())
+    json_response(status, e.to_json())
 }
 
 fn plain_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    json_response(status, &json!({"error": code, "message": message}))
+    json_response(status, json!({"error": code, "message": message}))
 }
 
 /// Read the whole body: at most `limit` bytes, no pause longer than `idle`.
@@ -173,7 +164,7 @@ pub async fn handle(
                     };
                     let mut r = json_response(
                         status,
-                        &json!({
+                        json!({
                             "messageId": s.message_id,
                             "state": s.state,
                             "duplicate": s.duplicate,
@@ -192,12 +183,12 @@ pub async fn handle(
         }
         (&Method::GET, ["messages"]) => {
             match sdk.list(&caller, limit_param(parts.uri.query())).await {
-                Ok(list) => json_response(StatusCode::OK, &json!({ "messages": list })),
+                Ok(list) => json_response(StatusCode::OK, json!({ "messages": list })),
                 Err(e) => error(&e),
             }
         }
         (&Method::GET, ["messages", id]) => match sdk.status(&caller, id).await {
-            Ok(s) => json_response(StatusCode::OK, &json!(s)),
+            Ok(s) => json_response(StatusCode::OK, json!(s)),
             Err(e) => error(&e),
         },
         (&Method::GET, ["messages", id, "receipt"]) => match sdk.receipt(&caller, id).await {
@@ -223,7 +214,7 @@ pub async fn handle(
         }
         (&Method::GET, ["inbox"]) => match sdk.inbox(&caller, limit_param(parts.uri.query())).await
         {
-            Ok(list) => json_response(StatusCode::OK, &json!({ "messages": list })),
+            Ok(list) => json_response(StatusCode::OK, json!({ "messages": list })),
             Err(e) => error(&e),
         },
         (&Method::GET, ["inbox", id]) => match sdk.fetch(&caller, id).await {
@@ -233,7 +224,7 @@ pub async fn handle(
         (&Method::POST, ["inbox", id, "ack"]) => match sdk.ack(&caller, id).await {
             Ok(()) => json_response(
                 StatusCode::OK,
-                &json!({"messageId": id, "acknowledged": true}),
+                json!({"messageId": id, "acknowledged": true}),
             ),
             Err(e) => error(&e),
         },
