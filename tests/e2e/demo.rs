@@ -57,8 +57,9 @@ async fn serve_demo_answers_the_readme_curl_call() {
         let (peer, peer_admin) = (free_port(), free_port());
         let mut cmd = Command::new(VAXEL);
         cmd.current_dir(root.path())
-            .args(["serve", "--demo", "--demo-root"])
-            .arg(root.path())
+            // As the README runs it: from the folder, with the default `--demo-root .`
+            // (relative paths in the written configurations must still resolve).
+            .args(["serve", "--demo"])
             .arg("--listen")
             .arg(format!("127.0.0.1:{listen}"))
             .arg("--admin-listen")

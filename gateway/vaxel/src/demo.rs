@@ -207,6 +207,8 @@ fn write_sdk_demo(opts: &DemoOptions, data: &Path, certs: &Path) -> anyhow::Resu
     );
     std::fs::write(&book, text)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", book.display()))?;
+    // Absolute: both configurations name it, from different folders.
+    let book = absolute(&book)?;
     let dir = data.join("municipality");
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -260,7 +262,7 @@ organisations = ["{participant}"]
     let path = dir.join("municipality.toml");
     std::fs::write(&path, text)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    absolute(&book)
+    Ok(book)
 }
 
 /// The demo's second gateway process; stopped when dropped.
