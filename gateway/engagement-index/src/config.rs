@@ -8,6 +8,10 @@ use vaxel_model::config::{ConfigError, Section};
 /// Default HSA id of the engagement index (`[engagement_index] owner`).
 pub const DEFAULT_EI_OWNER: &str = "SE0000000000-VAXEL-EI";
 
+/// Default `[engagement_index] notify_lease_ms`: longer than the longest producer
+/// response timeout a notification waits for (29 s by default).
+pub const DEFAULT_NOTIFY_LEASE_MS: u64 = 120_000;
+
 /// `[engagement_index]`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngagementIndexConfig {
@@ -20,6 +24,9 @@ pub struct EngagementIndexConfig {
     pub notify_initial_backoff: Duration,
     /// Longest retry delay of a failed notification.
     pub notify_max_backoff: Duration,
+    /// How long a node keeps the notifications it claimed before another node may take
+    /// them over (a node that died mid-delivery).
+    pub notify_lease: Duration,
     /// Residents per GetUpdates answer before `responseIsComplete` is false.
     pub get_updates_max_residents: usize,
     pub subscribers: Vec<SubscriberConfig>,
@@ -32,6 +39,7 @@ impl Default for EngagementIndexConfig {
             owner_aliases: Vec::new(),
             notify_initial_backoff: Duration::from_millis(1_000),
             notify_max_backoff: Duration::from_millis(300_000),
+            notify_lease: Duration::from_millis(DEFAULT_NOTIFY_LEASE_MS),
             get_updates_max_residents: 500,
             subscribers: Vec::new(),
         }
@@ -73,6 +81,7 @@ pub struct RawEngagementIndexConfig {
     owner_aliases: Vec<String>,
     notify_initial_backoff_ms: Option<u64>,
     notify_max_backoff_ms: Option<u64>,
+    notify_lease_ms: Option<u64>,
     get_updates_max_residents: Option<usize>,
     #[serde(default)]
     subscribers: Vec<RawSubscriber>,
@@ -110,6 +119,16 @@ impl RawEngagementIndexConfig {
                 "must not be smaller than {}",
                 s.key("notify_initial_backoff_ms")
             ),
+        )?;
+        let notify_lease = s.millis(
+            "notify_lease_ms",
+            self.notify_lease_ms,
+            DEFAULT_NOTIFY_LEASE_MS,
+        )?;
+        s.check(
+            "notify_lease_ms",
+            notify_lease >= Duration::from_millis(1_000),
+            "must be at least 1000 (longer than one delivery attempt)",
         )?;
         let get_updates_max_residents = s.count(
             "get_updates_max_residents",
@@ -155,6 +174,7 @@ impl RawEngagementIndexConfig {
             owner_aliases: self.owner_aliases,
             notify_initial_backoff,
             notify_max_backoff,
+            notify_lease,
             get_updates_max_residents,
             subscribers,
         })

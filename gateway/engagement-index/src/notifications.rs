@@ -76,6 +76,7 @@ pub fn spawn_notifier(
             queue: QUEUE.to_string(),
             initial_backoff: config.notify_initial_backoff,
             max_backoff: config.notify_max_backoff,
+            lease: config.notify_lease,
         },
         transport,
         ei.inner.outbox_signal.clone(),

@@ -84,6 +84,7 @@ fn config(subscribers: Vec<SubscriberConfig>) -> EngagementIndexConfig {
         owner_aliases: vec!["5565594230".into()],
         notify_initial_backoff: Duration::from_millis(10),
         notify_max_backoff: Duration::from_millis(40),
+        notify_lease: Duration::from_secs(60),
         get_updates_max_residents: 2,
         subscribers,
     }
@@ -895,10 +896,11 @@ async fn update_queues_one_valid_notification_per_matching_subscriber() {
         .unwrap();
     let items =
         f.ei.outbox()
-            .outbox_due(
+            .outbox_claim(
                 QUEUE,
                 std::time::SystemTime::now() + Duration::from_secs(1),
                 100,
+                Duration::from_secs(60),
             )
             .await
             .unwrap();
@@ -962,10 +964,11 @@ async fn process_notification_is_not_sent_back_to_its_sender() {
     .unwrap();
     let items =
         f.ei.outbox()
-            .outbox_due(
+            .outbox_claim(
                 QUEUE,
                 std::time::SystemTime::now() + Duration::from_secs(1),
                 100,
+                Duration::from_secs(60),
             )
             .await
             .unwrap();
@@ -1080,10 +1083,11 @@ async fn failed_attempts_are_recorded() {
         .unwrap();
     let items =
         f.ei.outbox()
-            .outbox_due(
+            .outbox_claim(
                 QUEUE,
                 std::time::SystemTime::now() + Duration::from_secs(3600),
                 10,
+                Duration::from_secs(60),
             )
             .await
             .unwrap();

@@ -1,7 +1,7 @@
 //! Engagements and the general outbox (one transaction writes both: an acknowledged
 //! Update is durable together with its notifications).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -384,22 +384,61 @@ impl Connections {
         tx.commit().map_err(backend)
     }
 
-    fn outbox_due(&self, queue: &str, now: SystemTime, limit: usize) -> Result<Vec<OutboxItem>> {
-        let conn = self.reader()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT o.id, o.destination, o.payload, o.attempts, o.next_attempt_ms, o.last_error \
-                 FROM outbox o WHERE o.queue = ?3 AND o.next_attempt_ms <= ?1 AND NOT EXISTS ( \
-                   SELECT 1 FROM outbox p WHERE p.queue = o.queue AND p.destination = o.destination \
-                   AND p.id < o.id AND p.next_attempt_ms > ?1) \
-                 ORDER BY o.id LIMIT ?2",
-            )
-            .map_err(backend)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![millis(now), limit, queue], outbox_from_row)
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    /// Due items, leased in the same write transaction (one writer per file: claims of
+    /// two handles or processes never overlap).
+    fn outbox_claim(
+        &self,
+        queue: &str,
+        now: SystemTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxItem>> {
+        let conn = self.writer()?;
+        let tx = write_transaction(&conn)?;
+        let items = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT o.id, o.destination, o.payload, o.attempts, o.next_attempt_ms, o.last_error \
+                     FROM outbox o WHERE o.queue = ?3 AND o.next_attempt_ms <= ?1 AND NOT EXISTS ( \
+                       SELECT 1 FROM outbox p WHERE p.queue = o.queue AND p.destination = o.destination \
+                       AND p.id < o.id AND p.next_attempt_ms > ?1) \
+                     ORDER BY o.id LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(params![millis(now), limit, queue], outbox_from_row)
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(backend)?
+        };
+        {
+            let mut lease_stmt = tx
+                .prepare_cached("UPDATE outbox SET next_attempt_ms = ?2 WHERE id = ?1")
+                .map_err(backend)?;
+            let until = millis(now + lease);
+            for item in &items {
+                lease_stmt
+                    .execute(params![item.id, until])
+                    .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)?;
+        Ok(items)
+    }
+
+    fn outbox_release(&self, ids: &[i64], now: SystemTime) -> Result<()> {
+        let conn = self.writer()?;
+        let tx = write_transaction(&conn)?;
+        {
+            let mut stmt = tx
+                .prepare_cached("UPDATE outbox SET next_attempt_ms = ?2 WHERE id = ?1")
+                .map_err(backend)?;
+            for id in ids {
+                stmt.execute(params![id, millis(now)]).map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
     }
 
     fn outbox_next_attempt(&self, queue: &str) -> Result<Option<SystemTime>> {
@@ -517,14 +556,21 @@ impl Outbox for SqliteStore {
         self.run(move |s| s.outbox_enqueue(&items)).await
     }
 
-    async fn outbox_due(
+    async fn outbox_claim(
         &self,
         queue: &str,
         now: SystemTime,
         limit: usize,
+        lease: Duration,
     ) -> Result<Vec<OutboxItem>> {
         let queue = queue.to_string();
-        self.run(move |s| s.outbox_due(&queue, now, limit)).await
+        self.run(move |s| s.outbox_claim(&queue, now, limit, lease))
+            .await
+    }
+
+    async fn outbox_release(&self, ids: &[i64], now: SystemTime) -> Result<()> {
+        let ids = ids.to_vec();
+        self.run(move |s| s.outbox_release(&ids, now)).await
     }
 
     async fn outbox_next_attempt(&self, queue: &str) -> Result<Option<SystemTime>> {
@@ -635,7 +681,12 @@ mod tests {
         }
         let store = SqliteStore::open(&path).unwrap();
         let due = store
-            .outbox_due("engagement-notification", SystemTime::now(), 10)
+            .outbox_claim(
+                "engagement-notification",
+                SystemTime::now(),
+                10,
+                Duration::from_secs(60),
+            )
             .await
             .unwrap();
         assert_eq!(due.len(), 1);

@@ -42,6 +42,7 @@ pub fn open(path: &Path) -> Result<Stores> {
         consents: store.clone(),
         access_log,
         sdk: store,
+        cluster: Arc::new(vaxel_store::LocalCluster::default()),
     })
 }
 
@@ -262,5 +263,16 @@ mod tests {
         let a = SqliteAccessLogStore::open(&path).unwrap();
         let b = SqliteAccessLogStore::open(&path).unwrap();
         vaxel_store::testkit::access_log::two_writers_keep_one_chain(&a, &b).await;
+    }
+
+    /// Two gateway processes on one file: their outbox claims never overlap.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_outbox_handles_on_one_file_never_claim_the_same_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vaxel.db");
+        let a: Arc<dyn vaxel_store::Outbox> = Arc::new(SqliteStore::open(&path).unwrap());
+        let b: Arc<dyn vaxel_store::Outbox> = Arc::new(SqliteStore::open(&path).unwrap());
+        vaxel_store::testkit::outbox::concurrent_claimers_share_without_duplicates(vec![a, b])
+            .await;
     }
 }

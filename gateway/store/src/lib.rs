@@ -12,7 +12,7 @@
 //!
 //! The records they store are defined here too, so that every backend writes the same
 //! values. A backend crate implements the traits (SQLite: `vaxel-store-sqlite`, the
-//! embedded default; PostgreSQL for several nodes next) and MUST pass the compliance
+//! embedded default; `vaxel-store-postgres` for several nodes) and MUST pass the compliance
 //! suites in [`testkit`] (feature `testkit`), unchanged.
 //!
 //! The traits are async (specs/architecture.md "Store traits are async"): the cluster
@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+pub mod cluster;
 pub mod config;
 pub mod consent;
 pub mod engagement;
@@ -34,7 +35,8 @@ pub mod testkit;
 use std::sync::Arc;
 
 pub use access_log::AccessLogStore;
-pub use config::{StoreBackend, StoreConfig};
+pub use cluster::{Cluster, ClusterEvent, LocalCluster};
+pub use config::{PostgresConfig, PostgresTls, StoreBackend, StoreConfig};
 pub use consent::ConsentStore;
 pub use engagement::EngagementStore;
 pub use outbox::Outbox;
@@ -67,4 +69,6 @@ pub struct Stores {
     pub consents: Arc<dyn ConsentStore>,
     pub access_log: Arc<dyn AccessLogStore>,
     pub sdk: Arc<dyn SdkStore>,
+    /// Changes between nodes and the database's reachability.
+    pub cluster: Arc<dyn Cluster>,
 }

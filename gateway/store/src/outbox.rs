@@ -68,15 +68,23 @@ pub trait Outbox: Send + Sync + fmt::Debug {
     /// [`crate::EngagementStore::apply_engagement_transactions`]).
     async fn outbox_enqueue(&self, items: Vec<NewOutboxItem>) -> Result<()>;
 
-    /// Items of `queue` that may be delivered now, oldest first, at most `limit`. An item
-    /// is due when its `next_attempt` has passed and so has that of every older item for
-    /// the same destination in the queue.
-    async fn outbox_due(
+    /// Claim the items of `queue` that may be delivered now, oldest first, at most
+    /// `limit`. An item is due when its `next_attempt` has passed and so has that of
+    /// every older item for the same destination in the queue. A claimed item is leased:
+    /// its `next_attempt` moves to `now + lease`, so no other claim (by this or another
+    /// node) returns it until it is delivered, rescheduled, released, or the lease runs
+    /// out (its claimer died). Claims never hand out two items of one destination to
+    /// two claimers at once, so each destination keeps its order across nodes.
+    async fn outbox_claim(
         &self,
         queue: &str,
         now: SystemTime,
         limit: usize,
+        lease: Duration,
     ) -> Result<Vec<OutboxItem>>;
+
+    /// Give claimed items back undelivered (due again at `now`; their attempts unchanged).
+    async fn outbox_release(&self, ids: &[i64], now: SystemTime) -> Result<()>;
 
     /// The earliest `next_attempt` over all items of `queue`, if any.
     async fn outbox_next_attempt(&self, queue: &str) -> Result<Option<SystemTime>>;
@@ -121,6 +129,9 @@ pub struct DeliveryPolicy {
     pub initial_backoff: Duration,
     /// Longest retry delay.
     pub max_backoff: Duration,
+    /// How long claimed items stay with this node (it stops delivering a batch once the
+    /// lease is nearly over); longer than the longest delivery attempt.
+    pub lease: Duration,
 }
 
 /// Items fetched per round.
@@ -185,15 +196,24 @@ async fn round(
     transport: &dyn OutboxTransport,
 ) -> Result<bool> {
     let queue = policy.queue.as_str();
-    let due = outbox.outbox_due(queue, SystemTime::now(), BATCH).await?;
+    let claimed_at = std::time::Instant::now();
+    let due = outbox
+        .outbox_claim(queue, SystemTime::now(), BATCH, policy.lease)
+        .await?;
     if due.is_empty() {
         return Ok(false);
     }
+    // Stop with a margin before the lease ends: after it, another node may claim the
+    // rest of the batch.
+    let deadline = claimed_at + policy.lease.mul_f64(0.8);
     let mut held_back: HashSet<String> = HashSet::new();
+    let mut unsent: Vec<i64> = Vec::new();
     let mut delivered_any = false;
     for item in due {
-        // Keep each destination's order: after a failure, its later items wait too.
-        if held_back.contains(&item.destination) {
+        // Keep each destination's order: after a failure, its later items wait too
+        // (given back, so that they follow the head's retry, not the lease).
+        if held_back.contains(&item.destination) || std::time::Instant::now() >= deadline {
+            unsent.push(item.id);
             continue;
         }
         let OutboxItem {
@@ -218,6 +238,9 @@ async fn round(
                 held_back.insert(destination);
             }
         }
+    }
+    if !unsent.is_empty() {
+        outbox.outbox_release(&unsent, SystemTime::now()).await?;
     }
     Ok(delivered_any)
 }

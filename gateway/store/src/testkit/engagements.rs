@@ -135,7 +135,12 @@ pub async fn assert_one_with_notification(
     assert_eq!(found.len(), 1, "the acknowledged engagement is lost");
     assert_eq!(found[0].creation_time, Some(t("20240101120000")));
     let due = outbox
-        .outbox_due(QUEUE, SystemTime::now() + Duration::from_secs(1), 1000)
+        .outbox_claim(
+            QUEUE,
+            SystemTime::now() + Duration::from_secs(1),
+            1000,
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
     let mine: Vec<_> = due
@@ -416,7 +421,12 @@ async fn notifications_are_written_with_the_batch(
     assert_eq!(outcome.notifications, 2);
     assert_eq!(outbox.outbox_len(QUEUE).await.unwrap(), before + 2);
     let due = outbox
-        .outbox_due(QUEUE, SystemTime::now() + Duration::from_secs(1), 10_000)
+        .outbox_claim(
+            QUEUE,
+            SystemTime::now() + Duration::from_secs(1),
+            10_000,
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
     for item in due {
