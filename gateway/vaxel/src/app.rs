@@ -33,13 +33,15 @@ pub fn run(
         .build()?;
 
     // Durable state, from the one configured backend.
-    let stores = crate::stores::open(&config.store).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the store at {} (store.path in {}): {e}",
-            config.store.path.display(),
-            config.origin.display()
-        )
-    })?;
+    let stores = control
+        .block_on(crate::stores::open(&config.store))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the store at {} in {}: {e}",
+                crate::stores::describe(&config.store),
+                config.origin.display()
+            )
+        })?;
 
     // Consent under SVOD/PDL: off unless `[consent] enabled` (then the gateway behaves
     // exactly as before), and the PDL access log every decision goes to.
@@ -119,8 +121,16 @@ pub fn run(
         Some(stores.access_log.clone()),
     );
     shared.sdk = sdk;
+    shared.cluster = Some(stores.cluster.clone());
     let shared = Arc::new(shared);
     let (stop_tx, stop_rx) = watch::channel(false);
+
+    // Readiness follows the database; on a shared database, other nodes' consent
+    // changes and routing reloads are applied here.
+    {
+        let _runtime = control.enter();
+        crate::cluster::spawn(shared.clone(), stores.cluster.clone(), stop_rx.clone());
+    }
 
     if let Some(sdk) = shared.sdk.clone() {
         let _runtime = control.enter();

@@ -20,6 +20,9 @@ pub struct DemoOptions {
     /// The municipality's SDK gateway (second process): service and admin addresses.
     pub peer_listen: SocketAddr,
     pub peer_admin_listen: SocketAddr,
+    /// Run this node on a shared PostgreSQL database (schema `vaxel_demo`) instead of
+    /// the SQLite file, so that several demo nodes form one cluster.
+    pub store_url: Option<String>,
 }
 
 impl Default for DemoOptions {
@@ -31,6 +34,7 @@ impl Default for DemoOptions {
             producer_listen: SocketAddr::from(([127, 0, 0, 1], 20443)),
             peer_listen: SocketAddr::from(([127, 0, 0, 1], 9443)),
             peer_admin_listen: SocketAddr::from(([127, 0, 0, 1], 9080)),
+            store_url: None,
         }
     }
 }
@@ -77,9 +81,7 @@ source = "demo-routing-table.toml"
 last_known_good = "demo-routing-table.last-known-good"
 vars = {{ DEMO_PRODUCER = "https://localhost:{producer_port}" }}
 
-[store]
-# Engagement index and notification outbox (SQLite, next to this file).
-path = "vaxel.db"
+{store}
 
 [identity]
 trusted_header_addresses = []
@@ -108,8 +110,18 @@ organisations = ["{region_participant}"]
         region_participant = crate::sdk_pki::REGION.participant,
         region_system = crate::sdk_pki::REGION.system_id,
         book = book.display(),
+        store = match &opts.store_url {
+            None => "[store]\n# Every durable store (SQLite, next to this file).\npath = \"vaxel.db\"".to_string(),
+            Some(url) => format!(
+                "[store]\n# Every durable store on one PostgreSQL database, shared by every demo node\n# (specs/deployment.md).\nbackend = \"postgres\"\nurl = {url:?}\nschema = \"vaxel_demo\"\n\n[engagement_index]\nnotify_lease_ms = 10000"
+            ),
+        },
     );
-    let cfg_path = data.join("demo.toml");
+    // One configuration per node when nodes share a database (they differ in ports).
+    let cfg_path = match &opts.store_url {
+        None => data.join("demo.toml"),
+        Some(_) => data.join(format!("demo-node-{}.toml", opts.listen.port())),
+    };
     std::fs::write(&cfg_path, &text)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", cfg_path.display()))?;
     let config = Config::from_toml(&text, &cfg_path)?;
@@ -124,12 +136,14 @@ fn seed_engagements(config: &Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let stores = crate::stores::open(&config.store).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the demo store {}: {e}",
-            config.store.path.display()
-        )
-    })?;
+    let stores = runtime
+        .block_on(crate::stores::open(&config.store))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the demo store {}: {e}",
+                crate::stores::describe(&config.store)
+            )
+        })?;
     let index = vaxel_engagement_index::EngagementIndex::new(
         stores.engagements,
         stores.outbox,

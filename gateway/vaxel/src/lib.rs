@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod certs;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod demo_producer;

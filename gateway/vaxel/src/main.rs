@@ -60,6 +60,10 @@ enum Command {
         /// Demo: run only the region's gateway (no municipality process).
         #[arg(long, requires = "demo")]
         no_peer: bool,
+        /// Demo: keep every store on this PostgreSQL database (`postgres://...`) so that
+        /// several demo nodes (other ports, `--no-peer`) form one cluster.
+        #[arg(long, requires = "demo", value_name = "URL")]
+        store_url: Option<String>,
         /// Stop when standard input closes (the demo's second gateway ends with the
         /// first).
         #[arg(long, hide = true)]
@@ -110,8 +114,9 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
-    /// Consents and blocks (spärr) in the configured store; prints JSON. A running
-    /// gateway sees the change after SIGHUP or `[consent] index_reload_s`.
+    /// Consents and blocks (spärr) in the configured store; prints JSON. Running
+    /// gateways on PostgreSQL see the change at once; on SQLite after SIGHUP or
+    /// `[consent] index_reload_s`.
     Consent {
         /// Configuration file (its [store] is used).
         #[arg(long, short)]
@@ -210,7 +215,7 @@ fn consent_command(config: &std::path::Path, action: ConsentAction) -> anyhow::R
     use vaxel_store::consent::EndOutcome;
     let cfg = Config::load(config)?;
     let rt = runtime()?;
-    let store = vaxel::stores::open(&cfg.store)?.consents;
+    let store = rt.block_on(vaxel::stores::open(&cfg.store))?.consents;
     let obj = |v: Value| -> Map<String, Value> {
         match v {
             Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
@@ -333,8 +338,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             to,
             limit,
         } => {
-            let store = open_access_log(&config)?;
             let rt = runtime()?;
+            let store = open_access_log(&config, &rt)?;
             use vaxel_pdl::access_log::{query_by_patient, query_by_period, query_by_user};
             let found = rt.block_on(async {
                 match (patient, user) {
@@ -365,9 +370,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// creating an empty (and trivially intact) one.
 fn open_access_log(
     config: &std::path::Path,
+    rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<std::sync::Arc<dyn vaxel_pdl::access_log::AccessLogStore>> {
     let cfg = Config::load(config)?;
-    let stores = vaxel::stores::open_existing(&cfg.store)
+    let stores = rt
+        .block_on(vaxel::stores::open_existing(&cfg.store))
         .map_err(|e| anyhow::anyhow!("{e} (configuration {})", config.display()))?;
     Ok(stores.access_log)
 }
@@ -383,9 +390,9 @@ fn pdl_verify(
     config: &std::path::Path,
     expect_head: Option<vaxel_pdl::access_log::ChainHead>,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_access_log(config)?;
-    let report =
-        runtime()?.block_on(vaxel_pdl::access_log::verify_against(&*store, expect_head))?;
+    let rt = runtime()?;
+    let store = open_access_log(config, &rt)?;
+    let report = rt.block_on(vaxel_pdl::access_log::verify_against(&*store, expect_head))?;
     match &report.first_broken {
         None => {
             println!("access log intact: {} entries", report.entries);
@@ -420,6 +427,7 @@ fn run_other(command: Command) -> anyhow::Result<()> {
             peer_listen,
             peer_admin_listen,
             no_peer,
+            store_url,
             exit_on_stdin_eof,
         } => {
             if exit_on_stdin_eof {
@@ -439,6 +447,7 @@ fn run_other(command: Command) -> anyhow::Result<()> {
                     producer_listen,
                     peer_listen,
                     peer_admin_listen,
+                    store_url,
                 };
                 let cfg = demo::prepare(&opts)?;
                 // The municipality's gateway, a second process of this binary; it ends

@@ -88,13 +88,21 @@ async fn admin(
     let resp = match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => json_response(StatusCode::OK, json!({"status": "live"})),
         (&Method::GET, "/ready") => {
-            if shared.routing.current().is_some() {
-                json_response(StatusCode::OK, json!({"status": "ready"}))
-            } else {
+            if shared.routing.current().is_none() {
                 json_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     json!({"status": "not ready", "reason": "no routing table is loaded (VP008): fix the routing table source and POST /admin/reload"}),
                 )
+            } else if !shared.store_health.reachable() {
+                json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"status": "not ready", "reason": format!(
+                        "the store's database is not reachable ({}); the node recovers by itself when it is back",
+                        shared.store_health.error().unwrap_or_default()
+                    )}),
+                )
+            } else {
+                json_response(StatusCode::OK, json!({"status": "ready"}))
             }
         }
         (&Method::GET, "/status") => {
@@ -160,10 +168,27 @@ pub async fn reload(shared: &Shared) -> Response<Full<Bytes>> {
     let result = tokio::task::spawn_blocking(move || routing.reload()).await;
     match result {
         // The routing module logs the outcome of every reload.
-        Ok(Ok(_report)) => json_response(
-            StatusCode::OK,
-            json!({"reloaded": true, "routing_table": routing_status(shared)}),
-        ),
+        Ok(Ok(_report)) => {
+            // Other nodes on a shared database reload their copy of the table too.
+            let mut published = serde_json::Value::Null;
+            if let Some(cluster) = shared.cluster.as_ref().filter(|c| c.shared()) {
+                published = match cluster
+                    .publish(vaxel_store::ClusterEvent::RoutingReload)
+                    .await
+                {
+                    Ok(()) => json!(true),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the routing reload was not published to the other nodes");
+                        json!(format!("not published to the other nodes: {e}"))
+                    }
+                };
+            }
+            let mut body = json!({"reloaded": true, "routing_table": routing_status(shared)});
+            if !published.is_null() {
+                body["other_nodes_told"] = published;
+            }
+            json_response(StatusCode::OK, body)
+        }
         Ok(Err(e)) => json_response(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"reloaded": false, "error": e.to_string(), "routing_table": routing_status(shared)}),
@@ -215,5 +240,15 @@ fn status(shared: &Shared) -> serde_json::Value {
             "faults": st.faults(),
         },
         "local_services": shared.services.names(),
+        "store": {
+            "backend": match shared.config.store.backend {
+                vaxel_store::StoreBackend::Sqlite => "sqlite",
+                vaxel_store::StoreBackend::Postgres => "postgres",
+            },
+            "location": crate::stores::describe(&shared.config.store),
+            "shared_by_nodes": shared.cluster.as_ref().is_some_and(|c| c.shared()),
+            "reachable": shared.store_health.reachable(),
+            "error": shared.store_health.error(),
+        },
     })
 }

@@ -318,7 +318,10 @@ fn write_loop(
                     if unindexed > 0 {
                         unindexed = index_all(store);
                     }
-                    match rx.blocking_recv() {
+                    // Wait on the writer's runtime, not beside it: tasks spawned there
+                    // while it ran a store call (a PostgreSQL connection's driver, which
+                    // then serves the whole pool) must keep running between batches.
+                    match store.rt.block_on(rx.recv()) {
                         Some(job) => job,
                         None => break,
                     }

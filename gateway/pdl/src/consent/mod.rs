@@ -145,6 +145,16 @@ impl ConsentService {
         self.index.patient(&PatientKey::parse(patient)?)
     }
 
+    /// Another node (or a tool) changed this patient's consents or blocks: read them
+    /// again. A patient id that does not parse is ignored.
+    pub async fn apply_change(&self, patient: &str) -> Result<(), StoreError> {
+        let Some(patient) = ResidentId::parse(patient) else {
+            return Ok(());
+        };
+        let _w = self.write.lock().await;
+        self.refresh_patient(&patient).await
+    }
+
     async fn refresh_patient(&self, patient: &ResidentId) -> Result<(), StoreError> {
         let consents = self.store.consents_for_patient(patient).await?;
         let blocks = self.store.blocks_for_patient(patient).await?;

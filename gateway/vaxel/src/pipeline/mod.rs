@@ -68,6 +68,10 @@ pub struct Shared {
     pub instance_header: HeaderValue,
     /// SDK messaging (`[sdk] enabled`); `None` when off.
     pub sdk: Option<Arc<vaxel_sdk::Sdk>>,
+    /// Changes between nodes on a shared database (routing reloads are published).
+    pub cluster: Option<Arc<dyn vaxel_store::Cluster>>,
+    /// Whether the store's database answers (readiness).
+    pub store_health: crate::cluster::StoreHealth,
 }
 
 impl Shared {
@@ -95,6 +99,8 @@ impl Shared {
             access_log_store,
             instance_header,
             sdk: None,
+            cluster: None,
+            store_health: crate::cluster::StoreHealth::default(),
         }
     }
 }
