@@ -173,7 +173,7 @@ fn pg_config(config: &PostgresConfig) -> Result<tokio_postgres::Config> {
     pg.keepalives(true);
     pg.keepalives_idle(Duration::from_secs(30));
     pg.options(format!(
-        "-c search_path={} -c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+        "-c search_path={} -c statement_timeout={} -c idle_in_transaction_session_timeout={} -c client_min_messages=warning",
         config.schema,
         config.statement_timeout.as_millis(),
         // A node that dies mid-transaction (or a stalled one) releases its row locks.
