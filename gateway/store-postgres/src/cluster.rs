@@ -232,7 +232,7 @@ fn parse(payload: &str, schema: &str, node_id: &str) -> Option<ClusterEvent> {
 /// write it out literally; this keeps the format in one place for tests.
 #[cfg(test)]
 pub(crate) fn notify_sql(kind: &str, value_sql: &str) -> String {
-    format!("PERFORM pg_notify('{CHANNEL}', current_schema() || ' {kind} ' || {value_sql});")
+    format!("PERFORM pg_notify('{CHANNEL}', TG_TABLE_SCHEMA || ' {kind} ' || {value_sql});")
 }
 
 #[cfg(test)]

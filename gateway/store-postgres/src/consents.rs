@@ -73,7 +73,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     -- (payload `<schema> consent <patient>`, parsed by cluster.rs).
     CREATE FUNCTION consent_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        PERFORM pg_notify('vaxel_changes', current_schema() || ' consent ' || NEW.patient);
+        PERFORM pg_notify('vaxel_changes', TG_TABLE_SCHEMA || ' consent ' || NEW.patient);
         RETURN NULL;
     END
     $$;
