@@ -142,10 +142,13 @@ impl PgStore {
 
     /// A pooled connection; waiting is bounded by `acquire_timeout_ms`.
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Backend(format!("the database is not reachable: {e}")))
+        self.pool.get().await.map_err(|e| {
+            let why = match &e {
+                deadpool_postgres::PoolError::Backend(pg) => chain(pg),
+                other => chain(other),
+            };
+            StoreError::Backend(format!("the database is not reachable: {why}"))
+        })
     }
 
     /// Whether the database answers now (`SELECT 1` on a pooled connection).
@@ -218,11 +221,27 @@ fn tls_connector(tls: &PostgresTls) -> Result<postgres_openssl::MakeTlsConnector
     Ok(connector)
 }
 
+/// An error with its causes ("error performing TLS handshake: ... certificate verify
+/// failed"): the pool's and the client's errors keep the useful part in `source()`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// A database error as a store error (the text is for the operator's log).
 pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(d) => StoreError::Backend(format!("{}: {}", d.code().code(), d.message())),
-        None => StoreError::Backend(format!("database: {e}")),
+        None => StoreError::Backend(format!("database: {}", chain(&e))),
     }
 }
 
@@ -404,5 +423,76 @@ mod tests {
                 "a node does not hear its own routing reload"
             );
         }
+    }
+
+    /// `tls = "require"` encrypts the connection (the server's own view says so).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tls_require_encrypts_the_connection() {
+        let Some(db) = TestDatabase::create("vx_tls").await else {
+            return;
+        };
+        let mut config = db.config.clone();
+        config.tls = PostgresTls::Require;
+        let store = PgStore::connect(&config).await.unwrap();
+        let client = match store.client().await {
+            Ok(c) => c,
+            Err(e) if e.to_string().contains("SSL") || e.to_string().contains("ssl") => {
+                eprintln!("SKIPPED: the test server does not offer TLS: {e}");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let row = client
+            .query_one(
+                "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(row.get::<_, bool>(0), "the connection is not encrypted");
+        let version: String = row.get(1);
+        assert!(version == "TLSv1.2" || version == "TLSv1.3", "{version}");
+    }
+
+    /// `tls = "verify-full"` refuses a server whose certificate does not chain to the
+    /// configured CA, with an error naming the certificate problem.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tls_verify_full_refuses_an_unknown_server_certificate() {
+        let Some(db) = TestDatabase::create("vx_tlsv").await else {
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("vx-tls-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A CA of our own, which certainly did not issue the server's certificate.
+        let key =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "not the database CA")
+            .unwrap();
+        let name = name.build();
+        let mut b = openssl::x509::X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, b.build().to_pem().unwrap()).unwrap();
+        let mut config = db.config.clone();
+        config.tls = PostgresTls::VerifyFull { ca: Some(ca) };
+        config.acquire_timeout = Duration::from_secs(3);
+        let store = PgStore::connect(&config).await.unwrap();
+        let err = store.client().await.map(|_| ()).unwrap_err().to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        if err.contains("does not support TLS") || err.contains("server does not support") {
+            eprintln!("SKIPPED: the test server does not offer TLS: {err}");
+            return;
+        }
+        assert!(err.contains("certificate verify failed"), "{err}");
     }
 }

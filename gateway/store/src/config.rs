@@ -317,6 +317,105 @@ mod tests {
         assert_eq!(c.display_url(), "postgres://db/vaxel");
     }
 
+    fn parse(dir: &std::path::Path, text: &str) -> Result<StoreConfig, String> {
+        let file = dir.join("vaxel.toml");
+        let raw: RawStoreConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        raw.validate(&Section::root(&file).nested("store"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn postgres_settings_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+        let c = parse(
+            dir.path(),
+            r#"backend = "postgres"
+url = "postgres://vaxel@db:5432/vaxel"
+password_file = "pw"
+pool_size = 8
+statement_timeout_ms = 2000
+tls = "verify-full"
+tls_ca = "ca.pem""#,
+        )
+        .unwrap();
+        assert_eq!(c.backend, StoreBackend::Postgres);
+        let pg = c.postgres.unwrap();
+        assert_eq!(pg.password.as_deref(), Some("s3cret"), "newline removed");
+        assert_eq!(pg.schema, DEFAULT_SCHEMA);
+        assert_eq!(pg.pool_size, 8);
+        assert_eq!(pg.statement_timeout, Duration::from_millis(2000));
+        assert_eq!(
+            pg.tls,
+            PostgresTls::VerifyFull {
+                ca: Some(dir.path().join("ca.pem"))
+            }
+        );
+        assert_eq!(
+            parse(dir.path(), "").unwrap().backend,
+            StoreBackend::Sqlite,
+            "SQLite stays the default"
+        );
+        let refused = [
+            (r#"backend = "postgres""#, "store.url"),
+            (r#"backend = "mysql""#, "not a supported store backend"),
+            (
+                r#"backend = "postgres"
+url = "mysql://x""#,
+                "postgres:// URL",
+            ),
+            (r#"url = "postgres://db/x""#, "set backend = \"postgres\""),
+            (
+                r#"backend = "postgres"
+url = "postgres://db/x"
+password_file = "pw"
+password_env = "PW""#,
+                "not both",
+            ),
+            (
+                r#"backend = "postgres"
+url = "postgres://db/x"
+password_file = "missing""#,
+                "cannot read",
+            ),
+            (
+                r#"backend = "postgres"
+url = "postgres://db/x"
+password_env = "VAXEL_TEST_SURELY_UNSET_VARIABLE""#,
+                "is not set",
+            ),
+            (
+                r#"backend = "postgres"
+url = "postgres://db/x"
+schema = "Vaxel; DROP""#,
+                "store.schema",
+            ),
+            (
+                r#"backend = "postgres"
+url = "postgres://db/x"
+pool_size = 0"#,
+                "store.pool_size",
+            ),
+            (
+                r#"backend = "postgres"
+url = "postgres://db/x"
+tls = "require"
+tls_ca = "ca.pem""#,
+                "verify-full",
+            ),
+            (
+                r#"backend = "postgres"
+url = "postgres://db/x"
+tls = "prefer""#,
+                "store.tls",
+            ),
+        ];
+        for (text, needle) in refused {
+            let err = parse(dir.path(), text).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
     #[test]
     fn schema_names_are_plain_identifiers() {
         assert!(is_identifier("vaxel"));
