@@ -180,7 +180,7 @@ fn admin_client() -> reqwest::Client {
 }
 
 /// Source systems of the records in a merged answer, sorted (one per record).
-fn record_sources(r: &Reply) -> Vec<String> {
+pub(crate) fn record_sources(r: &Reply) -> Vec<String> {
     let text = r.text();
     let doc = roxmltree::Document::parse(&text).expect("well-formed answer");
     let mut v: Vec<String> = doc
@@ -197,7 +197,7 @@ fn record_sources(r: &Reply) -> Vec<String> {
     v
 }
 
-fn withheld(r: &Reply) -> usize {
+pub(crate) fn withheld(r: &Reply) -> usize {
     r.header("x-vaxel-withheld-records")
         .and_then(|v| v.parse().ok())
         .expect("x-vaxel-withheld-records header")

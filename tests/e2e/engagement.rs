@@ -14,7 +14,7 @@ const PROCESS_NOTIFICATION_NS: &str =
 const A_EI: &str = "SE0000000000-A-EI";
 const B_EI: &str = "SE0000000000-B-EI";
 
-fn update(ei: &str, patient: &str, source: &str, categorization: &str) -> String {
+pub(crate) fn update(ei: &str, patient: &str, source: &str, categorization: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
 <soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:u=\"{UPDATE}\" xmlns:e=\"urn:riv:itintegration:engagementindex:1\">\
@@ -33,7 +33,7 @@ fn update(ei: &str, patient: &str, source: &str, categorization: &str) -> String
     )
 }
 
-fn find_content(ei: &str, patient: &str) -> String {
+pub(crate) fn find_content(ei: &str, patient: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
 <soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:f=\"{FIND_CONTENT}\">\

@@ -22,6 +22,7 @@
 mod harness;
 
 mod aggregation;
+mod cluster;
 mod consent;
 mod demo;
 mod engagement;

@@ -28,14 +28,14 @@ fn sdk_pki() -> SdkPki {
 }
 
 /// One `[[participant]]` of an address book.
-struct Entry {
+pub(crate) struct Entry {
     org: SdkOrg,
     endpoint: String,
     certificate: PathBuf,
 }
 
 impl Entry {
-    fn at(org: SdkOrg, port: u16) -> Entry {
+    pub(crate) fn at(org: SdkOrg, port: u16) -> Entry {
         Entry {
             org,
             endpoint: format!("https://127.0.0.1:{port}/sdk/v1/deliveries"),
@@ -44,7 +44,7 @@ impl Entry {
     }
 }
 
-fn address_book(entries: &[Entry]) -> String {
+pub(crate) fn address_book(entries: &[Entry]) -> String {
     entries
         .iter()
         .map(|e| {
@@ -62,7 +62,12 @@ fn address_book(entries: &[Entry]) -> String {
 }
 
 /// A gateway of `org` on fixed ports with `book` as its address book.
-fn sdk_config(org: SdkOrg, ports: (u16, u16), book: &Path, extra: &str) -> GatewayConfig {
+pub(crate) fn sdk_config(
+    org: SdkOrg,
+    ports: (u16, u16),
+    book: &Path,
+    extra: &str,
+) -> GatewayConfig {
     let p = sdk_pki();
     let mut c = GatewayConfig::new(&Table::new());
     c.instance_id = format!("vaxel-{}", org.stem);
@@ -100,7 +105,7 @@ organisations = [{participant:?}]
 }
 
 /// Write `book` into a new temporary folder and start `org`'s gateway there.
-fn start(org: SdkOrg, ports: (u16, u16), book: &str, extra: &str) -> Gateway {
+pub(crate) fn start(org: SdkOrg, ports: (u16, u16), book: &str, extra: &str) -> Gateway {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("address-book.toml");
     std::fs::write(&path, book).expect("address book");
@@ -123,7 +128,7 @@ async fn rewrite_book(gw: &Gateway, entries: &[Entry]) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
 
-fn ports() -> (u16, u16) {
+pub(crate) fn ports() -> (u16, u16) {
     loop {
         let p = (free_port(), free_port());
         if p.0 != p.1 {
@@ -133,7 +138,7 @@ fn ports() -> (u16, u16) {
 }
 
 /// The journal system of `org`, with its client certificate.
-fn system(org: &SdkOrg) -> reqwest::Client {
+pub(crate) fn system(org: &SdkOrg) -> reqwest::Client {
     let p = sdk_pki();
     let mut pem = std::fs::read(p.system_cert(org)).expect("system cert");
     pem.push(b'\n');
@@ -150,7 +155,7 @@ fn system(org: &SdkOrg) -> reqwest::Client {
         .expect("client")
 }
 
-fn api(gw: &Gateway, path: &str) -> String {
+pub(crate) fn api(gw: &Gateway, path: &str) -> String {
     format!("https://127.0.0.1:{}/sdk/v1/{path}", gw.port)
 }
 
@@ -170,7 +175,7 @@ async fn submit(client: &reqwest::Client, gw: &Gateway, xml: Vec<u8>) -> (u16, V
     )
 }
 
-async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
+pub(crate) async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
     let r = client
         .get(url)
         .send()
@@ -210,7 +215,7 @@ async fn final_status(client: &reqwest::Client, gw: &Gateway, id: &str, within: 
     }
 }
 
-fn message(from: &SdkOrg, to: &SdkOrg, label: &str, text: &str) -> Message {
+pub(crate) fn message(from: &SdkOrg, to: &SdkOrg, label: &str, text: &str) -> Message {
     let mut m = Message::new(from.org_number, to.org_number, to.functional_address, label)
         .with_sender_functional_address(from.functional_address);
     m.add_text_document("text", "Meddelande", text);

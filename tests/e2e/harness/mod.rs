@@ -12,6 +12,7 @@
 //! | `messages.rs` | contracts, logical addresses, the test patient; small SOAP requests the tests write themselves |
 //! | `reference.rs` | the national reference messages (`../shared/reference`): locate, read, fill `${...}` templates, skip with a note when absent |
 //! | `assertions.rs` | `assert_fault`, `assert_forwarded`, `assert_still_serving`, `eventually` |
+//! | `tcp_proxy.rs` | `TcpProxy`: a TCP forwarder to cut a gateway's database connections away and bring them back (cluster tests) |
 //!
 //! Test modules `use crate::harness::*;`: everything is re-exported here, except the
 //! reference helpers, which are called by module name (`reference::read(...)`).
@@ -33,6 +34,7 @@ mod process;
 mod producers;
 pub mod reference;
 mod routing_table;
+mod tcp_proxy;
 
 pub use assertions::*;
 pub use client::*;
@@ -42,6 +44,7 @@ pub use pki::*;
 pub use process::*;
 pub use producers::*;
 pub use routing_table::*;
+pub use tcp_proxy::*;
 
 /// Default wait for anything that should happen "at once" but may be slow on a busy
 /// 2-core CI machine.
