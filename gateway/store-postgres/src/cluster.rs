@@ -59,8 +59,16 @@ impl PgCluster {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let node_id = uuid::Uuid::new_v4().simple().to_string();
         let pg = crate::pg_config(config)?;
-        let first = listen(&pg, &config.tls).await?;
-        let listener = tokio::spawn(run_listener(
+        let io = store.io().clone();
+        let (first_pg, tls) = (pg.clone(), config.tls.clone());
+        // Connected on the store's I/O runtime, where it then runs.
+        let first = io
+            .spawn(async move { listen(&first_pg, &tls).await })
+            .await
+            .map_err(|e| {
+                vaxel_store::StoreError::Backend(format!("listener task failed: {e}"))
+            })??;
+        let listener = io.spawn(run_listener(
             pg,
             config.tls.clone(),
             store.schema().to_string(),

@@ -72,6 +72,55 @@ pub async fn schema_exists(config: &PostgresConfig) -> Result<bool> {
 pub struct PgStore {
     pool: Pool,
     schema: String,
+    io: Arc<IoRuntime>,
+}
+
+/// The runtime that drives the store's connections. tokio-postgres runs each
+/// connection's socket on a task spawned where the connection was made; made on a
+/// caller's runtime (a service core, the access-log writer's own runtime), it would run
+/// only while that runtime runs, and every other user of the pooled connection would
+/// wait. So connections are made, and the listener runs, here: two threads that do
+/// nothing but database I/O.
+struct IoRuntime(Option<tokio::runtime::Runtime>);
+
+impl IoRuntime {
+    fn start() -> Result<IoRuntime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("vaxel-pg-io")
+            .enable_all()
+            .build()
+            .map(|rt| IoRuntime(Some(rt)))
+            .map_err(|e| StoreError::Backend(format!("cannot start the database I/O runtime: {e}")))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        match &self.0 {
+            Some(rt) => rt.handle(),
+            None => unreachable_runtime(),
+        }
+    }
+}
+
+#[cold]
+fn unreachable_runtime() -> ! {
+    // `.0` is `None` only inside `drop`.
+    panic!("the database I/O runtime was used after it was dropped")
+}
+
+impl Drop for IoRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code too (the last store handle of a task): never block.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl std::fmt::Debug for IoRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IoRuntime")
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -115,6 +164,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             schema: config.schema.clone(),
+            io: Arc::new(IoRuntime::start()?),
         })
     }
 
@@ -142,13 +192,26 @@ impl PgStore {
 
     /// A pooled connection; waiting is bounded by `acquire_timeout_ms`.
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| {
+        // On the I/O runtime: a connection made now gets its driver task there.
+        let pool = self.pool.clone();
+        let got = self
+            .io
+            .handle()
+            .spawn(async move { pool.get().await })
+            .await
+            .map_err(|e| StoreError::Backend(format!("database connection task failed: {e}")))?;
+        got.map_err(|e| {
             let why = match &e {
                 deadpool_postgres::PoolError::Backend(pg) => chain(pg),
                 other => chain(other),
             };
             StoreError::Backend(format!("the database is not reachable: {why}"))
         })
+    }
+
+    /// The runtime the store's connections run on (the change listener runs there too).
+    pub(crate) fn io(&self) -> &tokio::runtime::Handle {
+        self.io.handle()
     }
 
     /// Whether the database answers now (`SELECT 1` on a pooled connection).

@@ -129,8 +129,21 @@ async fn follow_changes(
     }
 }
 
-/// Changes may have been missed: rebuild the consent index from the database.
+async fn reload_routing(shared: &Shared) {
+    let routing = shared.routing.clone();
+    match tokio::task::spawn_blocking(move || routing.reload()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "routing table reload (from another node) failed: the running table stays")
+        }
+        Err(e) => tracing::error!(error = %e, "routing table reload task failed"),
+    }
+}
+
+/// Changes may have been missed: rebuild the consent index from the database and read
+/// the routing table again (a reload published meanwhile is not lost).
 async fn resync(shared: &Shared) {
+    reload_routing(shared).await;
     if let Some(consent) = &shared.consent {
         match consent.reload_index().await {
             Ok(patients) => tracing::info!(patients, "consent index rebuilt from the database"),
