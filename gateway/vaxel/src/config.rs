@@ -619,7 +619,8 @@ leeway_s = 300
         let dir = tempfile::tempdir().unwrap();
         write_pki(dir.path());
         let cases = [
-            ("[store]\nbackend = \"postgres\"", "store.backend", "only one is \"sqlite\""),
+            ("[store]\nbackend = \"mysql\"", "store.backend", "\"sqlite\" (one node) or \"postgres\""),
+            ("[store]\nbackend = \"postgres\"", "store.url", "is required"),
             ("[store]\npth = \"x\"", "pth", ""),
             ("[engagement_index]\nownr = \"x\"", "ownr", ""),
             ("[engagement_index]\nowner = \"has space\"", "engagement_index.owner", "HSA id"),
