@@ -21,7 +21,16 @@
 //! - `VAXEL_SDK_BENCH_PROFILE_DIR`: a folder with `xmlsec.txt` (output of the
 //!   `xmlsec_profile` timing test) and `store.txt` (output of `sdk_write_rate`, plus an
 //!   optional `cpu_s=<seconds>` line); when present, the cost split is printed
-//!   (benches/sdk/run.sh makes them).
+//!   (benches/sdk/run.sh makes them);
+//! - `VAXEL_SDK_BENCH_STORE`: `sqlite` (default: each gateway its own file) or
+//!   `postgres` (each gateway's `[store]` on its own fresh schema of the test server,
+//!   `VAXEL_TEST_POSTGRES_URL`, default 127.0.0.1:5432; `VAXEL_SDK_BENCH_PG_POOL` sets
+//!   `pool_size`); with PostgreSQL the CPU of each gateway's database backends is
+//!   measured too;
+//! - `VAXEL_SDK_BENCH_SENDER_NODES`: `2` runs the region as two `vaxel serve` nodes on
+//!   one PostgreSQL schema (needs `postgres`); submitter `w` sends to node `w mod 2`,
+//!   both nodes' delivery loops share the work, and the delivered count is the shared
+//!   store's (either node's `/status` counts every node's messages).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,6 +41,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vaxel::sdk_pki::{SdkOrg, SdkPki, MUNICIPALITY, REGION};
 use vaxel_sdk_message::message::Message;
+use vaxel_store_postgres::test_support::TestDatabase;
 
 /// One message size.
 #[derive(Clone, Copy)]
@@ -50,6 +60,12 @@ struct Opts {
     cases: Vec<Case>,
     dir: PathBuf,
     profile_dir: Option<PathBuf>,
+    /// Each gateway's store on PostgreSQL (a fresh schema each) instead of SQLite.
+    postgres: bool,
+    /// `pool_size` of each gateway on PostgreSQL (`None`: the default).
+    pg_pool: Option<usize>,
+    /// Region gateway processes (nodes) on one store: 1, or 2 on PostgreSQL.
+    sender_nodes: usize,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -96,22 +112,26 @@ impl Gateway {
     }
 }
 
-/// Ports of both gateways, all different.
+/// Ports (service, admin) of every gateway, all different: the region's nodes, then
+/// the municipality.
 struct Ports {
-    region: (u16, u16),
+    region: Vec<(u16, u16)>,
     municipality: (u16, u16),
 }
 
-fn ports() -> Ports {
+fn ports(region_nodes: usize) -> Ports {
+    let n = 2 * (region_nodes + 1);
     loop {
-        let p = [free_port(), free_port(), free_port(), free_port()];
-        let mut q = p.to_vec();
+        let p: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut q = p.clone();
         q.sort_unstable();
         q.dedup();
-        if q.len() == 4 {
+        if q.len() == n {
             return Ports {
-                region: (p[0], p[1]),
-                municipality: (p[2], p[3]),
+                region: (0..region_nodes)
+                    .map(|i| (p[2 * i], p[2 * i + 1]))
+                    .collect(),
+                municipality: (p[n - 2], p[n - 1]),
             };
         }
     }
@@ -119,7 +139,8 @@ fn ports() -> Ports {
 
 /// The address book both gateways share (as in tests/e2e/sdk.rs).
 fn address_book(sdk: &SdkPki, ports: &Ports) -> String {
-    [(REGION, ports.region.0), (MUNICIPALITY, ports.municipality.0)]
+    // The region's first node stands for the region (nothing is delivered to it here).
+    [(REGION, ports.region[0].0), (MUNICIPALITY, ports.municipality.0)]
         .iter()
         .map(|(org, port)| {
             format!(
@@ -135,14 +156,38 @@ fn address_book(sdk: &SdkPki, ports: &Ports) -> String {
         .collect()
 }
 
+/// Where a gateway keeps its store.
+enum StoreAt {
+    /// A SQLite file in the gateway's folder.
+    Sqlite,
+    /// `[store]` on PostgreSQL: the test server, a schema of its own (or shared by the
+    /// region's nodes).
+    Postgres(vaxel_store::PostgresConfig),
+}
+
+/// The `[store]` section's keys.
+fn store_section(store: &StoreAt, dir: &Path) -> String {
+    match store {
+        StoreAt::Sqlite => format!(
+            "path = {:?}",
+            dir.join("data").join("vaxel.db").display().to_string()
+        ),
+        StoreAt::Postgres(pg) => format!(
+            "backend = \"postgres\"\nurl = {:?}\nschema = {:?}\npool_size = {}",
+            pg.url, pg.schema, pg.pool_size
+        ),
+    }
+}
+
 /// `vaxel.toml` of `org`'s gateway: no routing table entries, SDK on, defaults for
-/// delivery (concurrency 32), the store in `dir`.
+/// delivery (concurrency 32), the store in `dir` or on PostgreSQL.
 fn gateway_config(
     pki: &vaxel::certs::DemoPki,
     org: &SdkOrg,
     (listen, admin): (u16, u16),
     threads: usize,
     dir: &Path,
+    store: &StoreAt,
 ) -> String {
     let sdk = vaxel::sdk_pki::paths(pki);
     let p = |path: PathBuf| path.display().to_string();
@@ -170,7 +215,7 @@ ca = {ca:?}
 source = {table:?}
 
 [store]
-path = {store:?}
+{store}
 
 [sdk]
 enabled = true
@@ -195,7 +240,7 @@ organisations = [{participant:?}]
         cl_cert = p(pki.gateway_client_cert()),
         cl_key = p(pki.gateway_client_key()),
         table = p(dir.join("tak.toml")),
-        store = p(dir.join("data").join("vaxel.db")),
+        store = store_section(store, dir),
         participant = org.participant,
         org_cert = p(sdk.org_cert(org)),
         org_key = p(sdk.org_key(org)),
@@ -225,7 +270,14 @@ fn admin_ok(port: u16, path: &str) -> bool {
     matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"HTTP/1.1 200"))
 }
 
-fn start_gateway(opts: &Opts, org: &SdkOrg, ports: (u16, u16), book: &str, dir: &Path) -> Gateway {
+fn start_gateway(
+    opts: &Opts,
+    org: &SdkOrg,
+    ports: (u16, u16),
+    book: &str,
+    dir: &Path,
+    store: &StoreAt,
+) -> Gateway {
     std::fs::create_dir_all(dir).expect("gateway folder");
     let pki = vaxel::certs::DemoPki {
         dir: opts.dir.join("pki"),
@@ -237,7 +289,11 @@ fn start_gateway(opts: &Opts, org: &SdkOrg, ports: (u16, u16), book: &str, dir: 
     .expect("table");
     std::fs::write(dir.join("address-book.toml"), book).expect("address book");
     let config = dir.join("vaxel.toml");
-    std::fs::write(&config, gateway_config(&pki, org, ports, opts.threads, dir)).expect("config");
+    std::fs::write(
+        &config,
+        gateway_config(&pki, org, ports, opts.threads, dir, store),
+    )
+    .expect("config");
     let log = dir.join("gateway.log");
     let out = std::fs::File::create(&log).expect("log file");
     let child = Command::new(&opts.vaxel)
@@ -385,10 +441,11 @@ fn count(v: &Value, path: &[&str]) -> u64 {
     path.iter().fold(v, |v, k| &v[*k]).as_u64().unwrap_or(0)
 }
 
-/// Submit `n` messages with `c` submitters; latencies of each submit.
+/// Submit `n` messages with `c` submitters, submitter `w` to `urls[w % urls.len()]` (the
+/// region's nodes); latencies of each submit.
 async fn submit_all(
     client: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     template: Arc<Template>,
     n: usize,
     c: usize,
@@ -396,7 +453,7 @@ async fn submit_all(
     let mut jobs = tokio::task::JoinSet::new();
     for worker in 0..c {
         let client = client.clone();
-        let url = url.to_string();
+        let url = urls[worker % urls.len()].clone();
         let template = template.clone();
         jobs.spawn(async move {
             let mut lat = Vec::new();
@@ -454,6 +511,13 @@ async fn wait_delivered(admin: &reqwest::Client, gw: &Gateway, target: u64, with
 
 struct Round {
     msgs_per_s: f64,
+    /// CPU ms per message of each region node (the table shows their sum).
+    cpu_ms_region_nodes: Vec<f64>,
+    /// Messages each region node delivered (its log's `SDK message delivered` lines).
+    delivered_by_node: Vec<usize>,
+    /// CPU ms per message of the database backends serving the region's and the
+    /// municipality's connections (PostgreSQL only).
+    db_cpu_ms: Option<(f64, f64)>,
     submit_per_s: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -469,11 +533,88 @@ struct Round {
 
 const WARMUP: usize = 20;
 
-async fn round(opts: &Opts, case: Case, dir: &Path, tick: f64) -> Round {
+/// A fresh schema on the test server for one gateway (or one cluster of nodes), with the
+/// bench's pool size and an application name that finds its backends in
+/// `pg_stat_activity`.
+async fn pg_store(opts: &Opts, prefix: &str) -> (TestDatabase, StoreAt) {
+    let db = TestDatabase::create(prefix).await.unwrap_or_else(|| {
+        panic!(
+            "VAXEL_SDK_BENCH_STORE=postgres and no PostgreSQL at {}",
+            vaxel_store_postgres::test_support::test_url()
+        )
+    });
+    let mut config = db.config.clone();
+    if let Some(pool) = opts.pg_pool {
+        config.pool_size = pool;
+    }
+    let sep = if config.url.contains('?') { '&' } else { '?' };
+    config.url = format!("{}{sep}application_name={}", config.url, db.schema());
+    (db, StoreAt::Postgres(config))
+}
+
+/// CPU seconds of the database backends whose application name is `app` (connections
+/// of one gateway, or of one cluster's nodes), by pid.
+async fn db_cpu(monitor: &tokio_postgres::Client, app: &str, tick: f64) -> Vec<(i32, f64)> {
+    let rows = monitor
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .await
+        .expect("pg_stat_activity");
+    rows.iter()
+        .filter_map(|r| {
+            let pid: i32 = r.get(0);
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let t: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some((pid, t / tick))
+        })
+        .collect()
+}
+
+/// CPU seconds between two [`db_cpu`] samples (a backend that appeared started at 0).
+fn db_cpu_delta(before: &[(i32, f64)], after: &[(i32, f64)]) -> f64 {
+    after
+        .iter()
+        .map(|(pid, t)| {
+            t - before
+                .iter()
+                .find(|(p, _)| p == pid)
+                .map(|(_, t)| *t)
+                .unwrap_or(0.0)
+        })
+        .sum()
+}
+
+fn app_name(store: &StoreAt) -> Option<&str> {
+    match store {
+        StoreAt::Sqlite => None,
+        StoreAt::Postgres(pg) => Some(&pg.schema),
+    }
+}
+
+async fn round(
+    opts: &Opts,
+    case: Case,
+    dir: &Path,
+    tick: f64,
+    monitor: Option<&tokio_postgres::Client>,
+) -> Round {
     let sdk = vaxel::sdk_pki::paths(&vaxel::certs::DemoPki {
         dir: opts.dir.join("pki"),
     });
-    let ports = ports();
+    // Declared before the gateways, so that the schemas are dropped after the gateways
+    // were stopped.
+    let (_dbs, region_store, municipality_store) = if opts.postgres {
+        let (region_db, region_store) = pg_store(opts, "vx_sdkbench_region").await;
+        let (muni_db, muni_store) = pg_store(opts, "vx_sdkbench_muni").await;
+        (vec![region_db, muni_db], region_store, muni_store)
+    } else {
+        (Vec::new(), StoreAt::Sqlite, StoreAt::Sqlite)
+    };
+    let ports = ports(opts.sender_nodes);
     let book = address_book(&sdk, &ports);
     let municipality = start_gateway(
         opts,
@@ -481,56 +622,90 @@ async fn round(opts: &Opts, case: Case, dir: &Path, tick: f64) -> Round {
         ports.municipality,
         &book,
         &dir.join("municipality"),
+        &municipality_store,
     );
-    let region = start_gateway(opts, &REGION, ports.region, &book, &dir.join("region"));
+    let regions: Vec<Gateway> = ports
+        .region
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            // The first node keeps the folder name of the one-node bench.
+            let folder = if i == 0 {
+                "region".to_string()
+            } else {
+                format!("region-{}", i + 1)
+            };
+            start_gateway(opts, &REGION, p, &book, &dir.join(folder), &region_store)
+        })
+        .collect();
+    let region = &regions[0];
     let rss_idle = (peak_rss_mib(region.pid()), peak_rss_mib(municipality.pid()));
     let client = system_client(&sdk, &REGION, opts.concurrency);
     let admin = reqwest::Client::new();
-    let url = format!("https://127.0.0.1:{}/sdk/v1/messages", region.port);
+    let urls: Vec<String> = regions
+        .iter()
+        .map(|r| format!("https://127.0.0.1:{}/sdk/v1/messages", r.port))
+        .collect();
     let template = Arc::new(Template::new(case.attachment));
 
     // Warm-up: TLS connections (system → region with C connections, region →
     // municipality), caches, the stores' first pages.
     submit_all(
         &client,
-        &url,
+        &urls,
         template.clone(),
         WARMUP,
         opts.concurrency.min(WARMUP),
     )
     .await;
-    wait_delivered(&admin, &region, WARMUP as u64, Duration::from_secs(60)).await;
+    // On a shared store one node's counts cover every node's messages.
+    wait_delivered(&admin, region, WARMUP as u64, Duration::from_secs(60)).await;
 
     let me = std::process::id();
+    let region_cpu =
+        |tick| -> Vec<f64> { regions.iter().map(|r| cpu_seconds(r.pid(), tick)).collect() };
     let (r0, m0, c0) = (
-        cpu_seconds(region.pid(), tick),
+        region_cpu(tick),
         cpu_seconds(municipality.pid(), tick),
         cpu_seconds(me, tick),
     );
+    let apps = (app_name(&region_store), app_name(&municipality_store));
+    let db0 = match (monitor, apps) {
+        (Some(m), (Some(r), Some(mu))) => {
+            Some((db_cpu(m, r, tick).await, db_cpu(m, mu, tick).await))
+        }
+        _ => None,
+    };
     let started = Instant::now();
     let submitting = {
         let client = client.clone();
-        let url = url.clone();
+        let urls = urls.clone();
         let template = template.clone();
         let (n, c) = (case.n, opts.concurrency);
         tokio::spawn(async move {
-            let lat = submit_all(&client, &url, template, n, c).await;
+            let lat = submit_all(&client, &urls, template, n, c).await;
             (lat, Instant::now())
         })
     };
     wait_delivered(
         &admin,
-        &region,
+        region,
         (WARMUP + case.n) as u64,
         Duration::from_secs(600),
     )
     .await;
     let elapsed = started.elapsed();
     let (r1, m1, c1) = (
-        cpu_seconds(region.pid(), tick),
+        region_cpu(tick),
         cpu_seconds(municipality.pid(), tick),
         cpu_seconds(me, tick),
     );
+    let db1 = match (monitor, apps) {
+        (Some(m), (Some(r), Some(mu))) => {
+            Some((db_cpu(m, r, tick).await, db_cpu(m, mu, tick).await))
+        }
+        _ => None,
+    };
     let (mut lat, submitted_at) = submitting.await.expect("submitters");
     lat.sort_unstable();
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
@@ -544,19 +719,26 @@ async fn round(opts: &Opts, case: Case, dir: &Path, tick: f64) -> Round {
         "municipality inbox: {s}"
     );
     let (id, body) = template.instance();
-    let r = client.post(&url).body(body).send().await.expect("submit");
+    let r = client
+        .post(&urls[0])
+        .body(body)
+        .send()
+        .await
+        .expect("submit");
     assert_eq!(r.status(), 202);
     wait_delivered(
         &admin,
-        &region,
+        region,
         (WARMUP + case.n + 1) as u64,
         Duration::from_secs(60),
     )
     .await;
+    // Asked of the last node: on a shared store any node answers for every node.
+    let last = &regions[regions.len() - 1];
     let st: Value = client
         .get(format!(
             "https://127.0.0.1:{}/sdk/v1/messages/{id}",
-            region.port
+            last.port
         ))
         .send()
         .await
@@ -567,17 +749,47 @@ async fn round(opts: &Opts, case: Case, dir: &Path, tick: f64) -> Round {
         .expect("status body");
     assert_eq!(st["state"], "delivered", "{st}");
     assert_eq!(st["receipt"]["accepted"], true, "{st}");
+    for r in &regions[1..] {
+        let s = status(&admin, r).await;
+        assert_eq!(
+            count(&s, &["sdk", "outgoing", "delivered"]),
+            (WARMUP + case.n + 1) as u64,
+            "another node's /status does not show the shared store's count: {s}"
+        );
+    }
+    // Which node delivered how many (each logs one line per delivered message).
+    let delivered_by_node = regions
+        .iter()
+        .map(|r| {
+            String::from_utf8_lossy(&std::fs::read(&r.log).unwrap_or_default())
+                .matches("SDK message delivered")
+                .count()
+        })
+        .collect();
 
     let n = case.n as f64;
+    let cpu_ms_region_nodes: Vec<f64> =
+        r1.iter().zip(&r0).map(|(b, a)| (b - a) * 1e3 / n).collect();
     Round {
         msgs_per_s: n / elapsed.as_secs_f64(),
+        cpu_ms_region: cpu_ms_region_nodes.iter().sum(),
+        cpu_ms_region_nodes,
+        delivered_by_node,
+        db_cpu_ms: db0.zip(db1).map(|((ra, ma), (rb, mb))| {
+            (
+                db_cpu_delta(&ra, &rb) * 1e3 / n,
+                db_cpu_delta(&ma, &mb) * 1e3 / n,
+            )
+        }),
         submit_per_s: n / submitted_at.duration_since(started).as_secs_f64(),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
-        cpu_ms_region: (r1 - r0) * 1e3 / n,
         cpu_ms_municipality: (m1 - m0) * 1e3 / n,
         cpu_ms_client: (c1 - c0) * 1e3 / n,
-        rss_region: peak_rss_mib(region.pid()),
+        rss_region: regions
+            .iter()
+            .map(|r| peak_rss_mib(r.pid()))
+            .fold(0.0, f64::max),
         rss_municipality: peak_rss_mib(municipality.pid()),
         rss_idle,
         submitted_bytes: template.document.len(),
@@ -640,6 +852,56 @@ fn summarise(case: Case, c: usize, rounds: &[Round]) -> Summary {
         median(col(|r| r.rss_municipality)),
     );
     s
+}
+
+/// The store's share (PostgreSQL, several sender nodes): medians of the gateways' and
+/// the database backends' CPU per message, and how the region's nodes shared the work.
+fn store_table(opts: &Opts, results: &[(Case, Vec<Round>)]) {
+    println!(
+        "\n| size | store | region nodes | msgs/s | CPU ms/msg sender (all nodes) / receiver | database CPU ms/msg sender / receiver | gateways + database CPU ms/msg | delivered per node (last round) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (case, rounds) in results {
+        let col = |f: &dyn Fn(&Round) -> Option<f64>| -> Option<f64> {
+            let v: Vec<f64> = rounds.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| median(v))
+        };
+        let f2 = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "–".into());
+        let (sender, receiver) = (
+            col(&|r| Some(r.cpu_ms_region)),
+            col(&|r| Some(r.cpu_ms_municipality)),
+        );
+        let (db_s, db_r) = (
+            col(&|r| r.db_cpu_ms.map(|d| d.0)),
+            col(&|r| r.db_cpu_ms.map(|d| d.1)),
+        );
+        let total = col(&|r| {
+            r.db_cpu_ms
+                .map(|d| r.cpu_ms_region + r.cpu_ms_municipality + d.0 + d.1)
+        });
+        println!(
+            "| {} | {} | {} | {:.0} | {} / {} | {} / {} | {} | {} |",
+            case.name,
+            if opts.postgres { "postgres" } else { "sqlite" },
+            opts.sender_nodes,
+            median(rounds.iter().map(|r| r.msgs_per_s).collect()),
+            f2(sender),
+            f2(receiver),
+            f2(db_s),
+            f2(db_r),
+            f2(total),
+            rounds
+                .last()
+                .map(|r| {
+                    r.delivered_by_node
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                })
+                .unwrap_or_default()
+        );
+    }
 }
 
 /// `encrypt+sign` and `verify+decrypt` ms per payload size from the `xmlsec_profile`
@@ -803,7 +1065,21 @@ fn main() {
             .collect(),
         dir,
         profile_dir: std::env::var_os("VAXEL_SDK_BENCH_PROFILE_DIR").map(PathBuf::from),
+        postgres: match env_or("VAXEL_SDK_BENCH_STORE", "sqlite".to_string()).as_str() {
+            "sqlite" => false,
+            "postgres" | "postgresql" => true,
+            other => panic!("VAXEL_SDK_BENCH_STORE: `{other}` is not sqlite or postgres"),
+        },
+        pg_pool: std::env::var("VAXEL_SDK_BENCH_PG_POOL")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        sender_nodes: env_or("VAXEL_SDK_BENCH_SENDER_NODES", 1usize).max(1),
     };
+    assert!(
+        opts.sender_nodes == 1 || opts.postgres,
+        "VAXEL_SDK_BENCH_SENDER_NODES={} needs VAXEL_SDK_BENCH_STORE=postgres (nodes share one database)",
+        opts.sender_nodes
+    );
 
     // The demo PKI, SDK certificates under pki/sdk/.
     let out = Command::new(&opts.vaxel)
@@ -835,12 +1111,37 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // PostgreSQL: a connection that reads pg_stat_activity (database CPU per gateway).
+    let monitor = opts.postgres.then(|| {
+        rt.block_on(async {
+            let mut c: tokio_postgres::Config = vaxel_store_postgres::test_support::test_url()
+                .parse()
+                .expect("VAXEL_TEST_POSTGRES_URL");
+            c.application_name("vaxel_sdk_bench_monitor");
+            let (client, conn) = c
+                .connect(tokio_postgres::NoTls)
+                .await
+                .expect("a monitoring connection to the test server");
+            tokio::spawn(conn);
+            client
+        })
+    });
+    if opts.postgres || opts.sender_nodes > 1 {
+        println!(
+            "stores on PostgreSQL ({}, a fresh schema per gateway per round, pool_size {}); the region as {} node(s) on one schema",
+            vaxel_store_postgres::test_support::test_url(),
+            opts.pg_pool
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "default".into()),
+            opts.sender_nodes
+        );
+    }
     let mut results = Vec::new();
     for &case in &opts.cases {
         let mut rounds = Vec::new();
         for i in 0..opts.rounds {
             let d = opts.dir.join(format!("{}-{i}", case.attachment));
-            let r = rt.block_on(round(&opts, case, &d, tick));
+            let r = rt.block_on(round(&opts, case, &d, tick, monitor.as_ref()));
             println!(
                 "  {} round {}: {:.0} msgs/s end to end, submits {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, CPU ms/msg region {:.2} municipality {:.2} client {:.2}, peak RSS {:.0} / {:.0} MiB (after start-up {:.0} / {:.0})",
                 case.name,
@@ -857,6 +1158,27 @@ fn main() {
                 r.rss_idle.0,
                 r.rss_idle.1
             );
+            if opts.sender_nodes > 1 || r.db_cpu_ms.is_some() {
+                println!(
+                    "    region nodes: CPU ms/msg {}, delivered {}; database backends CPU ms/msg: region {}, municipality {}",
+                    r.cpu_ms_region_nodes
+                        .iter()
+                        .map(|c| format!("{c:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    r.delivered_by_node
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    r.db_cpu_ms
+                        .map(|d| format!("{:.2}", d.0))
+                        .unwrap_or_else(|| "–".into()),
+                    r.db_cpu_ms
+                        .map(|d| format!("{:.2}", d.1))
+                        .unwrap_or_else(|| "–".into()),
+                );
+            }
             let _ = std::fs::remove_dir_all(&d);
             rounds.push(r);
         }
@@ -868,6 +1190,9 @@ fn main() {
         .iter()
         .map(|(case, rounds)| summarise(*case, opts.concurrency, rounds))
         .collect();
+    if opts.postgres || opts.sender_nodes > 1 {
+        store_table(&opts, &results);
+    }
     if let Some(profile) = &opts.profile_dir {
         cost_split(profile, &summaries);
     }

@@ -10,8 +10,9 @@
 #    3, so it prints the end-to-end table and the cost split.
 #
 # Everything lands in $VAXEL_SDK_BENCH_OUT (default: a new temporary folder). The bench's
-# own knobs (VAXEL_SDK_BENCH_ROUNDS, _THREADS, _CONCURRENCY, _N_SMALL, _N_LARGE, _DIR)
-# pass through; see benches/sdk/README.md.
+# own knobs (VAXEL_SDK_BENCH_ROUNDS, _THREADS, _CONCURRENCY, _N_SMALL, _N_LARGE, _DIR,
+# _STORE, _SENDER_NODES, _PG_POOL) pass through; see benches/sdk/README.md (the storage
+# figures of the cost split come from the SQLite test whatever _STORE says).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${VAXEL_SDK_BENCH_OUT:-$(mktemp -d -t vaxel-sdk-bench.XXXXXX)}
