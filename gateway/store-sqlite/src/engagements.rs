@@ -58,6 +58,9 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX outbox_next_attempt;
     CREATE INDEX outbox_destination ON outbox (queue, destination, id);
     CREATE INDEX outbox_next_attempt ON outbox (queue, next_attempt_ms);",
+    // 3: claims lease an item (until `leased_until_ms`) without touching its next
+    // attempt, so that a restart can tell leases from retry times and release them.
+    "ALTER TABLE outbox ADD COLUMN leased_until_ms INTEGER;",
 ];
 
 const ENGAGEMENT_COLUMNS: &str = "registered_resident_id, service_domain, categorization, \
@@ -399,9 +402,10 @@ impl Connections {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT o.id, o.destination, o.payload, o.attempts, o.next_attempt_ms, o.last_error \
-                     FROM outbox o WHERE o.queue = ?3 AND o.next_attempt_ms <= ?1 AND NOT EXISTS ( \
+                     FROM outbox o WHERE o.queue = ?3 AND o.next_attempt_ms <= ?1 \
+                       AND (o.leased_until_ms IS NULL OR o.leased_until_ms <= ?1) AND NOT EXISTS ( \
                        SELECT 1 FROM outbox p WHERE p.queue = o.queue AND p.destination = o.destination \
-                       AND p.id < o.id AND p.next_attempt_ms > ?1) \
+                       AND p.id < o.id AND (p.next_attempt_ms > ?1 OR p.leased_until_ms > ?1)) \
                      ORDER BY o.id LIMIT ?2",
                 )
                 .map_err(backend)?;
@@ -414,7 +418,7 @@ impl Connections {
         };
         {
             let mut lease_stmt = tx
-                .prepare_cached("UPDATE outbox SET next_attempt_ms = ?2 WHERE id = ?1")
+                .prepare_cached("UPDATE outbox SET leased_until_ms = ?2 WHERE id = ?1")
                 .map_err(backend)?;
             let until = millis(now + lease);
             for item in &items {
@@ -427,25 +431,38 @@ impl Connections {
         Ok(items)
     }
 
-    fn outbox_release(&self, ids: &[i64], now: SystemTime) -> Result<()> {
+    /// Released items keep their next attempt (it had passed when they were claimed).
+    fn outbox_release(&self, ids: &[i64], _now: SystemTime) -> Result<()> {
         let conn = self.writer()?;
         let tx = write_transaction(&conn)?;
         {
             let mut stmt = tx
-                .prepare_cached("UPDATE outbox SET next_attempt_ms = ?2 WHERE id = ?1")
+                .prepare_cached("UPDATE outbox SET leased_until_ms = NULL WHERE id = ?1")
                 .map_err(backend)?;
             for id in ids {
-                stmt.execute(params![id, millis(now)]).map_err(backend)?;
+                stmt.execute(params![id]).map_err(backend)?;
             }
         }
         tx.commit().map_err(backend)
+    }
+
+    /// One node owns a SQLite store: claims left by its previous run (a crash) are
+    /// released at open, so their items go out at once instead of after the lease.
+    pub(crate) fn release_all_claims(&self) -> Result<()> {
+        let conn = self.writer()?;
+        conn.execute(
+            "UPDATE outbox SET leased_until_ms = NULL WHERE leased_until_ms IS NOT NULL",
+            [],
+        )
+        .map_err(backend)?;
+        Ok(())
     }
 
     fn outbox_next_attempt(&self, queue: &str) -> Result<Option<SystemTime>> {
         let conn = self.reader()?;
         let ms: Option<i64> = conn
             .query_row(
-                "SELECT MIN(next_attempt_ms) FROM outbox WHERE queue = ?1",
+                "SELECT MIN(MAX(next_attempt_ms, COALESCE(leased_until_ms, 0))) FROM outbox WHERE queue = ?1",
                 [queue],
                 |r| r.get(0),
             )
@@ -470,7 +487,8 @@ impl Connections {
     ) -> Result<()> {
         let conn = self.writer()?;
         conn.prepare_cached(
-            "UPDATE outbox SET next_attempt_ms = ?2, attempts = ?3, last_error = ?4 WHERE id = ?1",
+            "UPDATE outbox SET next_attempt_ms = ?2, attempts = ?3, last_error = ?4, \
+             leased_until_ms = NULL WHERE id = ?1",
         )
         .and_then(|mut s| s.execute(params![id, millis(next_attempt), attempts, last_error]))
         .map_err(backend)?;
@@ -491,7 +509,8 @@ impl Connections {
         let conn = self.reader()?;
         let mut stmt = conn
             .prepare_cached(
-                "SELECT o.destination, c.n, o.created_ms, o.attempts, o.next_attempt_ms, o.last_error \
+                "SELECT o.destination, c.n, o.created_ms, o.attempts, \
+                 MAX(o.next_attempt_ms, COALESCE(o.leased_until_ms, 0)), o.last_error \
                  FROM (SELECT destination, COUNT(*) AS n, MIN(id) AS head FROM outbox \
                        WHERE queue = ?1 GROUP BY destination) c \
                  JOIN outbox o ON o.id = c.head ORDER BY o.destination",

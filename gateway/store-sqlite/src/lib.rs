@@ -62,6 +62,7 @@ impl SqliteStore {
             consents::migrate(writer)?;
             sdk::migrate(writer)
         })?;
+        inner.release_all_claims()?;
         Ok(SqliteStore {
             inner: Arc::new(inner),
         })
@@ -263,6 +264,40 @@ mod tests {
         let a = SqliteAccessLogStore::open(&path).unwrap();
         let b = SqliteAccessLogStore::open(&path).unwrap();
         vaxel_store::testkit::access_log::two_writers_keep_one_chain(&a, &b).await;
+    }
+
+    /// One node owns the file: a claim its previous run left (a crash before delivery)
+    /// is released when the store is opened again, not held for the lease.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crashed_runs_claims_are_released_at_open() {
+        use std::time::{Duration, SystemTime};
+        use vaxel_store::outbox::NewOutboxItem;
+        use vaxel_store::Outbox;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vaxel.db");
+        let first = SqliteStore::open(&path).unwrap();
+        first
+            .outbox_enqueue(vec![NewOutboxItem {
+                queue: "q".into(),
+                destination: "d".into(),
+                payload: b"p".to_vec(),
+            }])
+            .await
+            .unwrap();
+        let lease = Duration::from_secs(3600);
+        let claimed = first
+            .outbox_claim("q", SystemTime::now(), 10, lease)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        drop(first);
+        let again = SqliteStore::open(&path).unwrap();
+        let after = again
+            .outbox_claim("q", SystemTime::now(), 10, lease)
+            .await
+            .unwrap();
+        assert_eq!(after.len(), 1, "released at open");
+        assert_eq!(after[0].id, claimed[0].id);
     }
 
     /// Two gateway processes on one file: their outbox claims never overlap.

@@ -74,7 +74,9 @@ pub trait Outbox: Send + Sync + fmt::Debug {
     /// its `next_attempt` moves to `now + lease`, so no other claim (by this or another
     /// node) returns it until it is delivered, rescheduled, released, or the lease runs
     /// out (its claimer died). Claims never hand out two items of one destination to
-    /// two claimers at once, so each destination keeps its order across nodes.
+    /// two claimers at once, so each destination keeps its order across nodes. A
+    /// backend for one node (SQLite) releases every claim when it is opened: the claimer
+    /// was that node's previous run.
     async fn outbox_claim(
         &self,
         queue: &str,
