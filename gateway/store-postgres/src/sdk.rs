@@ -831,4 +831,57 @@ mod tests {
             );
         }
     }
+
+    /// Profile (not a test; `--ignored --nocapture`): the cost of one-item claims as
+    /// delivered messages accumulate, and the claim's plan at the end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore]
+    async fn claim_cost_profile() {
+        let Some((_db, store)) = store("vx_sdk_prof").await else {
+            return;
+        };
+        let n = 3000;
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for i in 0..n {
+            let m = outgoing(&format!("prof-{i}"), t0 + Duration::from_millis(i));
+            store.sdk_submit(m).await.unwrap();
+        }
+        let now = t0 + Duration::from_secs(3600);
+        let lease = now + Duration::from_secs(60);
+        let mut times = Vec::new();
+        for _ in 0..n {
+            let start = std::time::Instant::now();
+            let got = store.sdk_claim_due(now, lease, 1).await.unwrap();
+            times.push(start.elapsed());
+            let m = &got[0];
+            store
+                .sdk_record_receipt(&m.message_id, true, "AP", b"<r/>".to_vec(), now)
+                .await
+                .unwrap();
+        }
+        let avg = |s: &[Duration]| s.iter().sum::<Duration>() / s.len() as u32;
+        println!(
+            "claim of one: first 100 avg {:?}, last 100 avg {:?}",
+            avg(&times[..100]),
+            avg(&times[times.len() - 100..])
+        );
+        let client = store.client().await.unwrap();
+        for row in client
+            .query(
+                &format!(
+                    "EXPLAIN (ANALYZE, BUFFERS) {}",
+                    CLAIM_SQL
+                        .replace("$1", &millis(now).to_string())
+                        .replace("$2", &millis(lease).to_string())
+                        .replace("$3", "1")
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+        {
+            let line: String = row.get(0);
+            println!("{line}");
+        }
+    }
 }
