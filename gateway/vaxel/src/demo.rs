@@ -23,6 +23,8 @@ pub struct DemoOptions {
     /// Run this node on a shared PostgreSQL database (schema `vaxel_demo`) instead of
     /// the SQLite file, so that several demo nodes form one cluster.
     pub store_url: Option<String>,
+    /// The schema on `store_url`.
+    pub store_schema: String,
 }
 
 impl Default for DemoOptions {
@@ -35,6 +37,7 @@ impl Default for DemoOptions {
             peer_listen: SocketAddr::from(([127, 0, 0, 1], 9443)),
             peer_admin_listen: SocketAddr::from(([127, 0, 0, 1], 9080)),
             store_url: None,
+            store_schema: "vaxel_demo".to_string(),
         }
     }
 }
@@ -113,7 +116,8 @@ organisations = ["{region_participant}"]
         store = match &opts.store_url {
             None => "[store]\n# Every durable store (SQLite, next to this file).\npath = \"vaxel.db\"".to_string(),
             Some(url) => format!(
-                "[store]\n# Every durable store on one PostgreSQL database, shared by every demo node\n# (specs/deployment.md).\nbackend = \"postgres\"\nurl = {url:?}\nschema = \"vaxel_demo\"\n\n[engagement_index]\nnotify_lease_ms = 10000"
+                "[store]\n# Every durable store on one PostgreSQL database, shared by every demo node\n# (specs/deployment.md).\nbackend = \"postgres\"\nurl = {url:?}\nschema = {schema:?}\n\n[engagement_index]\nnotify_lease_ms = 10000",
+                schema = opts.store_schema,
             ),
         },
     );

@@ -64,6 +64,9 @@ enum Command {
         /// several demo nodes (other ports, `--no-peer`) form one cluster.
         #[arg(long, requires = "demo", value_name = "URL")]
         store_url: Option<String>,
+        /// Demo: the schema for `--store-url`.
+        #[arg(long, requires = "store_url", default_value = "vaxel_demo")]
+        store_schema: String,
         /// Stop when standard input closes (the demo's second gateway ends with the
         /// first).
         #[arg(long, hide = true)]
@@ -428,6 +431,7 @@ fn run_other(command: Command) -> anyhow::Result<()> {
             peer_admin_listen,
             no_peer,
             store_url,
+            store_schema,
             exit_on_stdin_eof,
         } => {
             if exit_on_stdin_eof {
@@ -448,6 +452,7 @@ fn run_other(command: Command) -> anyhow::Result<()> {
                     peer_listen,
                     peer_admin_listen,
                     store_url,
+                    store_schema,
                 };
                 let cfg = demo::prepare(&opts)?;
                 // The municipality's gateway, a second process of this binary; it ends

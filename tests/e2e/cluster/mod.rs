@@ -417,5 +417,6 @@ fn pick(i: usize, dead: &AtomicUsize) -> usize {
 }
 
 mod changes;
+mod demo;
 mod kill9;
 mod outage;
