@@ -4,39 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
-use vaxel_pdl::access_log::{verify, AccessLog, AccessLogEntry, Decision, DecisionReason};
+use vaxel_pdl::access_log::{verify, AccessLog, Decision, DecisionReason};
 use vaxel_pdl::config::AccessLogConfig;
 
 use crate::cpu::{cpu_between, Probe};
 use crate::db::Node;
-use crate::{mix, Knobs, Phase};
+use crate::entries::{entry, ENTRIES_PER_REQUEST};
+use crate::{Knobs, Phase};
 
-/// Entries per request: one per source system that holds data for the patient.
-const ENTRIES_PER_REQUEST: u64 = 3;
-/// Entry `n`: request `n / 3` by one of 5000 users about one of 1,000,000 patients, one
-/// entry per source system, three record ids each (benches/access-log, 485 bytes).
-fn entry(n: u64) -> AccessLogEntry {
-    let request = n / ENTRIES_PER_REQUEST;
-    let r = mix(request);
-    AccessLogEntry {
-        time: Utc
-            .timestamp_millis_opt(1_735_689_600_000 + request as i64)
-            .unwrap(),
-        correlation_id: format!("6f1c2a9e-4b7d-4c1e-9a55-{request:012x}"),
-        user_hsa_id: format!("SE2321000016-{:05}", r % 5000),
-        care_unit_hsa_id: format!("SE2321000016-E{:04}", r % 300),
-        care_giver_hsa_id: "SE2321000016-1000".to_string(),
-        patient_id: format!("19{:010}", (r >> 16) % 1_000_000),
-        information_set: "care-documentation".to_string(),
-        source_system_hsa_id: format!("SE2321000016-S{:03}", n % ENTRIES_PER_REQUEST),
-        record_ids: (1..=3).map(|k| format!("voo-{n:010}-{k}")).collect(),
-        decision: Decision::Allowed,
-        reason: DecisionReason::Consent,
-        emergency_reason: None,
-        purpose: "care".to_string(),
-    }
-}
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
 }

@@ -41,6 +41,12 @@ mod access_log;
 mod cpu;
 mod db;
 mod ei;
+/// The generators of benches/access-log and benches/ei, shared.
+#[path = "../access-log/entries.rs"]
+mod entries;
+#[path = "../ei/updates.rs"]
+mod updates;
+use entries::mix;
 mod report;
 mod sdk_store;
 
@@ -51,9 +57,10 @@ use std::time::{Duration, Instant};
 use access_log::al_phase;
 use cpu::{load, Cpu, Probe};
 use db::{open_nodes, Database};
-use ei::{ei_phase, BATCH};
+use ei::ei_phase;
 use report::{print_phase, report};
 use sdk_store::sdk_phase;
+use updates::BATCH;
 
 // ---------------------------------------------------------------------------------------
 // Knobs
@@ -170,14 +177,6 @@ impl Knobs {
 // ---------------------------------------------------------------------------------------
 // Shared by the phases
 // ---------------------------------------------------------------------------------------
-
-/// splitmix64: patients and users spread over the key space as in real traffic.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
 
 /// One phase's result.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::cpu::kernel_share;
-use crate::ei::BATCH;
+use crate::updates::BATCH;
 use crate::{Backend, Knobs, Phase, Run};
 
 fn us_per_op(cpu_s: Option<f64>, ops: u64) -> String {

@@ -148,11 +148,6 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-/// The instant as it reads back from the store (millisecond precision).
-fn stored(t: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
-}
-
 /// A stored value that does not decode (a row changed outside vaxel).
 fn invalid(table: &str, column: &str) -> StoreError {
     StoreError::Backend(format!("a stored {table}.{column} is invalid"))
@@ -300,19 +295,7 @@ impl ConsentStore for PgStore {
             )
             .await
             .map_err(db)?;
-        Ok(Consent {
-            id,
-            patient: c.patient.clone(),
-            care_giver: c.care_giver.clone(),
-            scope: c.scope.clone(),
-            valid_from: stored(c.valid_from),
-            valid_to: c.valid_to.map(stored),
-            registered_by: c.registered_by.clone(),
-            registered_at: stored(now),
-            kind: c.kind,
-            revoked_at: None,
-            revoked_by: None,
-        })
+        Ok(c.stored(id, now))
     }
 
     async fn consents_for_patient(&self, patient: &ResidentId) -> Result<Vec<Consent>> {
@@ -358,18 +341,7 @@ impl ConsentStore for PgStore {
             )
             .await
             .map_err(db)?;
-        Ok(Block {
-            id,
-            patient: b.patient.clone(),
-            care_giver: b.care_giver.clone(),
-            care_unit: b.care_unit.clone(),
-            valid_from: stored(b.valid_from),
-            valid_to: b.valid_to.map(stored),
-            registered_by: b.registered_by.clone(),
-            registered_at: stored(now),
-            lifted_at: None,
-            lifted_by: None,
-        })
+        Ok(b.stored(id, now))
     }
 
     async fn blocks_for_patient(&self, patient: &ResidentId) -> Result<Vec<Block>> {

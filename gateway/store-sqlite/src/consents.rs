@@ -61,11 +61,6 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-/// The instant as it reads back from the store (millisecond precision).
-fn stored(t: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
-}
-
 fn conversion(idx: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         idx,
@@ -164,19 +159,7 @@ impl Connections {
         )
         .map_err(backend)?;
         tx.commit().map_err(backend)?;
-        Ok(Consent {
-            id,
-            patient: c.patient.clone(),
-            care_giver: c.care_giver.clone(),
-            scope: c.scope.clone(),
-            valid_from: stored(c.valid_from),
-            valid_to: c.valid_to.map(stored),
-            registered_by: c.registered_by.clone(),
-            registered_at: stored(now),
-            kind: c.kind,
-            revoked_at: None,
-            revoked_by: None,
-        })
+        Ok(c.stored(id, now))
     }
 
     fn consents_for_patient(&self, patient: &ResidentId) -> Result<Vec<Consent>> {
@@ -243,18 +226,7 @@ impl Connections {
         )
         .map_err(backend)?;
         tx.commit().map_err(backend)?;
-        Ok(Block {
-            id,
-            patient: b.patient.clone(),
-            care_giver: b.care_giver.clone(),
-            care_unit: b.care_unit.clone(),
-            valid_from: stored(b.valid_from),
-            valid_to: b.valid_to.map(stored),
-            registered_by: b.registered_by.clone(),
-            registered_at: stored(now),
-            lifted_at: None,
-            lifted_by: None,
-        })
+        Ok(b.stored(id, now))
     }
 
     fn blocks_for_patient(&self, patient: &ResidentId) -> Result<Vec<Block>> {

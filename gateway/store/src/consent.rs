@@ -117,6 +117,49 @@ pub struct Consent {
     pub revoked_by: Option<String>,
 }
 
+/// A time as the stores keep it: whole milliseconds (what a backend returns after a
+/// write equals what it reads back later).
+pub fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+impl NewConsent {
+    /// The consent as stored under `id`, registered at `now` (times in whole ms).
+    pub fn stored(&self, id: String, now: DateTime<Utc>) -> Consent {
+        Consent {
+            id,
+            patient: self.patient.clone(),
+            care_giver: self.care_giver.clone(),
+            scope: self.scope.clone(),
+            valid_from: stored_time(self.valid_from),
+            valid_to: self.valid_to.map(stored_time),
+            registered_by: self.registered_by.clone(),
+            registered_at: stored_time(now),
+            kind: self.kind,
+            revoked_at: None,
+            revoked_by: None,
+        }
+    }
+}
+
+impl NewBlock {
+    /// The block as stored under `id`, registered at `now` (times in whole ms).
+    pub fn stored(&self, id: String, now: DateTime<Utc>) -> Block {
+        Block {
+            id,
+            patient: self.patient.clone(),
+            care_giver: self.care_giver.clone(),
+            care_unit: self.care_unit.clone(),
+            valid_from: stored_time(self.valid_from),
+            valid_to: self.valid_to.map(stored_time),
+            registered_by: self.registered_by.clone(),
+            registered_at: stored_time(now),
+            lifted_at: None,
+            lifted_by: None,
+        }
+    }
+}
+
 impl Consent {
     /// In force at `now`: `valid_from <= now < valid_to` and not revoked at or before `now`.
     pub fn in_force(&self, now: DateTime<Utc>) -> bool {
