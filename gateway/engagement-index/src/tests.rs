@@ -1131,3 +1131,61 @@ async fn notifications_written_before_a_restart_are_delivered_after_it() {
         .unwrap();
     assert_eq!(transport.delivered.lock().unwrap()[0].0, "SUB");
 }
+
+/// A transport whose every delivery takes a while (a slow subscriber).
+#[derive(Default)]
+struct SlowTransport {
+    started: Mutex<usize>,
+}
+
+impl OutboxTransport for SlowTransport {
+    fn deliver(
+        &self,
+        _logical_address: &str,
+        _envelope: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            *self.started.lock().unwrap() += 1;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(())
+        })
+    }
+}
+
+/// Shutdown mid-batch: the item in hand is delivered, the rest of the claimed batch is
+/// given back at once (due now for any node), not held until the lease ends.
+#[tokio::test]
+async fn shutdown_gives_back_claimed_notifications() {
+    let f = fixture(vec![subscriber("SUB", &[], &[])]);
+    for p in ["191212121201", "191212121202", "191212121203"] {
+        f.ei.handle(xml::UPDATE_NS, update(&[tx(p)])).await.unwrap();
+    }
+    let transport = Arc::new(SlowTransport::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = spawn_notifier(&f.ei, transport.clone(), stopped);
+    wait_until("the first delivery in hand", || {
+        *transport.started.lock().unwrap() == 1
+    })
+    .await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        *transport.started.lock().unwrap(),
+        1,
+        "no new delivery after the stop"
+    );
+    let items =
+        f.ei.outbox()
+            .outbox_claim(
+                QUEUE,
+                std::time::SystemTime::now() + Duration::from_millis(100),
+                10,
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+    assert_eq!(items.len(), 2, "the undelivered two are due again at once");
+}

@@ -149,7 +149,8 @@ pub fn backoff(initial: Duration, max: Duration, attempts: u32) -> Duration {
 
 /// Deliver `policy.queue` until `shutdown` turns true (or its sender is dropped). `wake`
 /// is notified by the writer when new items were committed; without it the loop still
-/// looks at least once a second.
+/// looks at least once a second. Await the handle after the shutdown: the loop then
+/// gives back what it had claimed and not delivered.
 pub fn spawn_delivery(
     outbox: Arc<dyn Outbox>,
     policy: DeliveryPolicy,
@@ -162,7 +163,7 @@ pub fn spawn_delivery(
             if *shutdown.borrow() {
                 break;
             }
-            let idle = match round(outbox.as_ref(), &policy, transport.as_ref()).await {
+            let idle = match round(outbox.as_ref(), &policy, transport.as_ref(), &shutdown).await {
                 Ok(true) => continue,
                 Ok(false) => idle_time(outbox.as_ref(), &policy.queue).await,
                 Err(e) => {
@@ -192,10 +193,13 @@ async fn idle_time(outbox: &dyn Outbox, queue: &str) -> Duration {
 }
 
 /// One pass over the due items. `Ok(true)` when something was delivered (look again).
+/// On shutdown it stops after the item in hand and gives the rest back, so that another
+/// node (or this one, restarted) delivers them at once instead of after the lease.
 async fn round(
     outbox: &dyn Outbox,
     policy: &DeliveryPolicy,
     transport: &dyn OutboxTransport,
+    shutdown: &watch::Receiver<bool>,
 ) -> Result<bool> {
     let queue = policy.queue.as_str();
     let claimed_at = std::time::Instant::now();
@@ -214,7 +218,10 @@ async fn round(
     for item in due {
         // Keep each destination's order: after a failure, its later items wait too
         // (given back, so that they follow the head's retry, not the lease).
-        if held_back.contains(&item.destination) || std::time::Instant::now() >= deadline {
+        if held_back.contains(&item.destination)
+            || std::time::Instant::now() >= deadline
+            || *shutdown.borrow()
+        {
             unsent.push(item.id);
             continue;
         }

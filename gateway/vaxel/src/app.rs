@@ -156,7 +156,7 @@ pub fn run(
     }
 
     // Engagement index notifications, delivered onward like any call.
-    {
+    let notifier = {
         let _runtime = control.enter();
         let cfg = &shared.config;
         let client_tls = crate::tls::producer_client_config(
@@ -169,8 +169,8 @@ pub fn run(
             onward: Onward::new(client_tls, &cfg.producers),
             instance_id: cfg.instance_id.clone(),
         });
-        vaxel_engagement_index::notifications::spawn_notifier(&index, transport, stop_rx.clone());
-    }
+        vaxel_engagement_index::notifications::spawn_notifier(&index, transport, stop_rx.clone())
+    };
 
     if let Some(c) = shared.consent.clone() {
         let _runtime = control.enter();
@@ -241,6 +241,17 @@ pub fn run(
     tracing::info!("shutting down: no new connections, finishing requests in flight");
     let _ = stop_tx.send(true);
     threads.join();
+    // The notifier gives back the notifications it claimed and did not deliver (another
+    // node takes them at once); a delivery in hand may take up to its timeout.
+    if control
+        .block_on(tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            notifier,
+        ))
+        .is_err()
+    {
+        tracing::warn!("the notification delivery did not stop within 5 s; its claimed notifications go out when their lease ends");
+    }
     if let Some(log) = &shared.access_log {
         // Every decision taken before the stop is written before the process ends.
         log.shutdown();
