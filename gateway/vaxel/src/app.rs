@@ -243,13 +243,11 @@ pub fn run(
     threads.join();
     // The notifier gives back the notifications it claimed and did not deliver (another
     // node takes them at once); a delivery in hand may take up to its timeout.
-    if control
-        .block_on(tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            notifier,
-        ))
-        .is_err()
-    {
+    // (The timer is made inside the runtime: it needs the runtime's time driver.)
+    let stopped = control.block_on(async move {
+        tokio::time::timeout(std::time::Duration::from_secs(5), notifier).await
+    });
+    if stopped.is_err() {
         tracing::warn!("the notification delivery did not stop within 5 s; its claimed notifications go out when their lease ends");
     }
     if let Some(log) = &shared.access_log {
