@@ -199,16 +199,17 @@ impl Metrics {
     /// `rate()` and alerts see them before the first event.
     pub fn zero_known_series(&self) {
         for result in ["ok", "failed"] {
-            self.tls_handshakes.get_or_create(&[("result", result)]);
+            self.tls_handshakes
+                .get_or_create_owned(&[("result", result)]);
             self.routing_reloads
-                .get_or_create(&[("outcome", if result == "ok" { "ok" } else { "failed" })]);
+                .get_or_create_owned(&[("outcome", result)]);
         }
         for limit in ["connections", "requests"] {
-            self.refused.get_or_create(&[("limit", limit)]);
+            self.refused.get_or_create_owned(&[("limit", limit)]);
         }
         for outcome in ["ok", "fault"] {
             self.engagement_updates
-                .get_or_create(&[("outcome", outcome)]);
+                .get_or_create_owned(&[("outcome", outcome)]);
         }
     }
 
