@@ -755,10 +755,12 @@ fn build(
         authorizations: authorization_count,
         hsa_nodes: hsa_parents.len(),
     };
+    let consumers = super::table::consumer_index(&contracts);
     Ok(RoutingTable {
         origin: Box::from(origin),
         contracts,
         hsa_parents,
+        consumers,
         counts,
         warnings: report.warnings,
     })

@@ -648,4 +648,19 @@ mod tests {
             .to_string()
             .ends_with("; ask the platform operator for an authorization (anropsbehörighet)"));
     }
+
+    #[test]
+    fn metric_labels_are_the_tables_spelling_of_names_it_knows() {
+        let t = table(
+            &[("UNIT", "https://unit.example/", None, None)],
+            &[("UNIT", "Consumer-A", None, None)],
+        );
+        assert_eq!(t.contract_label(&C.to_uppercase()).map(|a| &**a), Some(C));
+        assert_eq!(
+            t.consumer_label("CONSUMER-a").map(|a| &**a),
+            Some("Consumer-A")
+        );
+        assert!(t.consumer_label("Consumer-B").is_none());
+        assert!(t.contract_label("urn:riv:test:Other:1").is_none());
+    }
 }

@@ -352,12 +352,20 @@ impl RoutingTableHandle {
             Ok((table, bytes)) => {
                 let (stats, last_known_good) =
                     self.install_from_source(table, &bytes, "routing table reloaded");
+                vaxel_telemetry::metrics()
+                    .routing_reloads
+                    .get_or_create(&[("outcome", "ok")])
+                    .inc();
                 Ok(ReloadReport {
                     stats,
                     last_known_good,
                 })
             }
             Err(error) => {
+                vaxel_telemetry::metrics()
+                    .routing_reloads
+                    .get_or_create(&[("outcome", "failed")])
+                    .inc();
                 match self.current.load().as_deref() {
                     Some(in_use) => tracing::error!(
                         "routing table reload failed; keeping the table loaded at {} from {}: {error}",

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::key::{CiMap, CiMapExt};
+use std::sync::Arc;
+
+use super::key::{CiKey, CiMap, CiMapExt};
 use super::model::{Authorization, Contract, Route};
 
 /// A validated routing table (TAK). Build it with [`RoutingTable::load`] or
@@ -15,6 +17,8 @@ pub struct RoutingTable {
     pub(crate) contracts: CiMap<ContractRules>,
     /// HSA id → parent HSA id (original spelling), for the parent walk.
     pub(crate) hsa_parents: CiMap<Box<str>>,
+    /// Every consumer named by an authorization, as spelled there (metric labels).
+    pub(crate) consumers: CiMap<Arc<str>>,
     pub(crate) counts: TableCounts,
     pub(crate) warnings: Vec<String>,
 }
@@ -64,6 +68,20 @@ impl RoutingTable {
         self.contracts
             .get_ci(namespace)
             .map(|rules| &rules.contract)
+    }
+
+    /// The contract's namespace as the table spells it (a bounded metric label: the
+    /// request's spelling is never used).
+    pub fn contract_label(&self, namespace: &str) -> Option<&Arc<str>> {
+        self.contracts
+            .get_ci(namespace)
+            .map(|rules| &rules.contract.namespace)
+    }
+
+    /// The consumer as the table spells it when some authorization names it (a bounded
+    /// metric label).
+    pub fn consumer_label(&self, consumer: &str) -> Option<&Arc<str>> {
+        self.consumers.get_ci(consumer)
     }
 
     /// All contracts, in no particular order.
@@ -129,4 +147,19 @@ impl<'x> Iterator for HsaAncestors<'x> {
         }
         Some(parent)
     }
+}
+
+/// Every consumer that some authorization names, by case-insensitive id.
+pub(crate) fn consumer_index(contracts: &CiMap<ContractRules>) -> CiMap<Arc<str>> {
+    let mut out: CiMap<Arc<str>> = CiMap::new();
+    for rules in contracts.values() {
+        for by_address in rules.authorizations.values() {
+            if let Some(a) = by_address.values().flatten().next() {
+                if out.get_ci(a.consumer()).is_none() {
+                    out.insert(CiKey::new(a.consumer()), Arc::from(a.consumer()));
+                }
+            }
+        }
+    }
+    out
 }

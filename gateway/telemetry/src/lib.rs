@@ -32,6 +32,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 pub use histogram::{HistogramSnapshot, LatencyHistogram, LATENCY_BUCKETS};
+/// The `Content-Type` of [`Metrics::encode`]'s output.
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE as TEXT_CONTENT_TYPE;
 pub use requests::{Finished, RequestTable, RouteKey, RouteLabels};
 
 /// Every metric name (Prometheus conventions: `vaxel_` prefix, base units, counters
@@ -103,12 +105,29 @@ pub mod labels {
     pub const OTHER: &str = "other";
     /// Not known yet when the request ended (e.g. a fault before the envelope was read).
     pub const NONE: &str = "none";
+    /// Every reason a TLS handshake on the service port is counted as failed for.
+    pub const TLS_FAILURE_REASONS: [&str; 12] = [
+        "timeout",
+        "no_client_certificate",
+        "certificate_expired",
+        "unknown_ca",
+        "certificate_revoked",
+        "bad_certificate",
+        "incompatible",
+        "alert_from_client",
+        "not_tls",
+        "closed_by_client",
+        "io_error",
+        "other",
+    ];
 }
 
 /// A label set of fixed names and values (`[("outcome", "ok")]`).
 pub type Static1 = [(&'static str, &'static str); 1];
 /// Two fixed labels.
 pub type Static2 = [(&'static str, &'static str); 2];
+/// Counters by one fixed label.
+pub type CounterFamily = Family<Static1, Counter>;
 
 /// Every metric of the process.
 #[derive(Debug)]
@@ -203,6 +222,10 @@ impl Metrics {
                 .get_or_create_owned(&[("result", result)]);
             self.routing_reloads
                 .get_or_create_owned(&[("outcome", result)]);
+        }
+        for reason in labels::TLS_FAILURE_REASONS {
+            self.tls_handshake_failures
+                .get_or_create_owned(&[("reason", reason)]);
         }
         for limit in ["connections", "requests"] {
             self.refused.get_or_create_owned(&[("limit", limit)]);
@@ -421,7 +444,7 @@ impl Collector for RequestCollector {
         {
             let mut family = encoder.encode_descriptor(
                 names::FAULTS,
-                "Faults sent by code (VP, EI, VX; SDK<status> for the SDK API), service contract, consumer and producer.",
+                "Faults by code (VP, EI, VX; SDK<status> for the SDK API; PRODUCER for a producer's SOAP fault passed through), service contract, consumer and producer.",
                 None,
                 MetricType::Counter,
             )?;
@@ -504,7 +527,7 @@ mod tests {
             producer: Some(Duration::from_millis(2)),
         });
         m.refused.get_or_create(&[("limit", "requests")]).inc();
-        m.consent_decision("denied", "no_consent");
+        m.consent_decision("denied", "no-consent");
         let text = m.encode();
         if std::env::var_os("SHOW_METRICS").is_some() {
             println!("{text}");
@@ -515,7 +538,7 @@ mod tests {
             "vaxel_request_duration_seconds_bucket{contract=\"urn:riv:x:1\",producer=\"p.example:443\",le=\"0.005\"} 1",
             "vaxel_producer_duration_seconds_count{contract=\"urn:riv:x:1\",producer=\"p.example:443\"} 1",
             "vaxel_refused_total{limit=\"requests\"} 1",
-            "vaxel_consent_decisions_total{decision=\"denied\",reason=\"no_consent\"} 1",
+            "vaxel_consent_decisions_total{decision=\"denied\",reason=\"no-consent\"} 1",
             "vaxel_build_info{version=\"1.2.3\",instance_id=\"gw-1\"} 1",
             "vaxel_access_log_commit_seconds_count 0",
         ] {

@@ -134,26 +134,40 @@ pub struct RequestTable {
 impl RequestTable {
     /// Count one finished request.
     pub fn record(&self, r: &Finished<'_>) {
-        let counters = self.counters(r.route);
-        counters.requests.fetch_add(1, Ordering::Relaxed);
-        if let Some(code) = r.fault {
-            let mut faults = counters.faults.lock();
-            match faults.iter_mut().find(|(c, _)| *c == code) {
-                Some((_, n)) => *n += 1,
-                None => faults.push((code, 1)),
+        // Counted under the read lock (no reference count touched: on the common path
+        // the only shared writes are the counters themselves).
+        let count = |c: &RouteCounters| {
+            c.requests.fetch_add(1, Ordering::Relaxed);
+            if let Some(code) = r.fault {
+                let mut faults = c.faults.lock();
+                match faults.iter_mut().find(|(c, _)| *c == code) {
+                    Some((_, n)) => *n += 1,
+                    None => faults.push((code, 1)),
+                }
             }
+        };
+        // The read guard must end before `counters` takes the write lock.
+        let counted = self.routes.read().get(&r.route).map(|c| count(c)).is_some();
+        if !counted {
+            count(&self.counters(r.route));
         }
-        let latency = self.latency(LatencyKey {
+        let observe = |l: &RouteLatency| {
+            l.total.observe(r.total);
+            match r.producer {
+                Some(p) => {
+                    l.producer.observe(p);
+                    l.gateway.observe(r.total.saturating_sub(p));
+                }
+                None => l.gateway.observe(r.total),
+            }
+        };
+        let key = LatencyKey {
             contract: r.route.contract,
             producer: r.route.producer,
-        });
-        latency.total.observe(r.total);
-        match r.producer {
-            Some(p) => {
-                latency.producer.observe(p);
-                latency.gateway.observe(r.total.saturating_sub(p));
-            }
-            None => latency.gateway.observe(r.total),
+        };
+        let observed = self.latency.read().get(&key).map(|l| observe(l)).is_some();
+        if !observed {
+            observe(&self.latency(key));
         }
     }
 
