@@ -17,6 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use vaxel_store::engagement::{ApplyRequest, EngagementStore};
 use vaxel_store::outbox::Outbox;
+use vaxel_telemetry::metrics;
 
 pub mod config;
 pub mod error;
@@ -139,6 +140,21 @@ impl EngagementIndex {
     ) -> Result<Vec<u8>, EiError> {
         let contract = EiContract::from_namespace(contract_namespace)
             .ok_or_else(|| EiError::UnknownContract(contract_namespace.to_string()))?;
+        let answer = self.serve(contract, envelope).await;
+        if contract == EiContract::Update {
+            // Every Update answered, by outcome: a fault is any EI fault (schema, field
+            // rules, wrong logical address, store), counted here once whichever step failed.
+            let outcome = if answer.is_ok() { "ok" } else { "fault" };
+            metrics()
+                .engagement_updates
+                .get_or_create(&[("outcome", outcome)])
+                .inc();
+        }
+        answer
+    }
+
+    /// [`EngagementIndex::handle`] for a known contract.
+    async fn serve(&self, contract: EiContract, envelope: Bytes) -> Result<Vec<u8>, EiError> {
         let inner = self.inner.clone();
         let parsed = tokio::task::spawn_blocking(move || inner.parse(contract, &envelope))
             .await
@@ -148,7 +164,10 @@ impl EngagementIndex {
             })??;
         match parsed {
             Parsed::Update(txs) => {
+                let count = txs.len() as u64;
                 self.apply(txs, None).await?;
+                // Only what an accepted Update applied (a refused batch applies nothing).
+                metrics().engagement_transactions.inc_by(count);
                 Ok(xml::result_ok(xml::UPDATE_NS, "UpdateResponse"))
             }
             Parsed::ProcessNotification(txs) => {

@@ -489,6 +489,42 @@ async fn update_to_another_logical_address_is_refused() {
     assert!(err.to_string().contains("SE-SOMEONE"));
 }
 
+/// Update's metrics. Every test in this process shares them (other tests' Updates run
+/// at the same time), so the deltas are lower bounds.
+#[tokio::test]
+async fn updates_are_counted_by_outcome_with_their_transactions() {
+    let m = vaxel_telemetry::metrics();
+    let updates = |outcome| {
+        m.engagement_updates
+            .get_or_create(&[("outcome", outcome)])
+            .get()
+    };
+    let (ok, fault, txs) = (
+        updates("ok"),
+        updates("fault"),
+        m.engagement_transactions.get(),
+    );
+    let f = fixture(vec![]);
+    let mut second = tx("191212121212");
+    second.source = "SE2321000016-SRC2";
+    f.ei.handle(xml::UPDATE_NS, update(&[tx("191212121212"), second]))
+        .await
+        .unwrap();
+    let inner = format!(
+        "<m:engagementTransaction>{}</m:engagementTransaction>",
+        engagement_xml(&tx("191212121212"), "")
+    );
+    f.ei.handle(
+        xml::UPDATE_NS,
+        request(xml::UPDATE_NS, "Update", "SE-SOMEONE", &inner),
+    )
+    .await
+    .unwrap_err();
+    assert!(updates("ok") - ok >= 1);
+    assert!(updates("fault") - fault >= 1);
+    assert!(m.engagement_transactions.get() - txs >= 2);
+}
+
 #[tokio::test]
 async fn not_an_ei_message_is_a_schema_fault() {
     let f = fixture(vec![]);

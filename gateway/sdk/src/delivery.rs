@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{watch, Semaphore};
 use vaxel_sdk_message::receipt::Receipt;
 use vaxel_store::sdk::OutgoingItem;
+use vaxel_telemetry::metrics;
 
 use crate::service::{backoff, Sdk};
 
@@ -127,6 +128,12 @@ async fn attempt(sdk: &Sdk, transport: &dyn DeliveryTransport, item: OutgoingIte
         }
         Ok((receipt, body))
     });
+    count_attempt(
+        result
+            .as_ref()
+            .ok()
+            .map(|(receipt, _)| receipt.is_accepted()),
+    );
     let now = SystemTime::now();
     let stored = match result {
         Ok((receipt, body)) => {
@@ -164,5 +171,37 @@ async fn attempt(sdk: &Sdk, transport: &dyn DeliveryTransport, item: OutgoingIte
     if let Err(e) = stored {
         // The lease runs out and the message is tried again: nothing is lost.
         tracing::error!(%message_id, error = %e, "SDK: cannot record a delivery attempt");
+    }
+}
+
+/// Count one delivery attempt: `Some(accepted)` when the partner answered with a receipt
+/// for the message, `None` when it did not (transport error, timeout, non-2xx, an answer
+/// that is not this message's receipt): retried, or dead-lettered when too old.
+fn count_attempt(receipt: Option<bool>) {
+    let m = metrics();
+    let outcome = match receipt {
+        Some(true) => "delivered",
+        Some(false) => "rejected",
+        None => "failed",
+    };
+    m.sdk_delivery_attempts
+        .get_or_create(&[("outcome", outcome)])
+        .inc();
+    if let Some(accepted) = receipt {
+        m.sdk_receipts
+            .get_or_create(&[
+                ("direction", "received"),
+                ("outcome", receipt_outcome(accepted)),
+            ])
+            .inc();
+    }
+}
+
+/// The `outcome` label of `vaxel_sdk_receipts`.
+pub(crate) fn receipt_outcome(accepted: bool) -> &'static str {
+    if accepted {
+        "accepted"
+    } else {
+        "rejected"
     }
 }

@@ -24,6 +24,7 @@ use vaxel_store::sdk::{
 
 use crate::addressbook::{AddressBookHandle, ParticipantId};
 use crate::config::SdkConfig;
+use crate::delivery::receipt_outcome;
 use crate::transport::Delivery;
 use crate::xmlsec::{self, OrgCredentials, XmlSecError};
 
@@ -461,6 +462,25 @@ impl Sdk {
     /// the receipt (accepted or rejected); an `Err` is a transport-level refusal (not a
     /// gateway in the address book, not for this organisation, unreadable envelope).
     pub async fn receive(&self, gateway: &str, body: Vec<u8>) -> Result<Vec<u8>, SdkError> {
+        let (receipt, accepted) = self.answer_delivery(gateway, body).await?;
+        // Counted once here, whichever path made the receipt. A refusal (`Err`) is not a
+        // receipt: the partner gets an HTTP error and retries.
+        vaxel_telemetry::metrics()
+            .sdk_receipts
+            .get_or_create(&[
+                ("direction", "sent"),
+                ("outcome", receipt_outcome(accepted)),
+            ])
+            .inc();
+        Ok(receipt)
+    }
+
+    /// [`Sdk::receive`]: the receipt and whether it accepts the message.
+    async fn answer_delivery(
+        &self,
+        gateway: &str,
+        body: Vec<u8>,
+    ) -> Result<(Vec<u8>, bool), SdkError> {
         if body.len() > MAX_DELIVERY_BYTES {
             return Err(SdkError::TooLarge(format!(
                 "a delivery is at most {MAX_DELIVERY_BYTES} bytes"
@@ -508,7 +528,8 @@ impl Sdk {
         {
             if existing.entry.sender == delivery.original_sender.to_string() {
                 tracing::info!(%message_id, sender = %delivery.original_sender, "SDK duplicate delivery: answered the first receipt again");
-                return Ok(existing.receipt);
+                // Only accepted messages are stored in the inbox: their receipt accepts.
+                return Ok((existing.receipt, true));
             }
         }
         let me = self.me.clone();
@@ -536,7 +557,7 @@ impl Sdk {
         };
         let receipt_xml = receipt.to_xml();
         let Some(conversation_id) = conversation_id else {
-            return Ok(receipt_xml);
+            return Ok((receipt_xml, false));
         };
         let delivery = Arc::try_unwrap(delivery).unwrap_or_else(|d| (*d).clone());
         let inserted = self
@@ -556,7 +577,7 @@ impl Sdk {
         match inserted {
             InboxInsert::Inserted => {
                 tracing::info!(%message_id, sender = %delivery.original_sender, gateway, "SDK message received and stored");
-                Ok(receipt_xml)
+                Ok((receipt_xml, true))
             }
             InboxInsert::Duplicate { receipt } => {
                 // The id is taken: the first copy's receipt, but only to its own sender.
@@ -566,16 +587,20 @@ impl Sdk {
                     .await
                     .map_err(store_err)?;
                 if first.is_some_and(|m| m.entry.sender == delivery.original_sender.to_string()) {
-                    Ok(receipt)
+                    // The stored first copy was accepted (see above).
+                    Ok((receipt, true))
                 } else {
-                    Ok(Receipt::rejected(
-                        &issuer,
-                        &to,
-                        &message_id,
-                        ReceiptCode::OtherError,
-                        "the message id is already used by another sender",
-                    )
-                    .to_xml())
+                    Ok((
+                        Receipt::rejected(
+                            &issuer,
+                            &to,
+                            &message_id,
+                            ReceiptCode::OtherError,
+                            "the message id is already used by another sender",
+                        )
+                        .to_xml(),
+                        false,
+                    ))
                 }
             }
         }

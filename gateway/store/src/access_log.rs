@@ -37,6 +37,9 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision (metric label values).
+    pub const ALL: [Decision; 3] = [Decision::Allowed, Decision::Denied, Decision::Emergency];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Allowed => "allowed",
@@ -76,6 +79,20 @@ pub enum DecisionReason {
 }
 
 impl DecisionReason {
+    /// Every reason (metric label values).
+    pub const ALL: [DecisionReason; 10] = [
+        DecisionReason::SameCareGiver,
+        DecisionReason::Consent,
+        DecisionReason::Emergency,
+        DecisionReason::Blocked,
+        DecisionReason::NoConsent,
+        DecisionReason::EmergencyConsent,
+        DecisionReason::BlockedCareUnit,
+        DecisionReason::ConsentOutOfScope,
+        DecisionReason::UnknownRecordCareGiver,
+        DecisionReason::InvalidPatientId,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DecisionReason::SameCareGiver => "same-care-giver",

@@ -499,6 +499,45 @@ async fn shutdown_drains_the_queue_and_refuses_later_entries() {
     ));
 }
 
+/// The writer's metrics. Every test's writer in this process shares them, so the
+/// assertions are lower bounds: other writers only ever add their own entries, and each
+/// one's decrease follows its own increase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_counts_queued_and_committed_entries_and_times_commits() {
+    let m = vaxel_telemetry::metrics();
+    let dir = tempfile::tempdir().unwrap();
+    let store = gated(&dir.path().join("v.db"), 0);
+    let log = AccessLog::start(store.clone(), &config(1000, 100));
+    let entries_before = m.access_log_entries.get();
+    let commits_before = m.access_log_commit.snapshot().count();
+    // The writer is stuck in its first append: all 8 entries are queued, none committed.
+    store.closed.store(true, Ordering::SeqCst);
+    log.record((0..5).map(|i| entry(i, "191212121212", "U")).collect())
+        .await;
+    log.record((5..8).map(|i| entry(i, "191212121212", "U")).collect())
+        .await;
+    assert!(
+        m.access_log_queue.get() >= 8,
+        "{}",
+        m.access_log_queue.get()
+    );
+    store.closed.store(false, Ordering::SeqCst);
+    let l = log.clone();
+    tokio::task::spawn_blocking(move || l.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(verify(store.as_ref()).await.unwrap().entries, 8);
+    assert!(m.access_log_entries.get() - entries_before >= 8);
+    assert!(m.access_log_commit.snapshot().count() - commits_before >= 1);
+    // Refused after shutdown: out of the queue depth again at once.
+    log.record(vec![entry(8, "191212121212", "U")]).await;
+    assert!(
+        m.access_log_queue.get() >= 0,
+        "{}",
+        m.access_log_queue.get()
+    );
+}
+
 /// A child process calls record_durable, then aborts (like kill -9) the moment it is
 /// acknowledged; the parent reopens the file: the entries are there, the chain intact.
 #[tokio::test]

@@ -7,11 +7,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use vaxel_store::access_log::AccessLogStore;
+use vaxel_telemetry::metrics;
 
 use super::{AccessLogEntry, AccessLogError, ChainHead};
 use crate::config::AccessLogConfig;
@@ -139,7 +140,9 @@ impl AccessLog {
             permit: Some(permit),
             ack: None,
         };
+        queued(n);
         if self.inner.tx.send(job).is_err() {
+            unqueued(n);
             self.inner
                 .counters
                 .lost_after_shutdown
@@ -159,12 +162,14 @@ impl AccessLog {
         &self,
         entries: Vec<AccessLogEntry>,
     ) -> Result<ChainHead, AccessLogError> {
+        let n = entries.len();
         let permit = if entries.is_empty() {
             None
         } else {
-            Some(self.acquire(entries.len()).await)
+            Some(self.acquire(n).await)
         };
         let (ack, done) = oneshot::channel();
+        queued(n);
         self.inner
             .tx
             .send(Job::Entries {
@@ -172,7 +177,10 @@ impl AccessLog {
                 permit,
                 ack: Some(ack),
             })
-            .map_err(|_| AccessLogError::Closed)?;
+            .map_err(|_| {
+                unqueued(n);
+                AccessLogError::Closed
+            })?;
         done.await.map_err(|_| AccessLogError::Closed)?
     }
 
@@ -235,6 +243,18 @@ impl AccessLog {
     }
 }
 
+/// `vaxel_access_log_queue_depth` counts entries, not permits (one call larger than the
+/// queue holds fewer permits than entries). It is raised before the job is sent, so the
+/// writer's decrease after the commit can never come first and take it below zero.
+fn queued(n: usize) {
+    metrics().access_log_queue.inc_by(n as i64);
+}
+
+/// Entries leave the queue: committed, or never taken (the writer is gone).
+fn unqueued(n: usize) {
+    metrics().access_log_queue.dec_by(n as i64);
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Last handle gone without shutdown(): let the thread drain and exit by itself.
@@ -256,6 +276,15 @@ fn run_writer(
         Err(e) => {
             // Without it nothing could ever be logged: fail loudly, callers see Closed.
             tracing::error!(error = %e, "cannot start the access log writer's runtime");
+            // What was sent before the channel closes is never written: out of the queue
+            // depth, so the gauge does not report a queue nobody will drain.
+            let mut rx = rx;
+            rx.close();
+            while let Ok(job) = rx.try_recv() {
+                if let Job::Entries { entries, .. } = job {
+                    unqueued(entries.len());
+                }
+            }
             return;
         }
     };
@@ -359,6 +388,8 @@ fn write_loop(
             counters
                 .largest_batch
                 .fetch_max(batch.len() as u64, Ordering::Relaxed);
+            metrics().access_log_entries.inc_by(batch.len() as u64);
+            unqueued(batch.len());
             for ack in acks.drain(..) {
                 let _ = ack.send(Ok(head));
             }
@@ -419,8 +450,14 @@ fn write_with_retry(
 ) -> ChainHead {
     let mut delay = Duration::from_millis(50);
     loop {
+        // The histogram times the append that committed (one observation per group
+        // commit); failed attempts and the sleeps between them count in write_errors.
+        let started = Instant::now();
         match store.append_access_log(batch) {
-            Ok(head) => return head,
+            Ok(head) => {
+                metrics().access_log_commit.observe(started.elapsed());
+                return head;
+            }
             Err(e) => {
                 counters.write_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, entries = batch.len(), retry_in_ms = delay.as_millis() as u64,

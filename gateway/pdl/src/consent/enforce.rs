@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use vaxel_adapter::Record;
 
 use vaxel_model::{Cause, Fault};
+use vaxel_telemetry::metrics;
 
 use super::jwt::UserContext;
 use super::policy::{AllowReason, Decision, DenyReason};
@@ -45,13 +46,15 @@ pub fn log_decision(decision: Decision) -> (access_log::Decision, DecisionReason
 
 /// Keep the records `user` may see, append the access log entries for all of them to
 /// `log`, and return how many were withheld. `asked` is the logical address the records
-/// came from (used when a record does not name its source system).
+/// came from (used when a record does not name its source system). `information_set`
+/// is an adapter's descriptor name (`InformationSetDescriptor::name`): `'static`,
+/// because it is also a metrics label value and must come from that fixed list.
 #[allow(clippy::too_many_arguments)]
 pub fn filter_records(
     consent: &ConsentService,
     user: &UserContext,
     patient: &str,
-    information_set: &str,
+    information_set: &'static str,
     asked: &str,
     correlation_id: &str,
     records: &mut Vec<Record>,
@@ -82,8 +85,13 @@ pub fn filter_records(
             .push(h.record_id.clone().unwrap_or_else(|| "(no id)".to_string()));
         decision.is_allowed()
     });
+    let m = metrics();
     for ((source, _, _), (decision, record_ids)) in groups {
         let (logged, reason) = log_decision(decision);
+        // One count per record, added per group (one atomic add instead of one per record).
+        m.consent_decisions
+            .get_or_create(&[("decision", logged.as_str()), ("reason", reason.as_str())])
+            .inc_by(record_ids.len() as u64);
         log.push(AccessLogEntry {
             time: now,
             correlation_id: correlation_id.to_string(),
@@ -102,7 +110,13 @@ pub fn filter_records(
             purpose: user.purpose.clone(),
         });
     }
-    before - records.len()
+    let withheld = before - records.len();
+    if withheld > 0 {
+        m.consent_withheld
+            .get_or_create(&[("information_set", information_set)])
+            .inc_by(withheld as u64);
+    }
+    withheld
 }
 
 /// Write the decisions of one answer to the PDL access log: durable before the answer
@@ -126,4 +140,103 @@ pub async fn write_access_log(
         log.record(entries).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use vaxel_adapter::RecordHeader;
+    use vaxel_store_sqlite::SqliteStore;
+
+    use super::*;
+    use crate::config::ConsentConfig;
+
+    /// Used by this test only: its withheld series is not shared with other tests in the
+    /// process, so its delta is exact.
+    const SET: &str = "test-enforce-metrics";
+
+    fn record(id: &str, source: &str, care_giver: Option<&str>) -> Record {
+        Record {
+            span: 0..0,
+            inherited_namespaces: Vec::new(),
+            header: RecordHeader {
+                record_id: Some(id.into()),
+                source_system: Some(source.into()),
+                care_giver: care_giver.map(Into::into),
+                ..RecordHeader::default()
+            },
+            interval: None,
+            times: Vec::new(),
+        }
+    }
+
+    fn decisions(decision: &'static str, reason: &'static str) -> u64 {
+        metrics()
+            .consent_decisions
+            .get_or_create(&[("decision", decision), ("reason", reason)])
+            .get()
+    }
+
+    fn withheld() -> u64 {
+        metrics()
+            .consent_withheld
+            .get_or_create(&[("information_set", SET)])
+            .get()
+    }
+
+    #[tokio::test]
+    async fn filter_records_counts_decisions_per_record_and_withheld_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("c.db")).unwrap());
+        let consent = ConsentService::new(ConsentConfig::default(), store)
+            .await
+            .unwrap();
+        let user = UserContext {
+            user_hsa_id: "SE-U1".into(),
+            care_unit_hsa_id: "SE-CU-ME".into(),
+            care_giver_hsa_id: "SE-CG-ME".into(),
+            purpose: "care".into(),
+            emergency_reason: None,
+            roles: vec![],
+            token_id: None,
+        };
+        // Two own records, three of another care giver without consent (from two source
+        // systems: two groups with one label set) and one that names no care giver.
+        let mut records = vec![
+            record("r1", "SRC1", Some("SE-CG-ME")),
+            record("r2", "SRC2", Some("SE-CG-ME")),
+            record("r3", "SRC1", Some("SE-CG-OTHER")),
+            record("r4", "SRC2", Some("SE-CG-OTHER")),
+            record("r5", "SRC2", Some("SE-CG-OTHER")),
+            record("r6", "SRC1", None),
+        ];
+        let allowed = ("allowed", "same-care-giver");
+        let no_consent = ("denied", "no-consent");
+        let unknown = ("denied", "unknown-record-care-giver");
+        let before = [allowed, no_consent, unknown].map(|(d, r)| decisions(d, r));
+        let withheld_before = withheld();
+
+        let mut log = Vec::new();
+        let n = filter_records(
+            &consent,
+            &user,
+            "191212121212",
+            SET,
+            "SE-LA",
+            "corr-1",
+            &mut records,
+            &mut log,
+        );
+
+        assert_eq!(n, 4);
+        assert_eq!(records.len(), 2);
+        assert_eq!(withheld() - withheld_before, 4);
+        let after = [allowed, no_consent, unknown].map(|(d, r)| decisions(d, r));
+        // The decision series have no test-specific label: another test deciding records
+        // at the same time could add to them, so these are lower bounds.
+        for ((b, a), want) in before.iter().zip(after).zip([2, 3, 1]) {
+            assert!(a - b >= want, "{before:?} -> {after:?}");
+        }
+    }
 }
