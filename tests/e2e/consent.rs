@@ -235,6 +235,16 @@ async fn decision_table_over_aggregated_answers() {
         !r.text().contains(&format!("{other}-care-documentation")),
         "no content of withheld records leaks"
     );
+    // The decisions and withheld records are counted for operators (specs/metrics.md).
+    let (status, metrics) = p.gw.admin_get("/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "vaxel_consent_decisions_total{decision=\"allowed\",reason=\"same-care-giver\"} 2",
+        "vaxel_consent_decisions_total{decision=\"denied\",reason=\"no-consent\"} 4",
+        "vaxel_consent_withheld_records_total{information_set=\"care-documentation\"} 4",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 
     // Row 2: consent for the user's care giver → other care givers' records allowed.
     let consent = p

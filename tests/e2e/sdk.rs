@@ -434,6 +434,23 @@ async fn sip_invitation_and_answer_travel_both_ways_with_receipts() {
         s["sdk"]["outgoing"]["delivered"].as_u64().unwrap_or(0) >= 1,
         "{s}"
     );
+    // The same on /metrics, for operators (specs/metrics.md): each gateway made one
+    // delivery (accepted) and answered the other's one with an accepted receipt.
+    for gw in [&p.region, &p.municipality] {
+        let (code, metrics) = gw.admin_get("/metrics").await;
+        assert_eq!(code, 200);
+        for line in [
+            "vaxel_sdk_delivery_attempts_total{outcome=\"delivered\"} 1",
+            "vaxel_sdk_receipts_total{direction=\"received\",outcome=\"accepted\"} 1",
+            "vaxel_sdk_receipts_total{direction=\"sent\",outcome=\"accepted\"} 1",
+        ] {
+            assert!(metrics.contains(line), "{line} in\n{metrics}");
+        }
+        assert!(
+            metrics.contains("vaxel_requests_total{contract=\"sdk\","),
+            "the SDK API's requests are counted: {metrics}"
+        );
+    }
     let (code, book) = p.municipality.admin_get("/sdk/address-book").await;
     assert_eq!(code, 200);
     assert!(

@@ -24,6 +24,16 @@ pub fn run(
     config: Config,
     extra: Option<std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>>,
 ) -> anyhow::Result<()> {
+    // `[log]` and `[metrics]` first: everything after logs in the configured format.
+    if let Some(logging) = crate::logging::get() {
+        logging.configure(&config.log).map_err(|e| {
+            anyhow::anyhow!("cannot apply [log] in {}: {e}", config.origin.display())
+        })?;
+    }
+    let metrics = vaxel_telemetry::metrics();
+    metrics.set_enabled(config.metrics.enabled);
+    metrics.set_build(env!("CARGO_PKG_VERSION"), &config.instance_id);
+
     // Background work (admin, signals, reloads, notifications, demo producer) has its
     // own small runtime, away from the per-core service runtimes.
     let control = tokio::runtime::Builder::new_multi_thread()
@@ -177,6 +187,12 @@ pub fn run(
         vaxel_pdl::consent::spawn_index_reload(c, stop_rx.clone());
     }
 
+    // The dashboard's history and the gauges read from elsewhere.
+    {
+        let _runtime = control.enter();
+        crate::dashboard::spawn_sampler(shared.clone(), stop_rx.clone());
+    }
+
     if let Some(fut) = extra {
         control.spawn(async move {
             if let Err(e) = fut.await {
@@ -193,9 +209,11 @@ pub fn run(
                 .block_on(tokio::net::TcpListener::bind(addr))
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (admin.listen): {e}"))?;
             let local = listener.local_addr()?;
+            let guard = crate::ops::AdminGuard::from_config(&shared)?;
             control.spawn(crate::ops::serve_admin(
                 listener,
                 shared.clone(),
+                guard,
                 stop_rx.clone(),
             ));
             Some(local)

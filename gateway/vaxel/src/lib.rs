@@ -13,6 +13,7 @@
 //! - [`onward`]: the one way the gateway calls producers and subscribers;
 //! - [`ops`]: the admin listener (`/health`, `/ready`, `/status`, reload, consent and
 //!   access log APIs); [`stats`]: its counters;
+//! - [`top`]: `vaxel top`, the terminal view of the admin listener's dashboard data;
 //! - [`certs`], [`demo`], [`demo_producer`]: the demo PKI, configuration and producer.
 #![forbid(unsafe_code)]
 
@@ -20,8 +21,10 @@ pub mod app;
 pub mod certs;
 pub mod cluster;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod demo_producer;
+pub mod logging;
 pub mod onward;
 pub mod ops;
 pub mod pipeline;
@@ -33,3 +36,4 @@ pub mod services;
 pub mod stats;
 pub mod stores;
 pub mod tls;
+pub mod top;

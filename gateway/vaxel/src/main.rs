@@ -135,6 +135,9 @@ enum Command {
         #[command(subcommand)]
         action: vaxel::sdk_client::SdkAction,
     },
+    /// A live terminal view of a running gateway, from its admin listener's
+    /// `/dashboard/data`; `--once` prints one frame for scripts.
+    Top(vaxel::top::TopArgs),
     /// Run the demo producer alone (used by the load harness).
     DemoProducer {
         #[arg(long, default_value = "127.0.0.1:20443")]
@@ -299,28 +302,20 @@ fn consent_command(config: &std::path::Path, action: ConsentAction) -> anyhow::R
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false);
-    // Subcommands that print JSON on stdout for scripts log to stderr.
-    if matches!(
+    // Subcommands that print JSON (or a screen) on stdout log to stderr.
+    vaxel::logging::init(matches!(
         cli.command,
-        Command::Consent { .. } | Command::AccessLog { .. } | Command::Sdk { .. }
-    ) {
-        logs.with_writer(std::io::stderr).init();
-    } else {
-        logs.init();
-    }
-    match run(cli) {
+        Command::Consent { .. } | Command::AccessLog { .. } | Command::Sdk { .. } | Command::Top(_)
+    ));
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("vaxel: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    vaxel::logging::flush();
+    code
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -549,6 +544,7 @@ fn run_other(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Consent { config, action } => consent_command(&config, action),
+        Command::Top(args) => vaxel::top::run(&args),
         Command::Sdk { target, action } => {
             let out = runtime()?.block_on(vaxel::sdk_client::run(&target, action))?;
             println!("{}", serde_json::to_string_pretty(&out)?);

@@ -1,7 +1,9 @@
-//! Operations endpoints on the separate admin listener (plain HTTP, bind it to loopback
-//! or a management network): /health, /ready, /status and POST /admin/reload, and, when
-//! `[consent] enabled`, the consent admin API under /api/consents and /api/blocks and
-//! the access log review API at /api/access-log (specs/openapi-consent.yaml).
+//! Operations endpoints on the separate admin listener (bind it to loopback, or protect
+//! it with mutual TLS or operator tokens: `[admin]`, specs/metrics.md §5): /health,
+//! /ready, /status, /metrics (Prometheus), /dashboard (+ /dashboard/data),
+//! /admin/log-level, POST /admin/reload, and, when `[consent] enabled`, the consent
+//! admin API under /api/consents and /api/blocks and the access log review API at
+//! /api/access-log (specs/openapi-consent.yaml).
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -9,24 +11,102 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use vaxel_pdl::consent::jwt::Verifier;
 
 use crate::pipeline::Shared;
+
+/// How the admin listener checks its clients (`[admin]`).
+#[derive(Clone, Default)]
+pub struct AdminGuard {
+    /// Mutual TLS: a client certificate from `[admin] tls.client_ca` is required.
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Operator tokens: verified against `[[consent.issuers]]`, with this role.
+    token: Option<(Arc<Verifier>, String)>,
+}
+
+impl std::fmt::Debug for AdminGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminGuard")
+            .field("mutual_tls", &self.tls.is_some())
+            .field("operator_role", &self.token.as_ref().map(|(_, r)| r))
+            .finish()
+    }
+}
+
+impl AdminGuard {
+    /// The guard `[admin]` asks for.
+    pub fn from_config(shared: &Shared) -> anyhow::Result<AdminGuard> {
+        let Some(admin) = &shared.config.admin else {
+            return Ok(AdminGuard::default());
+        };
+        let tls = match &admin.tls {
+            None => None,
+            Some(t) => {
+                let cfg = crate::tls::mtls_server_config(
+                    &t.certificate,
+                    &t.private_key,
+                    &t.client_ca,
+                    &[b"http/1.1"],
+                )?;
+                Some(tokio_rustls::TlsAcceptor::from(cfg))
+            }
+        };
+        let token = if admin.require_token {
+            let verifier = Verifier::from_config(&shared.config.consent)
+                .map_err(|e| anyhow::anyhow!("[admin] require_token: {e}"))?;
+            Some((Arc::new(verifier), admin.operator_role.clone()))
+        } else {
+            None
+        };
+        Ok(AdminGuard { tls, token })
+    }
+
+    /// `None` when the request may go on; else the refusal. `/health` and `/ready` stay
+    /// open (load balancers), so does the dashboard page (not its data), and the consent
+    /// and access-log APIs check their own roles.
+    fn refuse(&self, req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+        let (verifier, role) = self.token.as_ref()?;
+        let path = req.uri().path();
+        // The page itself holds no data (it asks /dashboard/data with the token the
+        // operator gives it); a browser cannot send a bearer token for the page.
+        if matches!(path, "/health" | "/ready" | "/dashboard" | "/dashboard/")
+            || vaxel_pdl::consent::admin::is_consent_path(path)
+            || path == vaxel_pdl::access_log::api::PATH
+        {
+            return None;
+        }
+        let now = vaxel_model::clock::now_utc().timestamp();
+        match verifier.verify_headers(req.headers(), now) {
+            Ok(user) if user.has_role(role) => None,
+            Ok(_) => Some(json_response(
+                StatusCode::FORBIDDEN,
+                json!({"error": format!("the admin listener needs a token with the role `{role}` ([admin] operator_role)")}),
+            )),
+            Err(e) => Some(json_response(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": format!("the admin listener needs an operator token (Authorization: Bearer <JWT> with the role `{role}`): {e}")}),
+            )),
+        }
+    }
+}
 
 /// Serve the admin endpoints until shutdown.
 pub async fn serve_admin(
     listener: TcpListener,
     shared: Arc<Shared>,
+    guard: AdminGuard,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let guard = Arc::new(guard);
     loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -38,13 +118,109 @@ pub async fn serve_admin(
             _ = shutdown.changed() => return,
         };
         let shared = shared.clone();
+        let guard = guard.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| admin(req, shared.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), svc)
-                .await;
+            let g = guard.clone();
+            let svc = service_fn(move |req| {
+                let (shared, g) = (shared.clone(), g.clone());
+                async move {
+                    match g.refuse(&req) {
+                        Some(refusal) => Ok::<_, Infallible>(refusal),
+                        None => admin(req, shared).await,
+                    }
+                }
+            });
+            let http = hyper::server::conn::http1::Builder::new();
+            match &guard.tls {
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(tcp), svc).await;
+                }
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(tcp),
+                    )
+                    .await;
+                    match handshake {
+                        Ok(Ok(tls)) => {
+                            let _ = http.serve_connection(TokioIo::new(tls), svc).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::info!(%peer, error = %e, "admin TLS handshake failed")
+                        }
+                        Err(_) => tracing::info!(%peer, "admin TLS handshake timed out"),
+                    }
+                }
+            }
         });
     }
+}
+
+fn text_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+/// `GET` / `PUT /admin/log-level`: the filter in force, or a new one (plain text
+/// directives such as `debug` or `info,vaxel_pdl=debug`, or JSON `{"level": "..."}`).
+async fn log_level(req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(logging) = crate::logging::get() else {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "logging is not initialised in this process"}),
+        );
+    };
+    if req.method() == Method::PUT {
+        let body = match http_body_util::Limited::new(req.into_body(), 4096)
+            .collect()
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": format!("the body must be at most 4096 bytes of filter directives: {e}")}),
+                )
+            }
+        };
+        let text = String::from_utf8_lossy(&body);
+        let directives = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => match v.get("level").and_then(|l| l.as_str()) {
+                Some(l) => l.to_string(),
+                None => {
+                    return json_response(
+                        StatusCode::BAD_REQUEST,
+                        json!({"error": "a JSON body must be {\"level\": \"<filter directives>\"}"}),
+                    )
+                }
+            },
+            Err(_) => text.trim().to_string(),
+        };
+        if directives.is_empty() {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "send filter directives, e.g. `debug` or `info,vaxel_pdl=debug`"}),
+            );
+        }
+        if let Err(e) = logging.set_level(&directives) {
+            return json_response(StatusCode::BAD_REQUEST, json!({"error": e}));
+        }
+        tracing::info!(level = %directives, "log level changed");
+    }
+    let (level, requests) = logging.level();
+    json_response(
+        StatusCode::OK,
+        json!({"level": level, "request_lines": requests}),
+    )
 }
 
 /// A JSON answer (admin endpoints, the SDK API).
@@ -85,7 +261,24 @@ async fn admin(
     if req.uri().path().starts_with("/sdk/") {
         return Ok(sdk_admin(&req, &shared));
     }
+    if req.uri().path() == "/admin/log-level" && matches!(*req.method(), Method::GET | Method::PUT)
+    {
+        return Ok(log_level(req).await);
+    }
     let resp = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics") => text_response(
+            StatusCode::OK,
+            vaxel_telemetry::TEXT_CONTENT_TYPE,
+            vaxel_telemetry::metrics().encode(),
+        ),
+        (&Method::GET, "/dashboard" | "/dashboard/") => text_response(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            crate::dashboard::PAGE,
+        ),
+        (&Method::GET, "/dashboard/data") => {
+            json_response(StatusCode::OK, crate::dashboard::data(&shared))
+        }
         (&Method::GET, "/health") => json_response(StatusCode::OK, json!({"status": "live"})),
         (&Method::GET, "/ready") => {
             if shared.routing.current().is_none() {
@@ -118,13 +311,17 @@ async fn admin(
             json_response(StatusCode::OK, body)
         }
         (&Method::POST, "/admin/reload") => reload(&shared).await,
-        (_, "/health" | "/ready" | "/status" | "/admin/reload") => json_response(
+        (
+            _,
+            "/health" | "/ready" | "/status" | "/metrics" | "/dashboard" | "/dashboard/data"
+            | "/admin/reload" | "/admin/log-level",
+        ) => json_response(
             StatusCode::METHOD_NOT_ALLOWED,
-            json!({"error": "method not allowed: GET /health, /ready, /status; POST /admin/reload"}),
+            json!({"error": "method not allowed: GET /health, /ready, /status, /metrics, /dashboard, /dashboard/data, /admin/log-level; PUT /admin/log-level; POST /admin/reload"}),
         ),
         _ => json_response(
             StatusCode::NOT_FOUND,
-            json!({"error": "not found: GET /health, /ready, /status; POST /admin/reload"}),
+            json!({"error": "not found: GET /health, /ready, /status, /metrics, /dashboard, /dashboard/data, /admin/log-level; PUT /admin/log-level; POST /admin/reload"}),
         ),
     };
     Ok(resp)

@@ -28,7 +28,13 @@ use vaxel_sdk::{Sdk, SdkError};
 
 use crate::ops::json_response;
 use crate::pipeline::identify::{self, ConnectionInfo};
+use crate::pipeline::observe::{Facts, Producer};
 use crate::pipeline::Shared;
+
+thread_local! {
+    /// The SDK API's contract label, made once per thread (no allocation per request).
+    static SDK_LABEL: std::sync::Arc<str> = std::sync::Arc::from("sdk");
+}
 
 /// The SDK paths' common prefix.
 pub const PREFIX: &str = "/sdk/";
@@ -111,7 +117,12 @@ pub async fn handle(
     body: Incoming,
     conn: &ConnectionInfo,
     shared: &Shared,
+    facts: &mut Facts,
 ) -> Response<Full<Bytes>> {
+    // Metrics and the request line: the SDK API is one "contract" answered locally.
+    facts.contract = Some(SDK_LABEL.with(|l| l.clone()));
+    facts.contract_seen = true;
+    facts.producer = Producer::Local("sdk");
     let Some(sdk) = shared.sdk.as_deref() else {
         return plain_error(
             StatusCode::NOT_FOUND,
@@ -127,6 +138,16 @@ pub async fn handle(
                 return plain_error(StatusCode::FORBIDDEN, "identity", &fault.to_string());
             }
         };
+    facts.sender_seen = true;
+    facts.consumer = shared
+        .routing
+        .current_guard()
+        .as_ref()
+        .and_then(|t| t.consumer_label(&caller).cloned());
+    if let Some(log) = &mut facts.log {
+        log.caller.clone_from(&caller);
+        log.contract = format!("{} {}", parts.method, parts.uri.path());
+    }
     let path = parts.uri.path();
     let segments: Vec<&str> = path
         .trim_start_matches("/sdk/v1")

@@ -185,12 +185,17 @@ async fn serve_core(
                 .stats
                 .connections_rejected
                 .fetch_add(1, Ordering::Relaxed);
+            vaxel_telemetry::metrics()
+                .refused
+                .get_or_create(&[("limit", "connections")])
+                .inc();
             drop(tcp);
             continue;
         }
         let conn_guard = CountGuard::new(open.clone());
         let _ = tcp.set_nodelay(true);
         shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let open_gauge = OpenConnection::new();
         let core = core.clone();
         let acceptor = acceptor.clone();
         let shared = shared.clone();
@@ -198,14 +203,26 @@ async fn serve_core(
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _conn_guard = conn_guard;
+            let _open_gauge = open_gauge;
+            let m = vaxel_telemetry::metrics();
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
+                Ok(Ok(s)) => {
+                    m.tls_handshakes.get_or_create(&[("result", "ok")]).inc();
+                    s
+                }
                 Ok(Err(e)) => {
                     shared
                         .stats
                         .tls_handshake_failures
                         .fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(%peer, error = %e, "TLS handshake failed");
+                    let reason = tls::handshake_failure_reason(&e);
+                    m.tls_handshakes
+                        .get_or_create(&[("result", "failed")])
+                        .inc();
+                    m.tls_handshake_failures
+                        .get_or_create(&[("reason", reason)])
+                        .inc();
+                    tracing::info!(%peer, error = %e, reason, "TLS handshake failed");
                     return;
                 }
                 Err(_) => {
@@ -213,6 +230,12 @@ async fn serve_core(
                         .stats
                         .tls_handshake_failures
                         .fetch_add(1, Ordering::Relaxed);
+                    m.tls_handshakes
+                        .get_or_create(&[("result", "failed")])
+                        .inc();
+                    m.tls_handshake_failures
+                        .get_or_create(&[("reason", "timeout")])
+                        .inc();
                     tracing::info!(%peer, "TLS handshake timed out");
                     return;
                 }
@@ -249,5 +272,24 @@ async fn serve_core(
         .is_err()
     {
         tracing::warn!("connections still open after 30 s; closing them");
+    }
+}
+
+/// Counts a service-port connection as open (and accepted) while it lives.
+#[derive(Debug)]
+struct OpenConnection;
+
+impl OpenConnection {
+    fn new() -> OpenConnection {
+        let m = vaxel_telemetry::metrics();
+        m.connections.inc();
+        m.connections_open.inc();
+        OpenConnection
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        vaxel_telemetry::metrics().connections_open.dec();
     }
 }

@@ -165,3 +165,68 @@ pub fn caller_id_from_certificate(der: &[u8]) -> Result<String, String> {
         subject
     ))
 }
+
+/// Why a TLS handshake failed, as a fixed label (`vaxel_tls_handshake_failures_total`):
+/// what an operator acts on (a client without a certificate, one from an unknown CA or
+/// expired, an old TLS version) rather than rustls' full error text.
+pub fn handshake_failure_reason(e: &std::io::Error) -> &'static str {
+    use rustls::{CertificateError, Error as E};
+    let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<E>()) else {
+        return match e.kind() {
+            std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::BrokenPipe => "closed_by_client",
+            std::io::ErrorKind::InvalidData => "not_tls",
+            _ => "io_error",
+        };
+    };
+    match err {
+        E::NoCertificatesPresented => "no_client_certificate",
+        E::InvalidCertificate(CertificateError::Expired | CertificateError::NotValidYet) => {
+            "certificate_expired"
+        }
+        E::InvalidCertificate(CertificateError::UnknownIssuer) => "unknown_ca",
+        E::InvalidCertificate(CertificateError::Revoked) => "certificate_revoked",
+        E::InvalidCertificate(_) => "bad_certificate",
+        E::PeerIncompatible(_) => "incompatible",
+        E::AlertReceived(_) => "alert_from_client",
+        E::InvalidMessage(_) => "not_tls",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod handshake_reason_tests {
+    use super::handshake_failure_reason;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn failures_map_to_the_fixed_reasons_operators_act_on() {
+        let tls = |e: rustls::Error| Error::new(ErrorKind::InvalidData, e);
+        let cases = [
+            (
+                tls(rustls::Error::NoCertificatesPresented),
+                "no_client_certificate",
+            ),
+            (
+                tls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer,
+                )),
+                "unknown_ca",
+            ),
+            (
+                tls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired,
+                )),
+                "certificate_expired",
+            ),
+            (Error::from(ErrorKind::UnexpectedEof), "closed_by_client"),
+            (Error::from(ErrorKind::InvalidData), "not_tls"),
+        ];
+        for (error, reason) in cases {
+            let got = handshake_failure_reason(&error);
+            assert_eq!(got, reason, "{error}");
+            assert!(vaxel_telemetry::labels::TLS_FAILURE_REASONS.contains(&got));
+        }
+    }
+}

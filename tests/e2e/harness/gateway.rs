@@ -31,6 +31,11 @@ pub struct GatewayConfig {
     pub ports: Option<(u16, u16)>,
     /// The service port's certificate and key instead of the demo `gateway.pem`.
     pub service_cert: Option<(PathBuf, PathBuf)>,
+    /// Extra `key = value` lines for the `[admin]` table (its protection).
+    pub admin_extra: String,
+    /// The admin listener speaks TLS: start-up waits for its port to accept instead of
+    /// asking `/ready` over plain HTTP.
+    pub admin_tls: bool,
 }
 
 impl GatewayConfig {
@@ -47,6 +52,8 @@ impl GatewayConfig {
             extra_sections: String::new(),
             ports: None,
             service_cert: None,
+            admin_extra: String::new(),
+            admin_tls: false,
         }
     }
 
@@ -81,6 +88,7 @@ client_ca = {ca:?}
 
 [admin]
 listen = "127.0.0.1:{admin}"
+{admin_extra}
 
 [producers]
 certificate = {cl_cert:?}
@@ -120,6 +128,7 @@ original_consumer_allowed = {allowed}
             trusted = list(&self.trusted_header_addresses),
             allowed = list(&self.original_consumer_allowed),
             extra_sections = self.extra_sections,
+            admin_extra = self.admin_extra,
         )
     }
 }
@@ -180,7 +189,12 @@ impl Gateway {
                 if proc.exited().is_some() {
                     break;
                 }
-                if admin_get_status(admin_port, path) == Some(200) && tcp_accepts(port) {
+                let admin_up = if cfg.admin_tls {
+                    tcp_accepts(admin_port)
+                } else {
+                    admin_get_status(admin_port, path) == Some(200)
+                };
+                if admin_up && tcp_accepts(port) {
                     return Gateway {
                         proc,
                         port,

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+mod operations;
+pub use operations::{AdminConfig, AdminTls, LogConfig, LogFormat, MetricsConfig};
 use vaxel_engagement_index::config::{EngagementIndexConfig, RawEngagementIndexConfig};
 use vaxel_pdl::config::{AccessLogConfig, ConsentConfig, RawAccessLogConfig, RawConsentConfig};
 use vaxel_routing::config::{RawRoutingConfig, RoutingConfig};
@@ -30,7 +33,11 @@ pub const DEFAULT_AGGREGATION_DEADLINE: Duration = Duration::from_millis(28_000)
 struct RawConfig {
     instance_id: Option<String>,
     service: RawService,
-    admin: Option<RawAdmin>,
+    admin: Option<operations::RawAdmin>,
+    #[serde(default)]
+    log: operations::RawLog,
+    #[serde(default)]
+    metrics: operations::RawMetrics,
     producers: RawProducers,
     routing: RawRoutingConfig,
     #[serde(default)]
@@ -82,12 +89,6 @@ struct RawServerTls {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAdmin {
-    listen: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawProducers {
     certificate: String,
     private_key: String,
@@ -116,6 +117,10 @@ pub struct Config {
     pub instance_id: String,
     pub service: ServiceConfig,
     pub admin_listen: Option<SocketAddr>,
+    /// The admin listener and its protection (`[admin]`); `None` without one.
+    pub admin: Option<AdminConfig>,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
     pub producers: ProducerConfig,
     pub routing: RoutingConfig,
     pub identity: IdentityConfig,
@@ -283,10 +288,13 @@ impl Config {
             client_ca: svc.existing_file("tls.client_ca", &s.tls.client_ca)?,
         };
 
-        let admin_listen = match raw.admin {
-            Some(a) => Some(root.nested("admin").socket_addr("listen", &a.listen)?),
+        let admin = match raw.admin {
+            Some(a) => Some(a.validate(&root.nested("admin"))?),
             None => None,
         };
+        let admin_listen = admin.as_ref().map(|a| a.listen);
+        let log = raw.log.validate(&root.nested("log"))?;
+        let metrics = raw.metrics.validate();
 
         let p = raw.producers;
         let prod = root.nested("producers");
@@ -338,6 +346,13 @@ impl Config {
             .validate(&root.nested("engagement_index"))?;
         let consent = raw.consent.validate(&root.nested("consent"))?;
         let access_log = raw.access_log.validate(&root.nested("access_log"))?;
+        if admin.as_ref().is_some_and(|a| a.require_token) {
+            root.nested("admin").check(
+                "require_token",
+                !consent.issuers.is_empty(),
+                "operator tokens are verified against [[consent.issuers]]: configure at least one issuer",
+            )?;
+        }
         let sdk = raw
             .sdk
             .validate(&root.nested("sdk"), &producers.certificate, |path| {
@@ -354,6 +369,9 @@ impl Config {
             instance_id,
             service,
             admin_listen,
+            admin,
+            log,
+            metrics,
             producers,
             routing,
             identity,
@@ -412,6 +430,72 @@ source = "tak.toml"
         assert_eq!(
             cfg.routing.last_known_good,
             dir.path().join("tak.toml.last-known-good")
+        );
+    }
+
+    fn load(text: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        write_pki(dir.path());
+        Config::from_toml(text, &dir.path().join("vaxel.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn operations_sections_default_to_text_logs_metrics_on_and_no_admin() {
+        let cfg = load(GOOD).unwrap();
+        assert_eq!(cfg.log.format, LogFormat::Text);
+        assert_eq!(cfg.log.level, "info");
+        assert!(cfg.log.requests);
+        assert!(cfg.metrics.enabled);
+        assert!(cfg.admin.is_none());
+        let cfg = load(&format!(
+            "{GOOD}[log]\nformat = \"json\"\nlevel = \"warn,vaxel=debug\"\nrequests = false\n[metrics]\nenabled = false\n"
+        ))
+        .unwrap();
+        assert_eq!(cfg.log.format, LogFormat::Json);
+        assert_eq!(cfg.log.level, "warn,vaxel=debug");
+        assert!(!cfg.log.requests);
+        assert!(!cfg.metrics.enabled);
+    }
+
+    #[test]
+    fn bad_log_settings_say_what_to_write() {
+        let msg = load(&format!("{GOOD}[log]\nformat = \"xml\"\n")).unwrap_err();
+        assert!(
+            msg.contains("log.format") && msg.contains("\"json\""),
+            "{msg}"
+        );
+        let msg = load(&format!("{GOOD}[log]\nlevel = \"info,=x[\"\n")).unwrap_err();
+        assert!(msg.contains("log.level"), "{msg}");
+    }
+
+    #[test]
+    fn an_exposed_admin_listener_must_be_protected() {
+        // Loopback: fine as it is.
+        let cfg = load(&format!("{GOOD}[admin]\nlisten = \"127.0.0.1:8080\"\n")).unwrap();
+        let admin = cfg.admin.unwrap();
+        assert!(admin.tls.is_none() && !admin.require_token);
+        assert_eq!(admin.operator_role, "operator");
+        // Every interface without protection: refused, saying what to do.
+        let msg = load(&format!("{GOOD}[admin]\nlisten = \"0.0.0.0:8080\"\n")).unwrap_err();
+        assert!(msg.contains("admin.listen"), "{msg}");
+        assert!(
+            msg.contains("tls") && msg.contains("require_token"),
+            "{msg}"
+        );
+        // Mutual TLS protects it.
+        let cfg = load(&format!(
+            "{GOOD}[admin]\nlisten = \"0.0.0.0:8080\"\ntls = {{ certificate = \"c.pem\", private_key = \"k.pem\", client_ca = \"ca.pem\" }}\n"
+        ))
+        .unwrap();
+        assert!(cfg.admin.unwrap().tls.is_some());
+        // Operator tokens need an issuer to verify them with.
+        let msg = load(&format!(
+            "{GOOD}[admin]\nlisten = \"0.0.0.0:8080\"\nrequire_token = true\n"
+        ))
+        .unwrap_err();
+        assert!(
+            msg.contains("require_token") && msg.contains("consent.issuers"),
+            "{msg}"
         );
     }
 

@@ -157,11 +157,10 @@ pub async fn producer(
                 "cannot build the producer request: {e}"
             )))
         })?;
-    let resp = r
-        .onward
-        .send(req, timeout)
-        .await
-        .map_err(|e| producer_fault(e, url, timeout))?;
+    let sent = std::time::Instant::now();
+    let resp = r.onward.send(req, timeout).await;
+    r.producer_time = Some(sent.elapsed());
+    let resp = resp.map_err(|e| producer_fault(e, url, timeout))?;
 
     shared.stats.forwarded.fetch_add(1, Ordering::Relaxed);
     let (mut parts, rbody) = resp.into_parts();

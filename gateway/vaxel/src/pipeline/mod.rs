@@ -22,6 +22,7 @@ pub mod body;
 pub mod checks;
 pub mod dispatch;
 pub mod identify;
+pub mod observe;
 pub mod rivta;
 pub mod route;
 pub mod sniff;
@@ -72,6 +73,8 @@ pub struct Shared {
     pub cluster: Option<Arc<dyn vaxel_store::Cluster>>,
     /// Whether the store's database answers (readiness).
     pub store_health: crate::cluster::StoreHealth,
+    /// The dashboard's last minutes of traffic.
+    pub dashboard: crate::dashboard::History,
 }
 
 impl Shared {
@@ -101,6 +104,7 @@ impl Shared {
             sdk: None,
             cluster: None,
             store_health: crate::cluster::StoreHealth::default(),
+            dashboard: crate::dashboard::History::default(),
         }
     }
 }
@@ -126,6 +130,8 @@ pub struct Request<'a> {
     pub content_length: Option<u64>,
     /// The request body while it is not (fully) read: on a fault the rest is discarded.
     pub unread: &'a mut Option<Incoming>,
+    /// From the onward request to the producer's answer head (set by dispatch).
+    pub producer_time: Option<std::time::Duration>,
 }
 
 impl<'a> Request<'a> {
@@ -148,6 +154,7 @@ pub async fn handle(
     shared: Arc<Shared>,
     core: Core,
 ) -> Result<Response<GatewayBody>, std::convert::Infallible> {
+    let started = std::time::Instant::now();
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
     // Phase 1a: a place among this core's requests, or a fast 503 (no unbounded queue).
     let Some(_in_flight) = admit::slot(&core.limits) else {
@@ -155,8 +162,13 @@ pub async fn handle(
             .stats
             .requests_rejected_busy
             .fetch_add(1, Ordering::Relaxed);
+        vaxel_telemetry::metrics()
+            .refused
+            .get_or_create(&[("limit", "requests")])
+            .inc();
         return Ok(admit::busy_response().map(Either::Left));
     };
+    let _counted = observe::InFlight::start();
     let correlation = req
         .headers()
         .get(headers::CORRELATION_ID)
@@ -165,15 +177,42 @@ pub async fn handle(
         .unwrap_or_else(new_correlation_id);
     let http1 = req.version() < http::Version::HTTP_2;
     let (parts, body) = req.into_parts();
+    let mut facts = observe::Facts::new(observe::request_log_enabled());
     // SDK messaging has its own REST paths on the same mutual-TLS port (specs/sdk.md §7).
     if parts.uri.path().starts_with(crate::sdk_http::PREFIX) {
-        let resp = crate::sdk_http::handle(&parts, body, &conn, &shared).await;
+        let resp = crate::sdk_http::handle(&parts, body, &conn, &shared, &mut facts).await;
+        let outcome = observe::Outcome {
+            status: resp.status(),
+            fault_code: observe::sdk_fault_code(resp.status()),
+            fault: None,
+        };
+        observe::finish(&facts, started, &outcome, &correlation);
         return Ok(resp.map(Either::Left));
     }
     let mut unread = Some(body);
-    let result = phases(&parts, &conn, &shared, &core, &correlation, &mut unread).await;
+    let result = phases(
+        &parts,
+        &conn,
+        &shared,
+        &core,
+        &correlation,
+        &mut unread,
+        &mut facts,
+    )
+    .await;
     match result {
-        Ok(resp) => Ok(resp),
+        Ok(resp) => {
+            // A producer's SOAP fault passes through unchanged; it is counted as one.
+            let fault_code =
+                (resp.status() == http::StatusCode::INTERNAL_SERVER_ERROR).then_some("PRODUCER");
+            let outcome = observe::Outcome {
+                status: resp.status(),
+                fault_code,
+                fault: None,
+            };
+            observe::finish(&facts, started, &outcome, &correlation);
+            Ok(resp)
+        }
         Err(fault) => {
             if let (true, Some(body)) = (http1, unread.take()) {
                 tokio::spawn(body::discard_unread(
@@ -182,13 +221,12 @@ pub async fn handle(
                 ));
             }
             shared.stats.fault(&fault);
-            tracing::info!(
-                code = fault.code(),
-                correlation_id = ?correlation,
-                peer = %conn.peer,
-                reason = %fault,
-                "request refused"
-            );
+            let outcome = observe::Outcome {
+                status: http::StatusCode::INTERNAL_SERVER_ERROR,
+                fault_code: Some(fault.code()),
+                fault: Some(&fault),
+            };
+            observe::finish(&facts, started, &outcome, &correlation);
             let resp = fault.into_response(&shared.config.instance_id, Some(&correlation));
             Ok(resp.map(Either::Left))
         }
@@ -203,20 +241,35 @@ async fn phases(
     core: &Core,
     correlation: &HeaderValue,
     unread: &mut Option<Incoming>,
+    facts: &mut observe::Facts,
 ) -> Result<Response<GatewayBody>, Fault> {
     let cfg = &shared.config;
     let content_length = admit::request(parts, &cfg.service)?;
     let sender = identify::resolve_sender(conn, &parts.headers, &cfg.identity, &cfg.instance_id)?;
+    facts.sender_seen = true;
+    if let Some(log) = &mut facts.log {
+        log.caller.clone_from(&sender);
+    }
     let hop = checks::hop(&parts.headers, &sender, &cfg.identity, &cfg.instance_id)?;
     let mut head = sniff::envelope_head(unread, &cfg.service).await?;
+    facts.contract_seen = true;
+    if let Some(log) = &mut facts.log {
+        log.contract.clone_from(&head.envelope.contract_namespace);
+        if let Some(a) = &head.envelope.address {
+            log.logical_address.clone_from(&a.value);
+        }
+    }
 
     // Route, then authorise, on one snapshot of the routing table. The lock-free guard
     // is not held across an await: the block ends before dispatch.
     let decision = {
         let contract = head.envelope.contract_namespace.as_str();
-        let address = sniff::logical_address(&head.envelope)?.value.as_str();
         let guard = shared.routing.current_guard();
         let table = guard.as_ref().ok_or(Fault::NoRoutingTable)?;
+        // Metric labels: the table's spelling, for names it knows.
+        facts.contract = table.contract_label(contract).cloned();
+        facts.consumer = table.consumer_label(&sender).cloned();
+        let address = sniff::logical_address(&head.envelope)?.value.as_str();
         let decision = route::decide(
             table,
             &shared.services,
@@ -224,6 +277,10 @@ async fn phases(
             address,
             cfg.service.max_body_bytes,
         )?;
+        facts.producer = match &decision.target {
+            Target::Producer { url, .. } => observe::Producer::Url(url.clone()),
+            Target::Local(service) => observe::Producer::Local(service.name()),
+        };
         authorise::check(table, &sender, contract, address)?;
         route::check_size(&decision, content_length, head.received, contract)?;
         decision
@@ -246,8 +303,9 @@ async fn phases(
         onward_headers: &onward_headers,
         content_length,
         unread,
+        producer_time: None,
     };
-    match &decision.target {
+    let result = match &decision.target {
         Target::Local(service) => {
             dispatch::local(service.as_ref(), &mut request, &mut head, decision.max_body).await
         }
@@ -266,5 +324,7 @@ async fn phases(
             )
             .await
         }
-    }
+    };
+    facts.producer_time = request.producer_time;
+    result
 }

@@ -1,0 +1,169 @@
+//! Log output (specs/metrics.md §3): `tracing` with a filter that can change at run
+//! time (`PUT /admin/log-level`) and a format chosen in `[log]` (text for a terminal,
+//! JSON lines for a collector). Lines are written by a background thread
+//! (`tracing-appender`): a request's line costs the formatting, not a write system call
+//! on the service core; the writer blocks rather than drop lines when it falls behind.
+
+use std::sync::{Mutex, OnceLock};
+
+use tracing_subscriber::layer::{Layer, Layered, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
+
+use crate::config::{LogConfig, LogFormat};
+use crate::pipeline::observe::REQUEST_LOG_TARGET;
+
+type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
+type FormatLayer = Box<dyn Layer<Filtered> + Send + Sync>;
+
+/// The process's log output.
+pub struct Logging {
+    filter: reload::Handle<EnvFilter, Registry>,
+    format: reload::Handle<FormatLayer, Filtered>,
+    writer: tracing_appender::non_blocking::NonBlocking,
+    stderr: bool,
+    state: Mutex<State>,
+    guard: Mutex<Option<tracing_appender::non_blocking::WorkerGuard>>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The directives in force, as given (without the request-line switch).
+    level: String,
+    requests: bool,
+}
+
+impl std::fmt::Debug for Logging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logging")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+static LOGGING: OnceLock<Logging> = OnceLock::new();
+
+/// Start logging at `info` (or `RUST_LOG`) in text; `stderr` for subcommands whose
+/// standard output is data. [`Logging::configure`] applies `[log]` once it is read.
+pub fn init(stderr: bool) -> &'static Logging {
+    LOGGING.get_or_init(|| {
+        let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+        let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+        let (filter, filter_handle) = reload::Layer::new(filter);
+        // The writer thread drains what is queued and flushes once per batch: under load
+        // many lines go out in one write instead of one system call per line.
+        let (writer, guard) = if stderr {
+            tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .finish(std::io::BufWriter::with_capacity(
+                    64 * 1024,
+                    std::io::stderr(),
+                ))
+        } else {
+            tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .finish(std::io::BufWriter::with_capacity(
+                    64 * 1024,
+                    std::io::stdout(),
+                ))
+        };
+        let (format, format_handle) =
+            reload::Layer::new(format_layer(LogFormat::Text, writer.clone(), stderr));
+        // A second init (tests) keeps the first subscriber.
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(format)
+            .try_init();
+        Logging {
+            filter: filter_handle,
+            format: format_handle,
+            writer,
+            stderr,
+            state: Mutex::new(State {
+                level,
+                requests: true,
+            }),
+            guard: Mutex::new(Some(guard)),
+        }
+    })
+}
+
+/// The process's logging, if [`init`] ran.
+pub fn get() -> Option<&'static Logging> {
+    LOGGING.get()
+}
+
+/// Write out what is queued (before the process exits).
+pub fn flush() {
+    if let Some(l) = LOGGING.get() {
+        drop(l.guard.lock().map(|mut g| g.take()));
+    }
+}
+
+fn format_layer(
+    format: LogFormat,
+    writer: tracing_appender::non_blocking::NonBlocking,
+    stderr: bool,
+) -> FormatLayer {
+    use std::io::IsTerminal;
+    // Colours only for a terminal: a file or a collector gets plain text.
+    let ansi = if stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    match format {
+        LogFormat::Text => Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_ansi(ansi)
+                .with_writer(writer),
+        ),
+        LogFormat::Json => Box::new(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_writer(writer),
+        ),
+    }
+}
+
+impl Logging {
+    /// Apply `[log]`: format, level (unless `RUST_LOG` is set) and request lines.
+    pub fn configure(&self, cfg: &LogConfig) -> Result<(), String> {
+        self.format
+            .reload(format_layer(cfg.format, self.writer.clone(), self.stderr))
+            .map_err(|e| e.to_string())?;
+        let level = std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.level.clone());
+        {
+            let mut st = self.state.lock().map_err(|e| e.to_string())?;
+            st.requests = cfg.requests;
+        }
+        self.set_level(&level)
+    }
+
+    /// Change the filter at run time (`info`, `debug`, `info,vaxel_pdl=debug`, ...).
+    pub fn set_level(&self, directives: &str) -> Result<(), String> {
+        let mut st = self.state.lock().map_err(|e| e.to_string())?;
+        let mut full = directives.trim().to_string();
+        if !st.requests {
+            full.push_str(&format!(",{REQUEST_LOG_TARGET}=off"));
+        }
+        let filter = EnvFilter::builder()
+            .parse(&full)
+            .map_err(|e| format!("\"{directives}\" is not a log filter: {e}"))?;
+        self.filter.reload(filter).map_err(|e| e.to_string())?;
+        st.level = directives.trim().to_string();
+        Ok(())
+    }
+
+    /// The directives in force and whether request lines are on.
+    pub fn level(&self) -> (String, bool) {
+        match self.state.lock() {
+            Ok(st) => (st.level.clone(), st.requests),
+            Err(_) => ("unknown".into(), false),
+        }
+    }
+}
