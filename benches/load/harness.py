@@ -52,9 +52,12 @@ REQUEST_PATH = "/vp/clinicalprocess/healthcond/description/GetCareDocumentation/
 BODY_BYTES = 2048
 TEMPLATE_VARS = {"logicalAddress": LOGICAL_ADDRESS, "patientId1": PATIENT_ID}
 
-PROXIES = ("vaxel", "haproxy", "nginx", "vaxel-base")
+PROXIES = ("vaxel", "haproxy", "nginx", "vaxel-base", "vaxel-quiet")
 # Measured unless --targets says otherwise; "vaxel-base" (another vaxel build, given with
 # --vaxel-base) joins them when given, for a before/after comparison in one run.
+# "vaxel-quiet" is the same vaxel binary with per-request metrics and request log lines
+# off ([metrics] enabled = false, [log] requests = false): the cost of observability,
+# measured side by side (target "vaxel" has both on, request lines as JSON).
 DEFAULT_TARGETS = ("vaxel", "haproxy", "nginx")
 BASELINE = "haproxy"
 PRODUCER = "producer"  # the producer called directly, for reference
@@ -557,7 +560,13 @@ class Bench:
                   "ADMIN_PORT": str(admin_port)}
         (self.work / "nginx-tmp").mkdir(exist_ok=True)
         (self.work / "routing-table.toml").write_text(fill("routing-table.toml", values))
-        (self.work / "vaxel.toml").write_text(fill("vaxel.toml", {**values, "PORT": str(self.ports["vaxel"])}))
+        (self.work / "vaxel.toml").write_text(
+            fill("vaxel.toml", {**values, "PORT": str(self.ports["vaxel"])})
+            + "\n[log]\nformat = \"json\"\nrequests = true\n\n[metrics]\nenabled = true\n")
+        (self.work / "quiet").mkdir(exist_ok=True)
+        (self.work / "quiet" / "vaxel.toml").write_text(
+            fill("vaxel.toml", {**values, "PORT": str(self.ports["vaxel-quiet"]), "ADMIN_PORT": str(free_port())})
+            + "\n[log]\nrequests = false\n\n[metrics]\nenabled = false\n")
         # The other build gets its own folder (its own store file: an older build may
         # refuse a newer schema) and its own admin port.
         (self.work / "base").mkdir(exist_ok=True)
@@ -576,6 +585,7 @@ class Bench:
                        "--client-ca", str(self.certs / "ca.pem"), "--threads", "1"],
             "vaxel": [a.vaxel, "serve", "--config", str(self.work / "vaxel.toml")],
             "vaxel-base": [a.vaxel_base or a.vaxel, "serve", "--config", str(self.work / "base" / "vaxel.toml")],
+            "vaxel-quiet": [a.vaxel, "serve", "--config", str(self.work / "quiet" / "vaxel.toml")],
             "haproxy": [a.haproxy, "-db", "-f", str(self.work / "haproxy.cfg")],
             "nginx": [a.nginx, "-p", str(self.work), "-c", str(self.work / "nginx.conf")],
         }
@@ -941,7 +951,7 @@ def main() -> int:
     ap.add_argument("--vaxel-base", help="a second vaxel binary, measured as target vaxel-base "
                     "in the same run (before/after comparisons)")
     ap.add_argument("--targets", default=None,
-                    help="comma-separated subset of vaxel,haproxy,nginx,vaxel-base (default: the first three, and vaxel-base with --vaxel-base)")
+                    help="comma-separated subset of vaxel,haproxy,nginx,vaxel-base,vaxel-quiet (default: the first three, and vaxel-base with --vaxel-base)")
     ap.add_argument("--quiet-wait", type=float, default=180,
                     help="max seconds, in total, to wait for running builds or other load before measuring "
                          "anyway (default 180)")
