@@ -231,7 +231,9 @@ class Daemon:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         logf = open(self.log_path, "wb")
         env = dict(os.environ)
-        env.setdefault("RUST_LOG", "warn")
+        # vaxel writes its request lines (info) to its log file, as in production;
+        # "vaxel-quiet" turns them off in its config. Other builds log warnings only.
+        env.setdefault("RUST_LOG", "info" if name in ("vaxel", "vaxel-quiet") else "warn")
         # Own session: Ctrl-C in the terminal reaches this harness, which then stops
         # the daemons in order (and measures nothing half-dead).
         self.proc = subprocess.Popen(
