@@ -1,6 +1,6 @@
 //! Fuzz target: the envelope sniffer (`vaxel_adapter::sniff`) and the record reader
 //! (`InformationSet::parse_response`) apply the same XML declaration, name, character
-//! and byte order mark rules (`adapters/core/src/xml_syntax.rs`).
+//! and byte order mark rules (`adapters/core/src/xml_syntax/mod.rs`).
 //!
 //! The input is cut at every 0x1E byte into slots, and each slot is put into a fixed
 //! GetCareDocumentation response where the fuzzer can only change what these rules
