@@ -30,7 +30,7 @@ const VARS: &[(&str, &str)] = &[("DEMO_PRODUCER", "https://127.0.0.1:20443"), ("
 const LOOKUPS: usize = 48;
 
 fuzz_target!(|data: &[u8]| {
-    // Files are checked for UTF-8 before `from_str` (load.rs `load_file`); the text API
+    // Files are checked for UTF-8 before `from_str` (load/mod.rs `load_file`); the text API
     // takes `&str`.
     let Ok(text) = std::str::from_utf8(data) else {
         return;

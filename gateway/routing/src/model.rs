@@ -1,6 +1,6 @@
 //! Typed values of the routing table (TAK): what a validated rule is.
 //!
-//! Everything here is built once by the loader (`load.rs`) and trusted afterwards
+//! Everything here is built once by the loader (`load/mod.rs`) and trusted afterwards
 //! ("parse, don't validate").
 
 use std::fmt;
