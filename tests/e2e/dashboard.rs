@@ -156,12 +156,14 @@ async fn dashboard_in_a_browser_follows_the_gateways_traffic() {
     );
 
     // Self-contained: every resource the page loaded came from the admin listener, and
-    // the document references no external script, style sheet or image.
+    // the document references no external script, style sheet or image (its own
+    // /dashboard/dashboard.css and /dashboard/dashboard.js are same-origin).
     let external = page
         .exec(
             "return performance.getEntriesByType('resource')
                  .map(e => e.name).filter(n => !n.startsWith(location.origin))
                  .concat([...document.querySelectorAll('script[src], link[rel=stylesheet], img[src]')]
+                     .filter(e => new URL(e.src || e.href, location.href).origin !== location.origin)
                      .map(e => e.outerHTML));",
         )
         .await;
@@ -205,6 +207,17 @@ async fn dashboard_asks_for_an_operator_token_and_takes_one_from_its_url() {
          holds no data; /dashboard/data is what needs the token, and a browser cannot send \
          one when it opens /dashboard): {body}"
     );
+    // So do its style sheet and script, with their content types.
+    for (path, content_type) in [
+        ("/dashboard/dashboard.css", "text/css; charset=utf-8"),
+        ("/dashboard/dashboard.js", "text/javascript; charset=utf-8"),
+    ] {
+        let r = reqwest::get(gw.admin(path))
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(r.status(), 200, "{path} without a token");
+        assert_eq!(r.headers()["content-type"], content_type, "{path}");
+    }
     let (status, _) = gw.admin_get("/dashboard/data").await;
     assert_eq!(status, 401, "the data needs a token");
 

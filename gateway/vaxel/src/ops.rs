@@ -1,9 +1,10 @@
 //! Operations endpoints on the separate admin listener (bind it to loopback, or protect
 //! it with mutual TLS or operator tokens: `[admin]`, specs/metrics.md §5): /health,
-//! /ready, /status, /metrics (Prometheus), /dashboard (+ /dashboard/data),
-//! /admin/log-level, POST /admin/reload, and, when `[consent] enabled`, the consent
-//! admin API under /api/consents and /api/blocks and the access log review API at
-//! /api/access-log (specs/openapi-consent.yaml).
+//! /ready, /status, /metrics (Prometheus), /dashboard (+ /dashboard/dashboard.css,
+//! /dashboard/dashboard.js, /dashboard/data), /admin/log-level, POST /admin/reload,
+//! and, when `[consent] enabled`, the consent admin API under /api/consents and
+//! /api/blocks and the access log review API at /api/access-log
+//! (specs/openapi-consent.yaml).
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -69,15 +70,23 @@ impl AdminGuard {
     }
 
     /// `None` when the request may go on; else the refusal. `/health` and `/ready` stay
-    /// open (load balancers), so does the dashboard page (not its data), and the consent
-    /// and access-log APIs check their own roles.
+    /// open (load balancers), so does the dashboard page with its style sheet and script
+    /// (not its data), and the consent and access-log APIs check their own roles.
     fn refuse(&self, req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
         let (verifier, role) = self.token.as_ref()?;
         let path = req.uri().path();
         // The page itself holds no data (it asks /dashboard/data with the token the
-        // operator gives it); a browser cannot send a bearer token for the page.
-        if matches!(path, "/health" | "/ready" | "/dashboard" | "/dashboard/")
-            || vaxel_pdl::consent::admin::is_consent_path(path)
+        // operator gives it); a browser cannot send a bearer token for the page, nor for
+        // the style sheet and script it loads.
+        if matches!(
+            path,
+            "/health"
+                | "/ready"
+                | "/dashboard"
+                | "/dashboard/"
+                | "/dashboard/dashboard.css"
+                | "/dashboard/dashboard.js"
+        ) || vaxel_pdl::consent::admin::is_consent_path(path)
             || path == vaxel_pdl::access_log::api::PATH
         {
             return None;
@@ -276,6 +285,16 @@ async fn admin(
             "text/html; charset=utf-8",
             crate::dashboard::PAGE,
         ),
+        (&Method::GET, "/dashboard/dashboard.css") => text_response(
+            StatusCode::OK,
+            "text/css; charset=utf-8",
+            crate::dashboard::STYLE,
+        ),
+        (&Method::GET, "/dashboard/dashboard.js") => text_response(
+            StatusCode::OK,
+            "text/javascript; charset=utf-8",
+            crate::dashboard::SCRIPT,
+        ),
         (&Method::GET, "/dashboard/data") => {
             json_response(StatusCode::OK, crate::dashboard::data(&shared))
         }
@@ -313,8 +332,16 @@ async fn admin(
         (&Method::POST, "/admin/reload") => reload(&shared).await,
         (
             _,
-            "/health" | "/ready" | "/status" | "/metrics" | "/dashboard" | "/dashboard/data"
-            | "/admin/reload" | "/admin/log-level",
+            "/health"
+            | "/ready"
+            | "/status"
+            | "/metrics"
+            | "/dashboard"
+            | "/dashboard/dashboard.css"
+            | "/dashboard/dashboard.js"
+            | "/dashboard/data"
+            | "/admin/reload"
+            | "/admin/log-level",
         ) => json_response(
             StatusCode::METHOD_NOT_ALLOWED,
             json!({"error": "method not allowed: GET /health, /ready, /status, /metrics, /dashboard, /dashboard/data, /admin/log-level; PUT /admin/log-level; POST /admin/reload"}),

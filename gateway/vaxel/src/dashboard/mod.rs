@@ -1,7 +1,8 @@
 //! The live dashboard on the admin listener (specs/metrics.md §4): `GET /dashboard` is
-//! one self-contained page (inline CSS and JS, nothing from the internet, no build
-//! step), `GET /dashboard/data` the JSON it polls every second (`vaxel top` reads the
-//! same).
+//! one page with its style sheet and script beside it (`/dashboard/dashboard.css`,
+//! `/dashboard/dashboard.js`, from the same listener: nothing from the internet, no
+//! build step), `GET /dashboard/data` the JSON it polls every second (`vaxel top` reads
+//! the same).
 //!
 //! A sampler on the control runtime reads the metrics once a second and keeps the last
 //! 15 minutes as one point per second (requests, faults, p50 and p99 from the latency
@@ -20,8 +21,12 @@ use vaxel_telemetry::{metrics, HistogramSnapshot};
 
 use crate::pipeline::Shared;
 
-/// The page, served as is.
+/// The page, served as is (`GET /dashboard`).
 pub const PAGE: &str = include_str!("page.html");
+/// The page's style sheet, served as is (`GET /dashboard/dashboard.css`).
+pub const STYLE: &str = include_str!("dashboard.css");
+/// The page's script, served as is (`GET /dashboard/dashboard.js`).
+pub const SCRIPT: &str = include_str!("dashboard.js");
 
 /// Points kept: 15 minutes at one per second.
 const HISTORY: usize = 900;
