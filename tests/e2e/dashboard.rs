@@ -22,7 +22,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use crate::harness::*;
@@ -197,7 +196,7 @@ async fn dashboard_asks_for_an_operator_token_and_takes_one_from_its_url() {
     let Some(browser) = browser_tools() else {
         return;
     };
-    let issuer = Issuer::new();
+    let issuer = OperatorIssuer::new();
     let producer = DemoProducer::start();
     let gw = Gateway::start(&issuer.protected(&Table::standard(&producer.url(""))));
     let (status, body) = gw.admin_get("/dashboard").await;
@@ -604,7 +603,7 @@ async fn vaxel_top_fails_clearly_without_an_admin_listener() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vaxel_top_with_operator_tokens() {
-    let issuer = Issuer::new();
+    let issuer = OperatorIssuer::new();
     let producer = DemoProducer::start();
     let gw = Gateway::start(&issuer.protected(&Table::standard(&producer.url(""))));
     let admin = gw.admin("");
@@ -655,14 +654,7 @@ async fn vaxel_top_with_operator_tokens() {
 async fn vaxel_top_over_mutual_tls() {
     let producer = DemoProducer::start();
     let mut cfg = GatewayConfig::new(&Table::standard(&producer.url("")));
-    let pki = pki();
-    cfg.admin_extra = format!(
-        "tls = {{ certificate = {:?}, private_key = {:?}, client_ca = {:?} }}\n",
-        pki.cert("gateway").display().to_string(),
-        pki.key("gateway").display().to_string(),
-        pki.ca().display().to_string()
-    );
-    cfg.admin_tls = true;
+    cfg.admin_mutual_tls();
     let gw = Gateway::start(&cfg);
     let body = rivta21(SCHEDULE, "RIVTA21REQUEST");
     for _ in 0..3 {
@@ -674,9 +666,9 @@ async fn vaxel_top_over_mutual_tls() {
     let admin = format!("https://127.0.0.1:{}", gw.admin_port);
     let path = |p: PathBuf| p.display().to_string();
     let (cert, key, ca) = (
-        path(pki.cert("consumer")),
-        path(pki.key("consumer")),
-        path(pki.ca()),
+        path(pki().cert("consumer")),
+        path(pki().key("consumer")),
+        path(pki().ca()),
     );
 
     let run = top(&[
@@ -708,53 +700,6 @@ async fn vaxel_top_over_mutual_tls() {
         run.describe()
     );
     assert!(run.stderr.contains("--ca"), "{}", run.describe());
-}
-
-/// An identity provider for operator tokens: a P-256 key pair whose public half the
-/// gateway trusts (`[[consent.issuers]]`, which `[admin] require_token` verifies
-/// against).
-struct Issuer {
-    dir: tempfile::TempDir,
-    key: EncodingKey,
-}
-
-impl Issuer {
-    fn new() -> Issuer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pair = rcgen::KeyPair::generate().expect("P-256 key");
-        std::fs::write(dir.path().join("idp.pub.pem"), pair.public_key_pem()).expect("write key");
-        let key = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).expect("EC key");
-        Issuer { dir, key }
-    }
-
-    /// A configuration whose admin listener requires this issuer's operator tokens.
-    fn protected(&self, table: &Table) -> GatewayConfig {
-        let mut cfg = GatewayConfig::new(table);
-        cfg.admin_extra = "require_token = true\n".to_string();
-        cfg.extra_sections = format!(
-            "[[consent.issuers]]\nissuer = \"https://idp.example\"\naudience = [\"vaxel\"]\nalgorithms = [\"ES256\"]\npublic_key_pem = {:?}\n",
-            self.dir.path().join("idp.pub.pem").display().to_string()
-        );
-        // /ready itself stays open, so start-up waits as usual.
-        cfg
-    }
-
-    fn token(&self, roles: &[&str]) -> String {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::ES256),
-            &json!({
-                "iss": "https://idp.example", "aud": "vaxel", "sub": "SE2321000016-OPS1",
-                "care_unit": "SE2321000016-OPS", "care_giver": "SE2321000016",
-                "purpose": "operations", "roles": roles, "exp": now + 600,
-            }),
-            &self.key,
-        )
-        .expect("sign token")
-    }
 }
 
 /// `vaxel top <args>` with a deadline.

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::harness::*;
 
@@ -517,14 +516,7 @@ async fn an_admin_listener_with_mutual_tls_refuses_clients_without_a_certificate
     let producer = DemoProducer::start();
     let table = Table::standard(&producer.url(""));
     let mut cfg = GatewayConfig::new(&table);
-    let pki = pki();
-    cfg.admin_extra = format!(
-        "tls = {{ certificate = {:?}, private_key = {:?}, client_ca = {:?} }}\n",
-        pki.cert("gateway").display().to_string(),
-        pki.key("gateway").display().to_string(),
-        pki.ca().display().to_string()
-    );
-    cfg.admin_tls = true;
+    cfg.admin_mutual_tls();
     let gw = Gateway::start(&cfg);
     let url = format!("https://127.0.0.1:{}/metrics", gw.admin_port);
 
@@ -544,36 +536,10 @@ async fn an_admin_listener_with_mutual_tls_refuses_clients_without_a_certificate
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_listener_requiring_tokens_wants_the_operator_role() {
-    let keys = tempfile::tempdir().unwrap();
-    let pair = rcgen::KeyPair::generate().expect("P-256 key");
-    let public = keys.path().join("idp.pub.pem");
-    std::fs::write(&public, pair.public_key_pem()).unwrap();
-    let key = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+    let issuer = OperatorIssuer::new();
     let producer = DemoProducer::start();
-    let table = Table::standard(&producer.url(""));
-    let mut cfg = GatewayConfig::new(&table);
-    cfg.admin_extra = "require_token = true\n".to_string();
-    cfg.extra_sections = format!(
-        "[[consent.issuers]]\nissuer = \"https://idp.example\"\naudience = [\"vaxel\"]\nalgorithms = [\"ES256\"]\npublic_key_pem = {:?}\n",
-        public.display().to_string()
-    );
-    let gw = Gateway::start(&cfg);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let token = |roles: &[&str]| {
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::ES256),
-            &json!({
-                "iss": "https://idp.example", "aud": "vaxel", "sub": "SE2321000016-OPS1",
-                "care_unit": "SE2321000016-OPS", "care_giver": "SE2321000016", "purpose": "operations",
-                "roles": roles, "exp": now + 300,
-            }),
-            &key,
-        )
-        .unwrap()
-    };
+    let gw = Gateway::start(&issuer.protected(&Table::standard(&producer.url(""))));
+    let token = |roles: &[&str]| issuer.token(roles);
     let admin = reqwest::Client::new();
     let get = |path: &str, bearer: Option<String>| {
         let mut req = admin.get(gw.admin(path));

@@ -57,6 +57,19 @@ impl GatewayConfig {
         }
     }
 
+    /// The admin listener behind mutual TLS: the demo gateway certificate, clients
+    /// need a certificate from the demo CA.
+    pub fn admin_mutual_tls(&mut self) {
+        let pki = pki();
+        self.admin_extra = format!(
+            "tls = {{ certificate = {:?}, private_key = {:?}, client_ca = {:?} }}\n",
+            pki.cert("gateway").display().to_string(),
+            pki.key("gateway").display().to_string(),
+            pki.ca().display().to_string()
+        );
+        self.admin_tls = true;
+    }
+
     pub fn raw_table(text: &str) -> GatewayConfig {
         let mut c = GatewayConfig::new(&Table::new());
         c.table = Some(text.to_string());
