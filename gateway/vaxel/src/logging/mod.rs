@@ -1,8 +1,12 @@
 //! Log output (specs/metrics.md §3): `tracing` with a filter that can change at run
 //! time (`PUT /admin/log-level`) and a format chosen in `[log]` (text for a terminal,
-//! JSON lines for a collector). Lines are written by a background thread
-//! (`tracing-appender`): a request's line costs the formatting, not a write system call
-//! on the service core; the writer blocks rather than drop lines when it falls behind.
+//! JSON lines for a collector). Lines are collected in a buffer that a background
+//! thread writes out every 50 ms ([`batch`]): a request's line costs the formatting and
+//! a copy, not a system call on the service core; nothing is dropped.
+
+mod batch;
+
+pub use batch::BatchWriter;
 
 use std::sync::{Mutex, OnceLock};
 
@@ -20,10 +24,9 @@ type FormatLayer = Box<dyn Layer<Filtered> + Send + Sync>;
 pub struct Logging {
     filter: reload::Handle<EnvFilter, Registry>,
     format: reload::Handle<FormatLayer, Filtered>,
-    writer: tracing_appender::non_blocking::NonBlocking,
+    writer: BatchWriter,
     stderr: bool,
     state: Mutex<State>,
-    guard: Mutex<Option<tracing_appender::non_blocking::WorkerGuard>>,
 }
 
 #[derive(Debug)]
@@ -50,22 +53,10 @@ pub fn init(stderr: bool) -> &'static Logging {
         let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
         let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
         let (filter, filter_handle) = reload::Layer::new(filter);
-        // The writer thread drains what is queued and flushes once per batch: under load
-        // many lines go out in one write instead of one system call per line.
-        let (writer, guard) = if stderr {
-            tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .finish(std::io::BufWriter::with_capacity(
-                    64 * 1024,
-                    std::io::stderr(),
-                ))
+        let writer = if stderr {
+            BatchWriter::start(Box::new(std::io::stderr()))
         } else {
-            tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .finish(std::io::BufWriter::with_capacity(
-                    64 * 1024,
-                    std::io::stdout(),
-                ))
+            BatchWriter::start(Box::new(std::io::stdout()))
         };
         let (format, format_handle) =
             reload::Layer::new(format_layer(LogFormat::Text, writer.clone(), stderr));
@@ -83,7 +74,6 @@ pub fn init(stderr: bool) -> &'static Logging {
                 level,
                 requests: true,
             }),
-            guard: Mutex::new(Some(guard)),
         }
     })
 }
@@ -93,18 +83,14 @@ pub fn get() -> Option<&'static Logging> {
     LOGGING.get()
 }
 
-/// Write out what is queued (before the process exits).
+/// Write out what is buffered (before the process exits); later lines go straight out.
 pub fn flush() {
     if let Some(l) = LOGGING.get() {
-        drop(l.guard.lock().map(|mut g| g.take()));
+        l.writer.flush_now();
     }
 }
 
-fn format_layer(
-    format: LogFormat,
-    writer: tracing_appender::non_blocking::NonBlocking,
-    stderr: bool,
-) -> FormatLayer {
+fn format_layer(format: LogFormat, writer: BatchWriter, stderr: bool) -> FormatLayer {
     use std::io::IsTerminal;
     // Colours only for a terminal: a file or a collector gets plain text.
     let ansi = if stderr {
