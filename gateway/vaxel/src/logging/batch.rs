@@ -1,6 +1,8 @@
 //! The log output's writer: lines are appended to a shared buffer and a background
 //! thread writes the buffer out every [`INTERVAL`] (or at once when it holds
-//! [`HIGH_WATER`] bytes).
+//! [`HIGH_WATER`] bytes). A line that finds the output idle for an interval goes out at
+//! once, so a quiet gateway's log is as immediate as an unbuffered one; under load, the
+//! lines of an interval go out together.
 //!
 //! Why not `tracing-appender`'s non-blocking writer: it hands each line to its thread
 //! through a channel, and at a steady 10 000 requests/s that thread wakes up and makes
@@ -15,7 +17,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the buffer is written out.
 pub const INTERVAL: Duration = Duration::from_millis(50);
@@ -24,10 +26,11 @@ pub const HIGH_WATER: usize = 4 * 1024 * 1024;
 
 type Sink = Box<dyn Write + Send>;
 
-#[derive(Default)]
 struct Buffer {
     bytes: Vec<u8>,
     stopped: bool,
+    /// When the buffer was last written out.
+    last_out: Instant,
 }
 
 struct Shared {
@@ -53,7 +56,11 @@ impl BatchWriter {
     /// A writer to `sink`, with its background thread.
     pub fn start(sink: Sink) -> BatchWriter {
         let shared = Arc::new(Shared {
-            buffer: Mutex::new(Buffer::default()),
+            buffer: Mutex::new(Buffer {
+                bytes: Vec::new(),
+                stopped: false,
+                last_out: Instant::now(),
+            }),
             wake: Condvar::new(),
             sink: Mutex::new(sink),
         });
@@ -61,16 +68,16 @@ impl BatchWriter {
         let spawned = std::thread::Builder::new()
             .name("vaxel-log".into())
             .spawn(move || loop {
-                let (bytes, stopped) = {
+                let stopped = {
                     let Ok(guard) = background.buffer.lock() else {
                         return;
                     };
-                    let Ok((mut guard, _)) = background.wake.wait_timeout(guard, INTERVAL) else {
+                    let Ok((guard, _)) = background.wake.wait_timeout(guard, INTERVAL) else {
                         return;
                     };
-                    (std::mem::take(&mut guard.bytes), guard.stopped)
+                    guard.stopped
                 };
-                write_out(&background, &bytes);
+                drain(&background);
                 if stopped {
                     return;
                 }
@@ -82,43 +89,52 @@ impl BatchWriter {
         BatchWriter { shared }
     }
 
-    /// Write out what is buffered now, and stop the background thread.
+    /// Write out what is buffered now, and stop the background thread (later lines go
+    /// straight out).
     pub fn flush_now(&self) {
-        let bytes = match self.shared.buffer.lock() {
-            Ok(mut b) => {
-                b.stopped = true;
-                std::mem::take(&mut b.bytes)
-            }
-            Err(_) => return,
-        };
+        if let Ok(mut b) = self.shared.buffer.lock() {
+            b.stopped = true;
+        }
         self.shared.wake.notify_all();
-        write_out(&self.shared, &bytes);
+        drain(&self.shared);
     }
 }
 
-fn write_out(shared: &Shared, bytes: &[u8]) {
-    if bytes.is_empty() {
+/// Write out the buffer. The output's lock is taken before the buffer is emptied, so
+/// lines go out in the order they were written whoever drains.
+fn drain(shared: &Shared) {
+    let Ok(mut sink) = shared.sink.lock() else {
         return;
-    }
-    if let Ok(mut sink) = shared.sink.lock() {
+    };
+    let bytes = match shared.buffer.lock() {
+        Ok(mut b) => {
+            if !b.bytes.is_empty() {
+                b.last_out = Instant::now();
+            }
+            std::mem::take(&mut b.bytes)
+        }
+        Err(_) => return,
+    };
+    if !bytes.is_empty() {
         // A log output that fails cannot be reported through the log.
-        let _ = sink.write_all(bytes).and_then(|()| sink.flush());
+        let _ = sink.write_all(&bytes).and_then(|()| sink.flush());
     }
 }
 
 impl Write for BatchWriter {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        let full = {
+        let out_now = {
             let mut b = self
                 .shared
                 .buffer
                 .lock()
                 .map_err(|_| std::io::Error::other("log buffer poisoned"))?;
+            let idle = b.bytes.is_empty() && b.last_out.elapsed() >= INTERVAL;
             b.bytes.extend_from_slice(line);
-            (b.bytes.len() >= HIGH_WATER || b.stopped).then(|| std::mem::take(&mut b.bytes))
+            idle || b.stopped || b.bytes.len() >= HIGH_WATER
         };
-        if let Some(bytes) = full {
-            write_out(&self.shared, &bytes);
+        if out_now {
+            drain(&self.shared);
         }
         Ok(line.len())
     }
@@ -166,6 +182,15 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 1000);
         assert_eq!(lines[999], "line 999");
+    }
+
+    #[test]
+    fn a_line_after_a_quiet_interval_goes_out_at_once() {
+        let sink = Captured::default();
+        let mut w = BatchWriter::start(Box::new(sink.clone()));
+        std::thread::sleep(INTERVAL * 2);
+        w.write_all(b"first after a pause\n").unwrap();
+        assert_eq!(&*sink.0.lock().unwrap(), b"first after a pause\n");
     }
 
     #[test]
