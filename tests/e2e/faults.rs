@@ -252,7 +252,7 @@ async fn vp008_broken_routing_table_without_last_known_good() {
     .await;
     assert_fault(&r, &gw, "VP008", &["no routing table is loaded"]);
     assert!(
-        gw.logs().contains("tak.toml"),
+        gw.logs_with("tak.toml").contains("tak.toml"),
         "the log names the broken file"
     );
 

@@ -245,6 +245,19 @@ impl Gateway {
         self.proc.logs()
     }
 
+    /// The output once it holds `needle`, or after 5 s as it is: log lines are written
+    /// out in batches up to 50 ms after they happen (specs/metrics.md §3).
+    pub fn logs_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = self.proc.logs();
+            if logs.contains(needle) || Instant::now() > deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn table_path(&self) -> PathBuf {
         self.dir.path().join("tak.toml")
     }
