@@ -111,7 +111,10 @@ fn drain(shared: &Shared) {
             if !b.bytes.is_empty() {
                 b.last_out = Instant::now();
             }
-            std::mem::take(&mut b.bytes)
+            // The next batch starts at this one's size: one allocation per interval
+            // instead of the buffer growing (and copying) from empty every time.
+            let capacity = b.bytes.len().min(HIGH_WATER);
+            std::mem::replace(&mut b.bytes, Vec::with_capacity(capacity))
         }
         Err(_) => return,
     };
