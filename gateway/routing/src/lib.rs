@@ -37,3 +37,11 @@ pub use store::{
     StartupReport, TableOrigin, TableStats,
 };
 pub use table::{RoutingTable, TableCounts};
+
+/// Count one reload of the routing table by outcome (`vaxel_routing_reloads_total`).
+fn count_reload(outcome: &'static str) {
+    vaxel_telemetry::metrics()
+        .routing_reloads
+        .get_or_create(&[("outcome", outcome)])
+        .inc();
+}

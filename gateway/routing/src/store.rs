@@ -352,20 +352,14 @@ impl RoutingTableHandle {
             Ok((table, bytes)) => {
                 let (stats, last_known_good) =
                     self.install_from_source(table, &bytes, "routing table reloaded");
-                vaxel_telemetry::metrics()
-                    .routing_reloads
-                    .get_or_create(&[("outcome", "ok")])
-                    .inc();
+                crate::count_reload("ok");
                 Ok(ReloadReport {
                     stats,
                     last_known_good,
                 })
             }
             Err(error) => {
-                vaxel_telemetry::metrics()
-                    .routing_reloads
-                    .get_or_create(&[("outcome", "failed")])
-                    .inc();
+                crate::count_reload("failed");
                 match self.current.load().as_deref() {
                     Some(in_use) => tracing::error!(
                         "routing table reload failed; keeping the table loaded at {} from {}: {error}",
