@@ -124,8 +124,9 @@ fn drain(shared: &Shared) {
     }
 }
 
-impl Write for BatchWriter {
-    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+impl BatchWriter {
+    /// Append whole lines (the bytes end with a newline).
+    pub fn append(&self, line: &[u8]) -> std::io::Result<()> {
         let out_now = {
             let mut b = self
                 .shared
@@ -139,6 +140,13 @@ impl Write for BatchWriter {
         if out_now {
             drain(&self.shared);
         }
+        Ok(())
+    }
+}
+
+impl Write for BatchWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        self.append(line)?;
         Ok(line.len())
     }
 

@@ -5,9 +5,11 @@
 //! a copy, not a system call on the service core; nothing is dropped.
 
 mod batch;
+pub mod request_line;
 
 pub use batch::BatchWriter;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use tracing_subscriber::layer::{Layer, Layered, SubscriberExt};
@@ -26,6 +28,8 @@ pub struct Logging {
     format: reload::Handle<FormatLayer, Filtered>,
     writer: BatchWriter,
     stderr: bool,
+    /// Whether lines are JSON (request lines are then written by [`request_line`]).
+    json: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -70,6 +74,7 @@ pub fn init(stderr: bool) -> &'static Logging {
             format: format_handle,
             writer,
             stderr,
+            json: AtomicBool::new(false),
             state: Mutex::new(State {
                 level,
                 requests: true,
@@ -122,12 +127,19 @@ impl Logging {
         self.format
             .reload(format_layer(cfg.format, self.writer.clone(), self.stderr))
             .map_err(|e| e.to_string())?;
+        self.json
+            .store(cfg.format == LogFormat::Json, Ordering::Relaxed);
         let level = std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.level.clone());
         {
             let mut st = self.state.lock().map_err(|e| e.to_string())?;
             st.requests = cfg.requests;
         }
         self.set_level(&level)
+    }
+
+    /// Whether lines are written as JSON.
+    pub fn json(&self) -> bool {
+        self.json.load(Ordering::Relaxed)
     }
 
     /// Change the filter at run time (`info`, `debug`, `info,vaxel_pdl=debug`, ...).

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderValue, StatusCode};
 use vaxel_model::Fault;
+
+use crate::logging::request_line::RequestLine;
 use vaxel_telemetry::{labels, metrics, Finished, RouteKey};
 
 /// The log target of request lines (`[log] requests = false` turns it off).
@@ -147,20 +149,20 @@ pub fn finish(facts: &Facts, started: Instant, outcome: &Outcome<'_>, correlatio
     let reason = outcome
         .fault
         .map(|f| mask_personal_ids(&f.to_string()).into_owned());
-    tracing::info!(
-        target: REQUEST_LOG_TARGET,
-        correlation_id = correlation.to_str().unwrap_or(""),
-        caller = log.caller.as_str(),
-        contract = mask_personal_ids(&log.contract).as_ref(),
-        logical_address = mask_personal_ids(&log.logical_address).as_ref(),
+    let contract = mask_personal_ids(&log.contract);
+    let logical_address = mask_personal_ids(&log.logical_address);
+    crate::logging::request_line::write(&RequestLine {
+        correlation_id: correlation.to_str().unwrap_or(""),
+        caller: &log.caller,
+        contract: &contract,
+        logical_address: &logical_address,
         producer,
-        status = outcome.status.as_u16(),
-        fault_code = outcome.fault_code,
-        reason = reason.as_deref(),
-        gateway_ms = millis(gateway),
-        producer_ms = facts.producer_time.map(millis),
-        "request"
-    );
+        status: outcome.status.as_u16(),
+        fault_code: outcome.fault_code,
+        reason: reason.as_deref(),
+        gateway_ms: millis(gateway),
+        producer_ms: facts.producer_time.map(millis),
+    });
 }
 
 fn millis(d: Duration) -> f64 {
