@@ -61,8 +61,12 @@ fn main() {
                 valid_to: None,
                 registered_by: "SE-U".into(),
                 registered_at: at(2020),
+                reason: None,
                 lifted_at: None,
                 lifted_by: None,
+                lift_requested_at: None,
+                lift_requested_by: None,
+                lift_request_reason: None,
             });
             rows += 1;
         }

@@ -29,8 +29,8 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{IsolationLevel, Row};
 use vaxel_model::ResidentId;
 use vaxel_store::consent::{
-    Block, Consent, ConsentKind, ConsentScope, ConsentStore, EndOutcome, NewBlock, NewConsent,
-    Rule, RuleVisitor,
+    Block, Consent, ConsentKind, ConsentScope, ConsentStore, EndOutcome, LiftRequestOutcome,
+    NewBlock, NewConsent, Rule, RuleVisitor,
 };
 use vaxel_store::{Result, StoreError};
 
@@ -81,6 +81,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FOR EACH ROW EXECUTE FUNCTION consent_notify_change();
     CREATE TRIGGER consent_block_changed AFTER INSERT OR UPDATE ON consent_block
         FOR EACH ROW EXECUTE FUNCTION consent_notify_change();",
+    // 2: a block's reason, and the patient's request that it be lifted (recorded, never
+    // a lift: specs/citizen.md "My consents and blocks"). The row trigger of step 1
+    // fires for every UPDATE of the table, so a recorded request is published too.
+    "ALTER TABLE consent_block
+        ADD COLUMN reason TEXT,
+        ADD COLUMN lift_requested_at_ms BIGINT,
+        ADD COLUMN lift_requested_by TEXT,
+        ADD COLUMN lift_request_reason TEXT;",
 ];
 
 /// The consent columns in the order [`consent_from_row`] reads them.
@@ -95,7 +103,8 @@ macro_rules! consent_columns {
 macro_rules! block_columns {
     () => {
         "id, patient, care_giver, care_unit, valid_from_ms, valid_to_ms, registered_by, \
-         registered_at_ms, lifted_at_ms, lifted_by"
+         registered_at_ms, lifted_at_ms, lifted_by, reason, lift_requested_at_ms, \
+         lift_requested_by, lift_request_reason"
     };
 }
 
@@ -120,7 +129,7 @@ const ALL_CONSENTS: &str = concat!("SELECT ", consent_columns!(), " FROM consent
 const INSERT_BLOCK: &str = concat!(
     "INSERT INTO consent_block (",
     block_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9, NULL, NULL, NULL)"
 );
 const BLOCKS_OF_PATIENT: &str = concat!(
     "SELECT ",
@@ -131,6 +140,19 @@ const LIFT_BLOCK: &str = concat!(
     "UPDATE consent_block SET lifted_at_ms = $2, lifted_by = $3 \
      WHERE id = $1 AND lifted_at_ms IS NULL RETURNING ",
     block_columns!()
+);
+/// Only the first request is kept, and a lifted block is left alone; the patient is
+/// part of the condition (another patient's block is not found).
+const REQUEST_BLOCK_LIFT: &str = concat!(
+    "UPDATE consent_block SET lift_requested_at_ms = $3, lift_requested_by = $4, \
+     lift_request_reason = $5 WHERE id = $1 AND patient = $2 AND lifted_at_ms IS NULL \
+     AND lift_requested_at_ms IS NULL RETURNING ",
+    block_columns!()
+);
+const PATIENT_BLOCK_BY_ID: &str = concat!(
+    "SELECT ",
+    block_columns!(),
+    " FROM consent_block WHERE id = $1 AND patient = $2"
 );
 const BLOCK_BY_ID: &str = concat!(
     "SELECT ",
@@ -211,6 +233,10 @@ fn block_from_row(row: &Row) -> Result<Block> {
         registered_at: time_at(row, 7, "consent_block")?,
         lifted_at: opt_time_at(row, 8, "consent_block")?,
         lifted_by: col(row, 9)?,
+        reason: col(row, 10)?,
+        lift_requested_at: opt_time_at(row, 11, "consent_block")?,
+        lift_requested_by: col(row, 12)?,
+        lift_request_reason: col(row, 13)?,
     })
 }
 
@@ -337,6 +363,7 @@ impl ConsentStore for PgStore {
                     &b.valid_to.map(ms),
                     &b.registered_by,
                     &ms(now),
+                    &b.reason,
                 ],
             )
             .await
@@ -362,6 +389,43 @@ impl ConsentStore for PgStore {
     ) -> Result<EndOutcome<Block>> {
         self.end_row(LIFT_BLOCK, BLOCK_BY_ID, id, by, now, block_from_row)
             .await
+    }
+
+    async fn request_block_lift(
+        &self,
+        id: &str,
+        patient: &ResidentId,
+        by: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<LiftRequestOutcome> {
+        let client = self.client().await?;
+        let request = client
+            .prepare_cached(REQUEST_BLOCK_LIFT)
+            .await
+            .map_err(db)?;
+        let recorded = client
+            .query_opt(&request, &[&id, &patient.as_str(), &ms(now), &by, &reason])
+            .await
+            .map_err(db)?;
+        if let Some(row) = recorded {
+            return Ok(LiftRequestOutcome::Recorded(block_from_row(&row)?));
+        }
+        // As in `end_row`: a request and a lift are never undone, so the row read now is
+        // one that made the UPDATE a no-op.
+        let read = client
+            .prepare_cached(PATIENT_BLOCK_BY_ID)
+            .await
+            .map_err(db)?;
+        let current = client
+            .query_opt(&read, &[&id, &patient.as_str()])
+            .await
+            .map_err(db)?;
+        Ok(match current.as_ref().map(block_from_row).transpose()? {
+            None => LiftRequestOutcome::NotFound,
+            Some(b) if b.lifted_at.is_some() => LiftRequestOutcome::AlreadyLifted(b),
+            Some(b) => LiftRequestOutcome::AlreadyRequested(b),
+        })
     }
 
     async fn for_each_rule(&self, mut visit: RuleVisitor) -> Result<()> {
@@ -476,6 +540,102 @@ mod tests {
         );
     }
 
+    /// A recorded lift request reaches the other node (the row trigger of step 1 fires
+    /// for the columns of step 2); a request that changes nothing publishes nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lift_request_reaches_the_other_node() {
+        let Some(db) = TestDatabase::create("vx_cliftreq").await else {
+            return;
+        };
+        let a = crate::open(&db.config).await.unwrap();
+        let b = crate::open(&db.config).await.unwrap();
+        let patient = ResidentId::parse("191212121212").unwrap();
+        let block = a
+            .consents
+            .register_block(
+                &NewBlock {
+                    patient: patient.clone(),
+                    care_giver: Some("SE2321000016-CG2".into()),
+                    care_unit: None,
+                    valid_from: t(1),
+                    valid_to: None,
+                    registered_by: "191212121212".into(),
+                    reason: None,
+                },
+                t(1),
+            )
+            .await
+            .unwrap();
+        let mut events = b.cluster.subscribe();
+        let expected = ClusterEvent::ConsentChanged {
+            patient: "191212121212".into(),
+        };
+        let out = a
+            .consents
+            .request_block_lift(&block.id, &patient, "191212121212", None, t(2))
+            .await
+            .unwrap();
+        assert!(matches!(out, LiftRequestOutcome::Recorded(_)), "{out:?}");
+        assert_eq!(next(&mut events).await, expected);
+        let again = a
+            .consents
+            .request_block_lift(&block.id, &patient, "191212121212", None, t(3))
+            .await
+            .unwrap();
+        assert!(matches!(again, LiftRequestOutcome::AlreadyRequested(_)));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), events.recv())
+                .await
+                .is_err(),
+            "an unchanged row is not published"
+        );
+    }
+
+    /// A database at consent step 1 keeps its blocks through step 2; they read back
+    /// without reason or lift request, and a request can then be recorded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_1_database_migrates_to_lift_requests() {
+        let Some(db) = TestDatabase::create("vx_cstep2").await else {
+            return;
+        };
+        let store = PgStore::connect(&db.config).await.unwrap();
+        {
+            let mut client = store.client().await.unwrap();
+            crate::migrate::run(
+                &mut client,
+                store.schema(),
+                &[("consents", &MIGRATIONS[..1])],
+            )
+            .await
+            .unwrap();
+            client
+                .execute(
+                    "INSERT INTO consent_block (id, patient, care_giver, care_unit, valid_from_ms, \
+                     valid_to_ms, registered_by, registered_at_ms, lifted_at_ms, lifted_by) \
+                     VALUES ('old', '191212121212', 'SE-CG', NULL, 0, NULL, 'SE-U', 0, NULL, NULL)",
+                    &[],
+                )
+                .await
+                .unwrap();
+        }
+        store.migrate_all().await.unwrap();
+        let patient = ResidentId::parse("191212121212").unwrap();
+        let blocks = store.blocks_for_patient(&patient).await.unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(
+            (blocks[0].reason.as_deref(), blocks[0].lift_requested_at),
+            (None, None)
+        );
+        let out = store
+            .request_block_lift("old", &patient, "191212121212", Some("ok"), t(2))
+            .await
+            .unwrap();
+        assert!(
+            matches!(out, LiftRequestOutcome::Recorded(ref b) if b.lift_request_reason.as_deref() == Some("ok")),
+            "{out:?}"
+        );
+    }
+
     /// Many rows stream in registration order, consents before blocks; every row once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn for_each_rule_streams_everything_in_registration_order() {
@@ -504,6 +664,7 @@ mod tests {
                     valid_from: t(1),
                     valid_to: Some(t(9)),
                     registered_by: "SE2321000016-U1".into(),
+                    reason: None,
                 },
                 t(1),
             )

@@ -451,6 +451,7 @@ mod tests {
                     valid_from: now,
                     valid_to: None,
                     registered_by: "test".into(),
+                    reason: None,
                 },
                 now,
             )

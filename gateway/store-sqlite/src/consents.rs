@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use vaxel_model::ResidentId;
 use vaxel_store::consent::{
-    Block, Consent, ConsentKind, ConsentScope, ConsentStore, EndOutcome, NewBlock, NewConsent,
-    Rule, RuleVisitor,
+    Block, Consent, ConsentKind, ConsentScope, ConsentStore, EndOutcome, LiftRequestOutcome,
+    NewBlock, NewConsent, Rule, RuleVisitor,
 };
 use vaxel_store::Result;
 
@@ -50,12 +50,19 @@ const CONSENT_MIGRATIONS: &[&str] = &[
         CHECK (care_giver IS NOT NULL OR care_unit IS NOT NULL)
     );
     CREATE INDEX consent_block_patient ON consent_block (patient, seq);",
+    // 2: a block's reason, and the patient's request that it be lifted (recorded, never
+    // a lift: specs/citizen.md "My consents and blocks").
+    "ALTER TABLE consent_block ADD COLUMN reason TEXT;
+    ALTER TABLE consent_block ADD COLUMN lift_requested_at_ms INTEGER;
+    ALTER TABLE consent_block ADD COLUMN lift_requested_by TEXT;
+    ALTER TABLE consent_block ADD COLUMN lift_request_reason TEXT;",
 ];
 
 const CONSENT_COLUMNS: &str = "id, patient, care_giver, scope, valid_from_ms, valid_to_ms, \
     registered_by, registered_at_ms, kind, revoked_at_ms, revoked_by";
 const BLOCK_COLUMNS: &str = "id, patient, care_giver, care_unit, valid_from_ms, valid_to_ms, \
-    registered_by, registered_at_ms, lifted_at_ms, lifted_by";
+    registered_by, registered_at_ms, lifted_at_ms, lifted_by, reason, lift_requested_at_ms, \
+    lift_requested_by, lift_request_reason";
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -115,6 +122,10 @@ fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
         registered_at: time_at(row, 7)?,
         lifted_at: opt_time_at(row, 8)?,
         lifted_by: row.get(9)?,
+        reason: row.get(10)?,
+        lift_requested_at: opt_time_at(row, 11)?,
+        lift_requested_by: row.get(12)?,
+        lift_request_reason: row.get(13)?,
     })
 }
 
@@ -211,7 +222,7 @@ impl Connections {
         let tx = write_transaction(&conn)?;
         let seq = next_seq(&tx, "consent_block").map_err(backend)?;
         tx.execute(
-            &format!("INSERT INTO consent_block ({BLOCK_COLUMNS}, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9)"),
+            &format!("INSERT INTO consent_block ({BLOCK_COLUMNS}, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9, NULL, NULL, NULL, ?10)"),
             params![
                 id,
                 b.patient.as_str(),
@@ -221,6 +232,7 @@ impl Connections {
                 b.valid_to.map(ms),
                 b.registered_by,
                 ms(now),
+                b.reason,
                 seq
             ],
         )
@@ -264,6 +276,42 @@ impl Connections {
             (None, _) => EndOutcome::NotFound,
             (Some(b), 0) => EndOutcome::AlreadyEnded(b),
             (Some(b), _) => EndOutcome::Ended(b),
+        })
+    }
+
+    fn request_block_lift(
+        &self,
+        id: &str,
+        patient: &ResidentId,
+        by: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<LiftRequestOutcome> {
+        let conn = self.writer()?;
+        let tx = write_transaction(&conn)?;
+        let changed = tx
+            .execute(
+                "UPDATE consent_block SET lift_requested_at_ms = ?3, lift_requested_by = ?4, lift_request_reason = ?5 \
+                 WHERE id = ?1 AND patient = ?2 AND lifted_at_ms IS NULL AND lift_requested_at_ms IS NULL",
+                params![id, patient.as_str(), ms(now), by, reason],
+            )
+            .map_err(backend)?;
+        let row = tx
+            .query_row(
+                &format!(
+                    "SELECT {BLOCK_COLUMNS} FROM consent_block WHERE id = ?1 AND patient = ?2"
+                ),
+                params![id, patient.as_str()],
+                block_from_row,
+            )
+            .optional()
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(match (row, changed) {
+            (None, _) => LiftRequestOutcome::NotFound,
+            (Some(b), 0) if b.lifted_at.is_some() => LiftRequestOutcome::AlreadyLifted(b),
+            (Some(b), 0) => LiftRequestOutcome::AlreadyRequested(b),
+            (Some(b), _) => LiftRequestOutcome::Recorded(b),
         })
     }
 
@@ -333,6 +381,20 @@ impl ConsentStore for SqliteStore {
         self.run(move |s| s.lift_block(&id, &by, now)).await
     }
 
+    async fn request_block_lift(
+        &self,
+        id: &str,
+        patient: &ResidentId,
+        by: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<LiftRequestOutcome> {
+        let (id, patient, by) = (id.to_string(), patient.clone(), by.to_string());
+        let reason = reason.map(str::to_string);
+        self.run(move |s| s.request_block_lift(&id, &patient, &by, reason.as_deref(), now))
+            .await
+    }
+
     async fn for_each_rule(&self, visit: RuleVisitor) -> Result<()> {
         self.run(move |s| s.for_each_rule(visit)).await
     }
@@ -360,6 +422,7 @@ mod tests {
                     valid_from: now,
                     valid_to: None,
                     registered_by: "SE-U".into(),
+                    reason: None,
                 },
                 now,
             )
@@ -380,5 +443,43 @@ mod tests {
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
         assert!(e >= 1, "engagement schema version {e}");
+    }
+
+    /// A file written before step 2 (no reasons, no lift requests) keeps its blocks; they
+    /// read back without either, and a lift request can then be recorded on them.
+    #[tokio::test]
+    async fn a_version_1_file_migrates_to_lift_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            crate::run_migrations(
+                &conn,
+                "consent_schema_version",
+                "consent",
+                &CONSENT_MIGRATIONS[..1],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO consent_block (id, patient, care_giver, care_unit, valid_from_ms, \
+                 valid_to_ms, registered_by, registered_at_ms, lifted_at_ms, lifted_by, seq) \
+                 VALUES ('old', '191212121212', 'SE-CG', NULL, 0, NULL, 'SE-U', 0, NULL, NULL, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let p = ResidentId::parse("191212121212").unwrap();
+        let blocks = s.blocks_for_patient(&p).await.unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].reason, None);
+        assert_eq!(blocks[0].lift_requested_at, None);
+        let now = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
+        assert!(matches!(
+            s.request_block_lift("old", &p, "191212121212", None, now)
+                .await
+                .unwrap(),
+            LiftRequestOutcome::Recorded(ref b) if b.lift_requested_at == Some(now)
+        ));
     }
 }

@@ -4,7 +4,10 @@
 //!
 //! Nothing is ever deleted: revoking a consent and lifting a block are recorded
 //! (`revoked_at`/`revoked_by`, `lifted_at`/`lifted_by`), because PDL access decisions
-//! must be explainable afterwards from what was registered at the time.
+//! must be explainable afterwards from what was registered at the time. A patient's
+//! request that a block be lifted is recorded on the block too
+//! (`lift_requested_at`/`lift_requested_by`); it does not lift it (specs/citizen.md "My
+//! consents and blocks").
 //!
 
 use std::fmt::Debug;
@@ -96,7 +99,9 @@ pub struct NewConsent {
     pub valid_from: DateTime<Utc>,
     /// `None`: valid until revoked.
     pub valid_to: Option<DateTime<Utc>>,
-    /// HSA id of the person who registered it.
+    /// Who registered it: the care staff user's HSA id (consent admin API, CLI), or the
+    /// personal identity number of the citizen who registered it through the citizen
+    /// API (the patient, or a guardian acting for a child).
     pub registered_by: String,
     pub kind: ConsentKind,
 }
@@ -154,8 +159,12 @@ impl NewBlock {
             valid_to: self.valid_to.map(stored_time),
             registered_by: self.registered_by.clone(),
             registered_at: stored_time(now),
+            reason: self.reason.clone(),
             lifted_at: None,
             lifted_by: None,
+            lift_requested_at: None,
+            lift_requested_by: None,
+            lift_request_reason: None,
         }
     }
 }
@@ -188,7 +197,12 @@ pub struct NewBlock {
     pub care_unit: Option<String>,
     pub valid_from: DateTime<Utc>,
     pub valid_to: Option<DateTime<Utc>>,
+    /// As for [`NewConsent::registered_by`]: an HSA id, or a citizen's personal identity
+    /// number.
     pub registered_by: String,
+    /// Why the block was asked for, in the patient's or the staff's words (optional: a
+    /// patient need not give a reason). Never logged.
+    pub reason: Option<String>,
 }
 
 /// A stored block.
@@ -202,8 +216,16 @@ pub struct Block {
     pub valid_to: Option<DateTime<Utc>>,
     pub registered_by: String,
     pub registered_at: DateTime<Utc>,
+    pub reason: Option<String>,
     pub lifted_at: Option<DateTime<Utc>>,
     pub lifted_by: Option<String>,
+    /// When the patient (or a guardian) first asked for the block to be lifted. The
+    /// block stays in force: a consent administrator lifts it ([`ConsentStore::lift_block`]).
+    pub lift_requested_at: Option<DateTime<Utc>>,
+    /// Who asked: the acting citizen's personal identity number.
+    pub lift_requested_by: Option<String>,
+    /// The reason given with the request, if any. Never logged.
+    pub lift_request_reason: Option<String>,
 }
 
 impl Block {
@@ -221,6 +243,20 @@ pub enum EndOutcome<T> {
     /// It was already revoked/lifted earlier: nothing changed; the row as stored.
     AlreadyEnded(T),
     /// No consent/block with that id.
+    NotFound,
+}
+
+/// Outcome of [`ConsentStore::request_block_lift`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiftRequestOutcome {
+    /// Recorded now; the updated row (still in force: a request does not lift).
+    Recorded(Block),
+    /// A lift was already requested: nothing changed, the first request is kept.
+    AlreadyRequested(Block),
+    /// The block is already lifted: nothing changed.
+    AlreadyLifted(Block),
+    /// No block with that id for that patient (another patient's block is not found:
+    /// its existence is not revealed).
     NotFound,
 }
 
@@ -261,6 +297,20 @@ pub trait ConsentStore: Send + Sync + Debug {
     /// Record that block `id` was lifted by `by` at `now` (never deletes).
     async fn lift_block(&self, id: &str, by: &str, now: DateTime<Utc>)
         -> Result<EndOutcome<Block>>;
+
+    /// Record that `by` asked at `now` for block `id` of `patient` to be lifted, with an
+    /// optional reason. Only the first request is kept; a lifted block is not changed;
+    /// the block stays in force either way. A block of another patient is
+    /// [`LiftRequestOutcome::NotFound`] (the patient is part of the condition, not
+    /// checked afterwards).
+    async fn request_block_lift(
+        &self,
+        id: &str,
+        patient: &ResidentId,
+        by: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<LiftRequestOutcome>;
 
     /// Visit every consent, then every block, ended ones included (start-up and
     /// periodic load of the in-memory index). Rows are streamed to `visit`, never all

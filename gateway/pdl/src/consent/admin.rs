@@ -22,12 +22,12 @@ use vaxel_store::consent::{
 use super::jwt::UserContext;
 use super::ConsentService;
 
-/// Largest request body accepted by the admin API.
-const MAX_BODY: usize = 64 * 1024;
+/// Largest request body accepted by the admin API (and the citizen API).
+pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 type Resp = Response<Full<Bytes>>;
 
-fn json_response(status: StatusCode, v: Value) -> Resp {
+pub(crate) fn json_response(status: StatusCode, v: Value) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -46,7 +46,7 @@ pub struct InputError {
 }
 
 impl InputError {
-    fn response(self) -> Resp {
+    pub(crate) fn response(self) -> Resp {
         json_response(
             StatusCode::BAD_REQUEST,
             json!({"error": self.to_string(), "field": self.field}),
@@ -54,7 +54,7 @@ impl InputError {
     }
 }
 
-fn bad_request(field: &str, problem: &str) -> InputError {
+pub(crate) fn bad_request(field: &str, problem: &str) -> InputError {
     InputError {
         field: field.to_string(),
         problem: problem.to_string(),
@@ -129,7 +129,7 @@ where
     }
 }
 
-async fn body<B>(req: Request<B>) -> Result<Map<String, Value>, InputError>
+pub(crate) async fn body<B>(req: Request<B>) -> Result<Map<String, Value>, InputError>
 where
     B: http_body::Body + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -176,6 +176,32 @@ fn hsa_id(
             field,
             "must be an HSA id: 1-64 printable ASCII characters without spaces",
         )),
+    }
+}
+
+/// Longest free-text reason (a block's, a lift request's), in characters.
+pub const MAX_REASON_CHARS: usize = 1000;
+
+/// An optional free-text reason: absent or `null` is none; otherwise 1 to
+/// [`MAX_REASON_CHARS`] characters, not only white space, without control characters
+/// (it is shown back as one line). Stored trimmed.
+pub(crate) fn reason_field(
+    m: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<String>, InputError> {
+    let problem = format!(
+        "must be a text of 1-{MAX_REASON_CHARS} characters without control characters (or left out)"
+    );
+    match m.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s))
+            if !s.trim().is_empty()
+                && s.chars().count() <= MAX_REASON_CHARS
+                && !s.chars().any(char::is_control) =>
+        {
+            Ok(Some(s.trim().to_string()))
+        }
+        Some(_) => Err(bad_request(field, &problem)),
     }
 }
 
@@ -271,6 +297,7 @@ pub fn parse_block(m: &Map<String, Value>, registered_by: &str) -> Result<NewBlo
             "care_unit",
             "valid_from",
             "valid_to",
+            "reason",
         ],
     )?;
     let patient = patient_field(m)?;
@@ -283,6 +310,7 @@ pub fn parse_block(m: &Map<String, Value>, registered_by: &str) -> Result<NewBlo
         ));
     }
     let (valid_from, valid_to) = validity(m)?;
+    let reason = reason_field(m, "reason")?;
     Ok(NewBlock {
         patient,
         care_giver,
@@ -290,6 +318,7 @@ pub fn parse_block(m: &Map<String, Value>, registered_by: &str) -> Result<NewBlo
         valid_from,
         valid_to,
         registered_by: registered_by.to_string(),
+        reason,
     })
 }
 
@@ -433,8 +462,12 @@ pub fn block_json(b: &Block) -> Value {
         "valid_to": time_json(b.valid_to),
         "registered_by": b.registered_by,
         "registered_at": b.registered_at.to_rfc3339(),
+        "reason": b.reason,
         "lifted_at": time_json(b.lifted_at),
         "lifted_by": b.lifted_by,
+        "lift_requested_at": time_json(b.lift_requested_at),
+        "lift_requested_by": b.lift_requested_by,
+        "lift_request_reason": b.lift_request_reason,
     })
 }
 
@@ -645,10 +678,12 @@ mod tests {
                 "POST",
                 "/api/blocks",
                 Some(&t),
-                r#"{"patient": "191212121212", "care_unit": "SE-CU-SOURCE"}"#,
+                r#"{"patient": "191212121212", "care_unit": "SE-CU-SOURCE", "reason": " asked at the desk "}"#,
             )
             .await;
         assert_eq!(s, StatusCode::CREATED);
+        assert_eq!(b["reason"], "asked at the desk");
+        assert!(b["lift_requested_at"].is_null() && b["lift_requested_by"].is_null());
         assert_eq!(decide(), Decision::Deny(DenyReason::BlockedCareUnit));
         let id = b["id"].as_str().unwrap();
         let (s, _, lifted) = f

@@ -421,8 +421,12 @@ mod tests {
             valid_to: None,
             registered_by: "SE-U9".into(),
             registered_at: t(1),
+            reason: None,
             lifted_at: None,
             lifted_by: None,
+            lift_requested_at: None,
+            lift_requested_by: None,
+            lift_request_reason: None,
         }
     }
 

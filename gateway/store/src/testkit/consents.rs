@@ -4,7 +4,8 @@ use chrono::Utc;
 use vaxel_model::ResidentId;
 
 use crate::consent::{
-    Block, Consent, ConsentKind, ConsentScope, ConsentStore, EndOutcome, NewBlock, NewConsent, Rule,
+    Block, Consent, ConsentKind, ConsentScope, ConsentStore, EndOutcome, LiftRequestOutcome,
+    NewBlock, NewConsent, Rule,
 };
 
 /// Run every check. It never assumes the store is empty: each check uses its own
@@ -85,6 +86,7 @@ pub async fn run_all(store: &dyn ConsentStore) {
         valid_from: t(1),
         valid_to: None,
         registered_by: "SE2321000016-U1".into(),
+        reason: None,
     };
     let b1 = store.register_block(&nb, t(2)).await.unwrap();
     let b2 = store
@@ -93,6 +95,8 @@ pub async fn run_all(store: &dyn ConsentStore) {
                 care_giver: None,
                 care_unit: Some("SE2321000016-CU9".into()),
                 valid_to: Some(t(9)),
+                registered_by: "191212121212".into(),
+                reason: Some("Jag vill inte att vårdcentralen ser detta.".into()),
                 ..nb.clone()
             },
             t(3),
@@ -104,6 +108,11 @@ pub async fn run_all(store: &dyn ConsentStore) {
         vec![b1.clone(), b2.clone()]
     );
     assert!(store.blocks_for_patient(&other).await.unwrap().is_empty());
+    assert_eq!(
+        b2.reason.as_deref(),
+        Some("Jag vill inte att vårdcentralen ser detta.")
+    );
+    assert_eq!(b2.lift_requested_at, None);
     let EndOutcome::Ended(l) = store
         .lift_block(&b1.id, "SE2321000016-U2", t(7))
         .await
@@ -121,6 +130,8 @@ pub async fn run_all(store: &dyn ConsentStore) {
         store.lift_block("nope", "x", t(8)).await.unwrap(),
         EndOutcome::NotFound
     );
+
+    lift_requests(store, &patient, &other, &b1, &b2, t).await;
 
     // for_each_rule sees everything, ended rows included, consents before blocks.
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -158,5 +169,84 @@ pub async fn run_all(store: &dyn ConsentStore) {
     assert!(bs
         .iter()
         .any(|b| b.id == b1.id && b.lifted_at == Some(t(7))));
-    assert!(bs.iter().any(|b| b.id == b2.id));
+    assert!(bs
+        .iter()
+        .any(|b| b.id == b2.id && b.lift_requested_at == Some(t(4))));
+}
+
+/// A patient's request to lift a block: recorded once, for that patient's block only,
+/// never a lift. `b1` is lifted (at `t(7)`), `b2` is in force (until `t(9)`).
+async fn lift_requests(
+    store: &dyn ConsentStore,
+    patient: &ResidentId,
+    other: &ResidentId,
+    b1: &Block,
+    b2: &Block,
+    t: impl Fn(u32) -> chrono::DateTime<Utc>,
+) {
+    // Another patient's block is not found, and is not changed.
+    assert_eq!(
+        store
+            .request_block_lift(&b2.id, other, "19121212T212", None, t(3))
+            .await
+            .unwrap(),
+        LiftRequestOutcome::NotFound
+    );
+    assert_eq!(
+        store
+            .request_block_lift("no-such-id", patient, "191212121212", None, t(3))
+            .await
+            .unwrap(),
+        LiftRequestOutcome::NotFound
+    );
+    let LiftRequestOutcome::Recorded(r) = store
+        .request_block_lift(&b2.id, patient, "191212121212", Some("Nu får de se."), t(4))
+        .await
+        .unwrap()
+    else {
+        panic!("the first request must be recorded")
+    };
+    assert_eq!(r.lift_requested_at, Some(t(4)));
+    assert_eq!(r.lift_requested_by.as_deref(), Some("191212121212"));
+    assert_eq!(r.lift_request_reason.as_deref(), Some("Nu får de se."));
+    assert_eq!(r.lifted_at, None, "a request does not lift");
+    assert!(r.in_force(t(5)));
+    assert_eq!(
+        Block {
+            lift_requested_at: None,
+            lift_requested_by: None,
+            lift_request_reason: None,
+            ..r.clone()
+        },
+        *b2,
+        "nothing else changed"
+    );
+    // A second request keeps the first.
+    assert_eq!(
+        store
+            .request_block_lift(&b2.id, patient, "191010101010", Some("igen"), t(5))
+            .await
+            .unwrap(),
+        LiftRequestOutcome::AlreadyRequested(r.clone())
+    );
+    // A lifted block is not changed by a request.
+    assert!(matches!(
+        store
+            .request_block_lift(&b1.id, patient, "191212121212", None, t(8))
+            .await
+            .unwrap(),
+        LiftRequestOutcome::AlreadyLifted(ref x) if x.lift_requested_at.is_none() && x.lifted_at == Some(t(7))
+    ));
+    let listed = store.blocks_for_patient(patient).await.unwrap();
+    assert_eq!(listed.iter().find(|b| b.id == b2.id), Some(&r));
+    // A lift after the request records the lift and keeps the request.
+    let EndOutcome::Ended(lifted) = store
+        .lift_block(&b2.id, "SE2321000016-ADMIN", t(6))
+        .await
+        .unwrap()
+    else {
+        panic!("the requested block must still be liftable")
+    };
+    assert_eq!(lifted.lift_requested_at, Some(t(4)));
+    assert_eq!(lifted.lifted_at, Some(t(6)));
 }
