@@ -37,5 +37,6 @@ pub fn entry(n: u64) -> AccessLogEntry {
         reason: DecisionReason::Consent,
         emergency_reason: None,
         purpose: "care".to_string(),
+        user_role: None,
     }
 }

@@ -70,8 +70,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::FromSql;
 use tokio_postgres::Row;
 use vaxel_store::access_log::{
-    chain_hash, AccessLogEntry, AccessLogQuery, AccessLogStore, ChainHead, StoredAccessLogRow,
-    Subject,
+    chain_hash, AccessLogEntry, AccessLogQuery, AccessLogStore, ChainHead, Order,
+    StoredAccessLogRow, Subject,
 };
 use vaxel_store::{Result, StoreError};
 
@@ -159,17 +159,35 @@ const ROWS_AFTER: &str = "SELECT seq, time_ms, patient_id, user_hsa_id, entry, p
 
 const SEQ_OF_HASH: &str = "SELECT seq FROM access_log WHERE hash = $1 ORDER BY seq LIMIT 1";
 
-const BY_PATIENT: &str = "SELECT seq, entry FROM access_log \
-     WHERE patient_id = $1 AND time_ms >= $2 AND time_ms < $3 \
-     ORDER BY time_ms, seq LIMIT $4";
-
-const BY_USER: &str = "SELECT seq, entry FROM access_log \
-     WHERE user_hsa_id = $1 AND time_ms >= $2 AND time_ms < $3 \
-     ORDER BY time_ms, seq LIMIT $4";
-
-const BY_PERIOD: &str = "SELECT seq, entry FROM access_log \
-     WHERE time_ms >= $1 AND time_ms < $2 \
-     ORDER BY time_ms, seq LIMIT $3";
+/// The review query for `subject` in `order`. Parameters: $1 the patient or user, $2
+/// from (ms, inclusive), $3 to (ms, exclusive), $4 limit, $5 offset (for everyone: $1
+/// from, $2 to, $3 limit, $4 offset). Each is one range scan of its B-tree index, read
+/// backwards for newest first. Six texts in all, each prepared once per connection.
+fn query_sql(subject: &Subject, order: Order) -> String {
+    let dir = match order {
+        Order::OldestFirst => "ASC",
+        Order::NewestFirst => "DESC",
+    };
+    match subject {
+        Subject::Patient(_) | Subject::User(_) => {
+            let column = if matches!(subject, Subject::Patient(_)) {
+                "patient_id"
+            } else {
+                "user_hsa_id"
+            };
+            format!(
+                "SELECT seq, entry FROM access_log \
+                 WHERE {column} = $1 AND time_ms >= $2 AND time_ms < $3 \
+                 ORDER BY time_ms {dir}, seq {dir} LIMIT $4 OFFSET $5"
+            )
+        }
+        Subject::Everyone => format!(
+            "SELECT seq, entry FROM access_log \
+             WHERE time_ms >= $1 AND time_ms < $2 \
+             ORDER BY time_ms {dir}, seq {dir} LIMIT $3 OFFSET $4"
+        ),
+    }
+}
 
 /// A batch encoded for the chain (before the head is locked): the canonical bytes of
 /// every entry in one buffer, and the indexed copies of their fields.
@@ -377,28 +395,21 @@ impl AccessLogStore for PgStore {
         let from = q.from.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN);
         let to = q.to.map(|t| t.timestamp_millis()).unwrap_or(i64::MAX);
         let limit = sql_limit(q.limit);
+        let offset = sql_limit(q.offset);
         let client = self.client().await?;
+        let select = client
+            .prepare_cached(&query_sql(&q.subject, q.order))
+            .await
+            .map_err(db)?;
         let rows = match &q.subject {
             Subject::Patient(key) | Subject::User(key) => {
-                let sql = if matches!(q.subject, Subject::Patient(_)) {
-                    BY_PATIENT
-                } else {
-                    BY_USER
-                };
-                let select = client.prepare_cached(sql).await.map_err(db)?;
                 client
-                    .query(&select, &[key, &from, &to, &limit])
+                    .query(&select, &[key, &from, &to, &limit, &offset])
                     .await
-                    .map_err(db)?
             }
-            Subject::Everyone => {
-                let select = client.prepare_cached(BY_PERIOD).await.map_err(db)?;
-                client
-                    .query(&select, &[&from, &to, &limit])
-                    .await
-                    .map_err(db)?
-            }
-        };
+            Subject::Everyone => client.query(&select, &[&from, &to, &limit, &offset]).await,
+        }
+        .map_err(db)?;
         decode_entries(&rows)
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use vaxel_store::access_log::{
-    chain_hash, AccessLogEntry, AccessLogQuery, AccessLogStore, ChainHead, IndexState,
+    chain_hash, AccessLogEntry, AccessLogQuery, AccessLogStore, ChainHead, IndexState, Order,
     StoredAccessLogRow, Subject, GENESIS_PREV_HASH,
 };
 use vaxel_store::{Result, StoreError};
@@ -259,57 +259,20 @@ impl Connections {
         let from = q.from.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN);
         let to = q.to.map(|t| t.timestamp_millis()).unwrap_or(i64::MAX);
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+        // Each half of the union yields at most the rows up to the end of the page.
+        let upto = limit.saturating_add(offset);
         let conn = self.reader()?;
-        // One statement, so one read snapshot: the index up to `indexed_upto` and the
-        // chain rows above it (at most the un-indexed tail, see the writer's bound).
-        let (sql, key) = match &q.subject {
-            Subject::Patient(p) => (
-                "SELECT seq, entry FROM (
-                   SELECT * FROM (
-                     SELECT a.seq AS seq, a.time_ms AS time_ms, a.entry AS entry
-                     FROM access_log_by_patient i JOIN access_log a ON a.seq = i.seq
-                     WHERE i.patient_id = ?1 AND i.time_ms >= ?2 AND i.time_ms < ?3
-                       AND i.seq <= (SELECT indexed_upto FROM access_log_indexed)
-                     ORDER BY i.time_ms, i.seq LIMIT ?4)
-                   UNION ALL
-                   SELECT * FROM (
-                     SELECT seq, time_ms, entry FROM access_log NOT INDEXED
-                     WHERE seq > (SELECT indexed_upto FROM access_log_indexed)
-                       AND patient_id = ?1 AND time_ms >= ?2 AND time_ms < ?3
-                     ORDER BY time_ms, seq LIMIT ?4))
-                 ORDER BY time_ms, seq LIMIT ?4",
-                Some(p.as_str()),
-            ),
-            Subject::User(u) => (
-                "SELECT seq, entry FROM (
-                   SELECT * FROM (
-                     SELECT a.seq AS seq, a.time_ms AS time_ms, a.entry AS entry
-                     FROM access_log_by_user i JOIN access_log a ON a.seq = i.seq
-                     WHERE i.user_hsa_id = ?1 AND i.time_ms >= ?2 AND i.time_ms < ?3
-                       AND i.seq <= (SELECT indexed_upto FROM access_log_indexed)
-                     ORDER BY i.time_ms, i.seq LIMIT ?4)
-                   UNION ALL
-                   SELECT * FROM (
-                     SELECT seq, time_ms, entry FROM access_log NOT INDEXED
-                     WHERE seq > (SELECT indexed_upto FROM access_log_indexed)
-                       AND user_hsa_id = ?1 AND time_ms >= ?2 AND time_ms < ?3
-                     ORDER BY time_ms, seq LIMIT ?4))
-                 ORDER BY time_ms, seq LIMIT ?4",
-                Some(u.as_str()),
-            ),
-            Subject::Everyone => (
-                "SELECT seq, entry FROM access_log INDEXED BY access_log_time \
-                 WHERE ?1 IS NULL AND time_ms >= ?2 AND time_ms < ?3 \
-                 ORDER BY time_ms, seq LIMIT ?4",
-                None,
-            ),
-        };
-        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-        let rows = stmt
-            .query_map(params![key, from, to, limit], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .map_err(backend)?;
+        let sql = query_sql(&q.subject, q.order);
+        let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+        let row = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?));
+        let rows = match &q.subject {
+            Subject::Patient(key) | Subject::User(key) => {
+                stmt.query_map(params![key, from, to, limit, offset, upto], row)
+            }
+            Subject::Everyone => stmt.query_map(params![from, to, limit, offset], row),
+        }
+        .map_err(backend)?;
         let mut out = Vec::new();
         for row in rows {
             let (seq, bytes) = row.map_err(backend)?;
@@ -393,6 +356,46 @@ impl AccessLogStore for SqliteAccessLogStore {
     async fn check_access_log_index(&self) -> Result<Option<(u64, String)>> {
         self.run(|s| s.check_access_log_index()).await
     }
+}
+
+/// The review query for `subject` in `order`. Parameters: ?1 the patient or user, ?2 from
+/// (ms, inclusive), ?3 to (ms, exclusive), ?4 limit, ?5 offset, ?6 limit + offset (for
+/// everyone: ?1 from, ?2 to, ?3 limit, ?4 offset). One statement, so one read snapshot: the review index up to
+/// `indexed_upto` and the chain rows above it (at most the un-indexed tail, see the
+/// writer's bound), merged in (time, seq) order. The text depends only on the subject's
+/// kind and the order, so the statement cache holds six.
+fn query_sql(subject: &Subject, order: Order) -> String {
+    let dir = match order {
+        Order::OldestFirst => "ASC",
+        Order::NewestFirst => "DESC",
+    };
+    let (index, column) = match subject {
+        Subject::Patient(_) => ("access_log_by_patient", "patient_id"),
+        Subject::User(_) => ("access_log_by_user", "user_hsa_id"),
+        Subject::Everyone => {
+            return format!(
+                "SELECT seq, entry FROM access_log INDEXED BY access_log_time \
+                 WHERE time_ms >= ?1 AND time_ms < ?2 \
+                 ORDER BY time_ms {dir}, seq {dir} LIMIT ?3 OFFSET ?4"
+            )
+        }
+    };
+    format!(
+        "SELECT seq, entry FROM (
+           SELECT * FROM (
+             SELECT a.seq AS seq, a.time_ms AS time_ms, a.entry AS entry
+             FROM {index} i JOIN access_log a ON a.seq = i.seq
+             WHERE i.{column} = ?1 AND i.time_ms >= ?2 AND i.time_ms < ?3
+               AND i.seq <= (SELECT indexed_upto FROM access_log_indexed)
+             ORDER BY i.time_ms {dir}, i.seq {dir} LIMIT ?6)
+           UNION ALL
+           SELECT * FROM (
+             SELECT seq, time_ms, entry FROM access_log NOT INDEXED
+             WHERE seq > (SELECT indexed_upto FROM access_log_indexed)
+               AND {column} = ?1 AND time_ms >= ?2 AND time_ms < ?3
+             ORDER BY time_ms {dir}, seq {dir} LIMIT ?6))
+         ORDER BY time_ms {dir}, seq {dir} LIMIT ?4 OFFSET ?5"
+    )
 }
 
 fn indexed_upto(conn: &Connection) -> Result<i64> {

@@ -17,9 +17,15 @@ use async_trait::async_trait;
 
 use crate::Result;
 
-/// Version number written as `"v"` in every canonical entry. A later format MUST use a
-/// new number so that old entries keep verifying byte for byte.
+/// Version number written as `"v"` in a canonical entry without a user role: the 13
+/// members of specs/access-log.md section 1. A later format MUST use a new number so that
+/// old entries keep verifying byte for byte.
 pub const CANONICAL_VERSION: u32 = 1;
+
+/// Version number of a canonical entry with a user role: version 1's members, then
+/// `user_role`. An entry without a role is still written as version 1, so entries (and
+/// chain hashes) of writers that never set a role are the same bytes as before.
+pub const CANONICAL_VERSION_USER_ROLE: u32 = 2;
 
 /// `prev_hash` of the first entry (seq 1): 32 zero bytes.
 pub const GENESIS_PREV_HASH: [u8; 32] = [0; 32];
@@ -76,11 +82,15 @@ pub enum DecisionReason {
     UnknownRecordCareGiver,
     /// The patient id is not a personal or coordination number.
     InvalidPatientId,
+    /// A citizen read their own records (PDL 8:1 self-service, `vaxel_pdl::citizen`).
+    OwnRecords,
+    /// A guardian (vårdnadshavare) read their child's records.
+    Guardian,
 }
 
 impl DecisionReason {
     /// Every reason (metric label values).
-    pub const ALL: [DecisionReason; 10] = [
+    pub const ALL: [DecisionReason; 12] = [
         DecisionReason::SameCareGiver,
         DecisionReason::Consent,
         DecisionReason::Emergency,
@@ -91,6 +101,8 @@ impl DecisionReason {
         DecisionReason::ConsentOutOfScope,
         DecisionReason::UnknownRecordCareGiver,
         DecisionReason::InvalidPatientId,
+        DecisionReason::OwnRecords,
+        DecisionReason::Guardian,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +117,8 @@ impl DecisionReason {
             DecisionReason::ConsentOutOfScope => "consent-out-of-scope",
             DecisionReason::UnknownRecordCareGiver => "unknown-record-care-giver",
             DecisionReason::InvalidPatientId => "invalid-patient-id",
+            DecisionReason::OwnRecords => "own-records",
+            DecisionReason::Guardian => "guardian",
         }
     }
 }
@@ -139,6 +153,12 @@ pub struct AccessLogEntry {
     pub emergency_reason: Option<String>,
     /// The purpose from the user context (e.g. `care`).
     pub purpose: String,
+    /// The user's role as the issuer states it (user-context claim `user_role`, e.g.
+    /// `Läkare`; `citizen` or `guardian` for a citizen's own access), shown in the
+    /// patient's log extract. Absent: not written at all, and the entry is encoded as
+    /// version 1, byte for byte as before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_role: Option<String>,
 }
 
 /// The position of the newest entry: what an operator records outside the database to
@@ -169,7 +189,8 @@ struct Wire {
 
 impl AccessLogEntry {
     /// The canonical bytes (specs/access-log.md): `{"v":1,"entry":{...}}`, compact JSON,
-    /// fields in declaration order, `null` for a missing emergency reason.
+    /// fields in declaration order, `null` for a missing emergency reason; with a user
+    /// role `{"v":2,"entry":{...,"user_role":"..."}}`.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
         self.write_canonical(&mut out);
@@ -182,7 +203,7 @@ impl AccessLogEntry {
         serde_json::to_writer(
             &mut *out,
             &WireRef {
-                v: CANONICAL_VERSION,
+                v: self.canonical_version(),
                 entry: self,
             },
         )
@@ -194,18 +215,29 @@ impl AccessLogEntry {
     pub fn from_canonical(bytes: &[u8]) -> std::result::Result<AccessLogEntry, EntryDecodeError> {
         let wire: Wire = serde_json::from_slice(bytes)
             .map_err(|e| EntryDecodeError(format!("not a canonical entry: {e}")))?;
-        if wire.v != CANONICAL_VERSION {
+        if wire.v != CANONICAL_VERSION && wire.v != CANONICAL_VERSION_USER_ROLE {
             return Err(EntryDecodeError(format!(
-                "unknown canonical version {} (this vaxel knows {CANONICAL_VERSION})",
+                "unknown canonical version {} (this vaxel knows {CANONICAL_VERSION} and {CANONICAL_VERSION_USER_ROLE})",
                 wire.v
             )));
         }
+        // Also refuses a version 1 entry with a user role, a version 2 entry without one
+        // and `"user_role":null`: each has exactly one canonical form.
         if wire.entry.canonical_bytes() != bytes {
             return Err(EntryDecodeError(
                 "valid JSON but not the canonical encoding".into(),
             ));
         }
         Ok(wire.entry)
+    }
+
+    /// The canonical version this entry is written in: 2 with a user role, else 1.
+    pub fn canonical_version(&self) -> u32 {
+        if self.user_role.is_some() {
+            CANONICAL_VERSION_USER_ROLE
+        } else {
+            CANONICAL_VERSION
+        }
     }
 
     /// The entry time as Unix milliseconds (the indexed `time_ms` column).
@@ -305,14 +337,41 @@ pub enum Subject {
     Everyone,
 }
 
-/// A review query: `from` inclusive, `to` exclusive (both optional), at most `limit`
-/// entries in chronological order (time, then seq).
+/// In which order a review query lists entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Chronological: by time, then seq (the auditor's review).
+    #[default]
+    OldestFirst,
+    /// Newest first: by time, then seq, both descending (the patient's extract, paged).
+    NewestFirst,
+}
+
+/// A review query: `from` inclusive, `to` exclusive (both optional), in `order`, the
+/// first `offset` matching entries skipped, then at most `limit` entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessLogQuery {
     pub subject: Subject,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub limit: usize,
+    /// Matching entries skipped before the first one returned (paging).
+    pub offset: usize,
+    pub order: Order,
+}
+
+impl AccessLogQuery {
+    /// Every entry of `subject`, oldest first, at most `limit`.
+    pub fn new(subject: Subject, limit: usize) -> AccessLogQuery {
+        AccessLogQuery {
+            subject,
+            from: None,
+            to: None,
+            limit,
+            offset: 0,
+            order: Order::OldestFirst,
+        }
+    }
 }
 
 /// One row as stored, unchecked: what `pdl-verify` reads. Hashes are raw column values
@@ -354,8 +413,9 @@ pub trait AccessLogStore: Send + Sync + fmt::Debug {
     /// link: was the entry moved?). May scan the table.
     async fn access_log_seq_of_hash(&self, hash: &[u8]) -> Result<Option<i64>>;
 
-    /// Entries matching `query` in chronological order (time, then seq), decoded from the
-    /// hashed canonical bytes, with their seq.
+    /// Entries matching `query` in its order (time, then seq; both descending for
+    /// [`Order::NewestFirst`]), `query.offset` of them skipped, decoded from the hashed
+    /// canonical bytes, with their seq.
     async fn query_access_log(&self, query: &AccessLogQuery) -> Result<Vec<(u64, AccessLogEntry)>>;
 
     /// Fill the review index (derived data, not part of the chain; specs/access-log.md
@@ -422,11 +482,58 @@ mod tests {
         let text = String::from_utf8(e.canonical_bytes()).unwrap();
         let spaced = text.replacen("\"v\":1", "\"v\": 1", 1);
         assert!(AccessLogEntry::from_canonical(spaced.as_bytes()).is_err());
+        let v3 = text.replacen("\"v\":1", "\"v\":3", 1);
+        let err = AccessLogEntry::from_canonical(v3.as_bytes()).unwrap_err();
+        assert!(err.0.contains("unknown canonical version 3"), "{err}");
+        // Version 2 says "with a user role": without one it has another canonical form.
         let v2 = text.replacen("\"v\":1", "\"v\":2", 1);
-        let err = AccessLogEntry::from_canonical(v2.as_bytes()).unwrap_err();
-        assert!(err.0.contains("unknown canonical version 2"), "{err}");
+        assert!(AccessLogEntry::from_canonical(v2.as_bytes()).is_err());
         let escaped = text.replacen("corr-1", "corr\\u002d1", 1);
         assert!(AccessLogEntry::from_canonical(escaped.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_user_role_is_version_2_with_the_role_last_and_nothing_else_changes() {
+        let mut e = entry(7, "191212121212", "SE2321000016-U1");
+        let v1 = e.canonical_bytes();
+        e.user_role = Some("Läkare".into());
+        let text = String::from_utf8(e.canonical_bytes()).unwrap();
+        assert_eq!(e.canonical_version(), 2);
+        // Version 2 is version 1's text with another `v` and one more member at the end.
+        let expected = String::from_utf8(v1.clone())
+            .unwrap()
+            .replacen("{\"v\":1,", "{\"v\":2,", 1)
+            .replacen(
+                "\"purpose\":\"care\"}}",
+                "\"purpose\":\"care\",\"user_role\":\"Läkare\"}}",
+                1,
+            );
+        assert_eq!(text, expected);
+        assert_eq!(AccessLogEntry::from_canonical(text.as_bytes()).unwrap(), e);
+        // The one canonical form: a role under version 1, or a null role, is refused.
+        let under_v1 = text.replacen("\"v\":2", "\"v\":1", 1);
+        assert!(AccessLogEntry::from_canonical(under_v1.as_bytes()).is_err());
+        let null_role = String::from_utf8(v1.clone()).unwrap().replacen(
+            "\"purpose\":\"care\"}}",
+            "\"purpose\":\"care\",\"user_role\":null}}",
+            1,
+        );
+        assert!(AccessLogEntry::from_canonical(null_role.as_bytes()).is_err());
+        // Without a role the bytes are version 1's, as written before the field existed.
+        e.user_role = None;
+        assert_eq!(e.canonical_bytes(), v1);
+        assert_eq!(e.canonical_version(), 1);
+    }
+
+    #[test]
+    fn decision_reasons_are_listed_once_with_their_strings() {
+        let names: Vec<&str> = DecisionReason::ALL.iter().map(|r| r.as_str()).collect();
+        for (i, n) in names.iter().enumerate() {
+            assert!(!names[i + 1..].contains(n), "{n} twice");
+            let parsed: DecisionReason = serde_json::from_value(serde_json::json!(n)).unwrap();
+            assert_eq!(parsed.as_str(), *n);
+        }
+        assert!(names.contains(&"own-records") && names.contains(&"guardian"));
     }
 
     #[test]

@@ -63,10 +63,9 @@ async fn run(
 ) -> Result<Vec<(u64, AccessLogEntry)>, AccessLogError> {
     Ok(store
         .query_access_log(&AccessLogQuery {
-            subject,
             from,
             to,
-            limit,
+            ..AccessLogQuery::new(subject, limit)
         })
         .await?)
 }

@@ -108,6 +108,7 @@ pub fn filter_records(
                 .then(|| user.emergency_reason.clone())
                 .flatten(),
             purpose: user.purpose.clone(),
+            user_role: None,
         });
     }
     let withheld = before - records.len();

@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 
 use crate::access_log::{
     chain_hash, AccessLogEntry, AccessLogQuery, AccessLogStore, ChainHead, Decision,
-    DecisionReason, Subject,
+    DecisionReason, Order, Subject,
 };
 
 /// A realistic entry: user at unit/care giver A reads three care documentation records
@@ -32,6 +32,7 @@ pub fn entry(n: u64, patient: &str, user: &str) -> AccessLogEntry {
         reason: DecisionReason::Consent,
         emergency_reason: None,
         purpose: "care".to_string(),
+        user_role: None,
     }
 }
 
@@ -39,6 +40,8 @@ pub fn entry(n: u64, patient: &str, user: &str) -> AccessLogEntry {
 pub async fn run_all(store: &dyn AccessLogStore) {
     appends_chain_to_the_head(store).await;
     queries_by_patient_user_and_period(store).await;
+    newest_first_pages_with_offset(store).await;
+    user_roles_are_stored_as_written(store).await;
     two_writers_keep_one_chain(store, store).await;
 }
 
@@ -121,6 +124,8 @@ async fn queries_by_patient_user_and_period(store: &dyn AccessLogStore) {
             from: from.map(ms),
             to: to.map(ms),
             limit,
+            offset: 0,
+            order: Order::OldestFirst,
         }
     };
     let ids = |found: Vec<(u64, AccessLogEntry)>| -> Vec<String> {
@@ -169,6 +174,108 @@ async fn queries_by_patient_user_and_period(store: &dyn AccessLogStore) {
     assert_eq!(store.check_access_log_index().await.unwrap(), None);
 }
 
+/// The patient's extract: newest first, paged with an offset, over entries still in the
+/// un-indexed tail and entries already indexed, with two entries at the same time
+/// (ordered by seq, descending).
+async fn newest_first_pages_with_offset(store: &dyn AccessLogStore) {
+    let (patient, user) = ("190505050505", "SE-TESTKIT-PAGE");
+    let first: Vec<_> = [20, 21, 22]
+        .iter()
+        .map(|&n| entry(n, patient, user))
+        .collect();
+    store.append_access_log(&first).await.unwrap();
+    // The first three are indexed (SQLite's review index), the rest stay in the tail.
+    while store.index_access_log(10_000).await.unwrap().lag() > 0 {}
+    let mut same_time = entry(23, patient, user);
+    same_time.correlation_id = "corr-23b".into();
+    let rest = vec![
+        entry(23, patient, user),
+        same_time,
+        entry(24, patient, user),
+    ];
+    store.append_access_log(&rest).await.unwrap();
+    let page = |offset: usize, limit: usize, order: Order| AccessLogQuery {
+        offset,
+        order,
+        ..AccessLogQuery::new(Subject::Patient(patient.into()), limit)
+    };
+    let ids = |found: Vec<(u64, AccessLogEntry)>| -> Vec<String> {
+        found.into_iter().map(|(_, e)| e.correlation_id).collect()
+    };
+    let newest = Order::NewestFirst;
+    assert_eq!(
+        ids(store.query_access_log(&page(0, 2, newest)).await.unwrap()),
+        ["corr-24", "corr-23b"],
+        "newest first; at one time the later seq first"
+    );
+    assert_eq!(
+        ids(store.query_access_log(&page(2, 2, newest)).await.unwrap()),
+        ["corr-23", "corr-22"],
+        "the second page crosses from the tail into the indexed entries"
+    );
+    assert_eq!(
+        ids(store.query_access_log(&page(4, 2, newest)).await.unwrap()),
+        ["corr-21", "corr-20"]
+    );
+    assert!(store
+        .query_access_log(&page(6, 2, newest))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(store
+            .query_access_log(&page(1, 3, Order::OldestFirst))
+            .await
+            .unwrap()),
+        ["corr-21", "corr-22", "corr-23"],
+        "the offset also pages oldest first"
+    );
+    let mut in_window = page(1, 10, newest);
+    in_window.to = Some(entry(24, patient, user).time);
+    assert_eq!(
+        ids(store.query_access_log(&in_window).await.unwrap()),
+        ["corr-23", "corr-22", "corr-21", "corr-20"],
+        "the period applies before the offset"
+    );
+    let by_user = AccessLogQuery {
+        offset: 1,
+        order: newest,
+        ..AccessLogQuery::new(Subject::User(user.into()), 1)
+    };
+    assert_eq!(
+        ids(store.query_access_log(&by_user).await.unwrap()),
+        ["corr-23b"]
+    );
+    assert_eq!(store.check_access_log_index().await.unwrap(), None);
+}
+
+/// An entry with a user role (canonical version 2) is stored and read back as written,
+/// beside entries without one, in one chain.
+async fn user_roles_are_stored_as_written(store: &dyn AccessLogStore) {
+    let start = store.access_log_head().await.unwrap();
+    let patient = "190606060606";
+    let mut with_role = entry(30, patient, "SE-TESTKIT-ROLE");
+    with_role.user_role = Some("Sjuksköterska".into());
+    let without = entry(31, patient, "SE-TESTKIT-ROLE");
+    store
+        .append_access_log(&[with_role.clone(), without.clone()])
+        .await
+        .unwrap();
+    let rows = store.access_log_rows(start.seq as i64, 10).await.unwrap();
+    assert_eq!(rows[0].entry, with_role.canonical_bytes());
+    assert!(rows[0].entry.starts_with(br#"{"v":2,"#));
+    assert!(rows[1].entry.starts_with(br#"{"v":1,"#));
+    assert_chain_from(store, start).await;
+    let found: Vec<_> = store
+        .query_access_log(&AccessLogQuery::new(Subject::Patient(patient.into()), 10))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(found, [with_role, without]);
+}
+
 /// Two writers (two handles on one database: two gateway nodes) append at once; the
 /// log stays ONE valid chain holding every entry of both.
 pub async fn two_writers_keep_one_chain(a: &dyn AccessLogStore, b: &dyn AccessLogStore) {
@@ -194,12 +301,7 @@ pub async fn two_writers_keep_one_chain(a: &dyn AccessLogStore, b: &dyn AccessLo
     assert_eq!(b.access_log_head().await.unwrap(), head);
     for user in ["SE-TESTKIT-W1", "SE-TESTKIT-W2"] {
         let found = a
-            .query_access_log(&AccessLogQuery {
-                subject: crate::access_log::Subject::User(user.into()),
-                from: None,
-                to: None,
-                limit: 10_000,
-            })
+            .query_access_log(&AccessLogQuery::new(Subject::User(user.into()), 10_000))
             .await
             .unwrap();
         assert_eq!(found.len() as u64, BATCHES * PER_BATCH, "{user}");
