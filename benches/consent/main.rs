@@ -86,6 +86,7 @@ fn main() {
         emergency_reason: None,
         roles: vec![],
         token_id: None,
+        user_role: None,
     };
     let now = at(2025);
     let ids: Vec<String> = (0..4096u64)

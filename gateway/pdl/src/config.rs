@@ -107,9 +107,10 @@ pub struct RawConsentConfig {
     issuers: Vec<RawIssuer>,
 }
 
+/// One `[[consent.issuers]]` (or `[[citizen.issuers]]`) entry as written in the file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawIssuer {
+pub(crate) struct RawIssuer {
     issuer: String,
     #[serde(default)]
     audience: Vec<String>,
@@ -126,7 +127,6 @@ impl RawConsentConfig {
     /// Validate in `s` (`consent`).
     pub fn validate(self, s: &Section<'_>) -> Result<ConsentConfig, ConfigError> {
         let raw = self;
-        use jsonwebtoken::{Algorithm, AlgorithmFamily};
         let d = ConsentConfig::default();
         let header = match raw.header {
             None => d.header,
@@ -149,103 +149,7 @@ impl RawConsentConfig {
             Some(s) if s <= 86_400 => Some(Duration::from_secs(s)),
             Some(_) => return Err(s.invalid("index_reload_s", "must be 0 (off) to 86400 seconds")),
         };
-        let mut issuers: Vec<IssuerConfig> = Vec::new();
-        for (i, r) in raw.issuers.into_iter().enumerate() {
-            let key = format!("issuers[{i}]");
-            s.check(
-                &format!("{key}.issuer"),
-                !r.issuer.trim().is_empty(),
-                "must be the exact `iss` value of the tokens",
-            )?;
-            s.check(
-                &format!("{key}.issuer"),
-                !issuers.iter().any(|o| o.issuer == r.issuer),
-                &format!(
-                    "`{}` is listed twice: put all its keys in one entry",
-                    r.issuer
-                ),
-            )?;
-            s.check(
-                &format!("{key}.audience"),
-                !r.audience.is_empty() && r.audience.iter().all(|a| !a.trim().is_empty()),
-                "must list the accepted `aud` values (e.g. [\"vaxel\"])",
-            )?;
-            s.check(
-                &format!("{key}.algorithms"),
-                !r.algorithms.is_empty(),
-                "must pin the algorithms, e.g. [\"RS256\"] or [\"ES256\"]",
-            )?;
-            let mut algorithms = Vec::new();
-            for a in &r.algorithms {
-                let alg: Algorithm = a.parse().map_err(|_| {
-                    s.invalid(
-                        &format!("{key}.algorithms"),
-                        &format!("`{a}` is not a supported JWS algorithm (none is never accepted); use e.g. RS256, PS256, ES256, EdDSA or, with hmac_secret_file, HS256"),
-                    )
-                })?;
-                algorithms.push(alg);
-            }
-            let family = algorithms[0].family();
-            s.check(
-                &format!("{key}.algorithms"),
-                algorithms.iter().all(|a| a.family() == family),
-                "must all be of one key family (RSA, EC, EdDSA or HMAC): a key type must match its algorithm; use a second issuer entry for another family",
-            )?;
-            let keys = if family == AlgorithmFamily::Hmac {
-                s.check(
-                    &format!("{key}.hmac_secret_file"),
-                    r.public_key_pem.is_none() && r.jwks_file.is_none(),
-                    "HS* algorithms take only hmac_secret_file; public keys are never used as HMAC secrets",
-                )?;
-                let f = r.hmac_secret_file.ok_or_else(|| {
-                    s.invalid(
-                        &format!("{key}.hmac_secret_file"),
-                        "HS* algorithms are accepted only with an explicit shared secret file",
-                    )
-                })?;
-                IssuerKeys::HmacSecret(s.existing_file(&format!("{key}.hmac_secret_file"), &f)?)
-            } else {
-                s.check(
-                    &format!("{key}.hmac_secret_file"),
-                    r.hmac_secret_file.is_none(),
-                    "only for HS* algorithms",
-                )?;
-                s.check(
-                    &format!("{key}.public_key_pem"),
-                    r.public_key_pem.is_some() || r.jwks_file.is_some(),
-                    "set public_key_pem and/or jwks_file",
-                )?;
-                s.check(
-                    &format!("{key}.public_key_kid"),
-                    r.public_key_kid.is_none() || r.public_key_pem.is_some(),
-                    "only with public_key_pem",
-                )?;
-                IssuerKeys::Public {
-                    pem: r
-                        .public_key_pem
-                        .map(|p| s.existing_file(&format!("{key}.public_key_pem"), &p))
-                        .transpose()?,
-                    pem_kid: r.public_key_kid,
-                    jwks: r
-                        .jwks_file
-                        .map(|p| s.existing_file(&format!("{key}.jwks_file"), &p))
-                        .transpose()?,
-                }
-            };
-            let leeway_s = r.leeway_s.unwrap_or(DEFAULT_JWT_LEEWAY_S);
-            s.check(
-                &format!("{key}.leeway_s"),
-                leeway_s <= MAX_JWT_LEEWAY_S,
-                &format!("must be 0 to {MAX_JWT_LEEWAY_S} seconds (bounded clock skew)"),
-            )?;
-            issuers.push(IssuerConfig {
-                issuer: r.issuer,
-                audience: r.audience,
-                algorithms,
-                keys,
-                leeway: Duration::from_secs(leeway_s),
-            });
-        }
+        let issuers = validate_issuers(raw.issuers, s)?;
         let enabled = raw.enabled.unwrap_or(false);
         s.check(
             "issuers",
@@ -260,6 +164,115 @@ impl RawConsentConfig {
             issuers,
         })
     }
+}
+
+/// `[[<section>.issuers]]` (`consent`, `citizen`): the trusted token issuers, each with
+/// its audience, pinned algorithms of one key family, keys and leeway
+/// (specs/configuration.md "`[[consent.issuers]]`"; the citizen's issuers have the same
+/// shape).
+pub(crate) fn validate_issuers(
+    raw: Vec<RawIssuer>,
+    s: &Section<'_>,
+) -> Result<Vec<IssuerConfig>, ConfigError> {
+    use jsonwebtoken::{Algorithm, AlgorithmFamily};
+    let mut issuers: Vec<IssuerConfig> = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let key = format!("issuers[{i}]");
+        s.check(
+            &format!("{key}.issuer"),
+            !r.issuer.trim().is_empty(),
+            "must be the exact `iss` value of the tokens",
+        )?;
+        s.check(
+            &format!("{key}.issuer"),
+            !issuers.iter().any(|o| o.issuer == r.issuer),
+            &format!(
+                "`{}` is listed twice: put all its keys in one entry",
+                r.issuer
+            ),
+        )?;
+        s.check(
+            &format!("{key}.audience"),
+            !r.audience.is_empty() && r.audience.iter().all(|a| !a.trim().is_empty()),
+            "must list the accepted `aud` values (e.g. [\"vaxel\"])",
+        )?;
+        s.check(
+            &format!("{key}.algorithms"),
+            !r.algorithms.is_empty(),
+            "must pin the algorithms, e.g. [\"RS256\"] or [\"ES256\"]",
+        )?;
+        let mut algorithms = Vec::new();
+        for a in &r.algorithms {
+            let alg: Algorithm = a.parse().map_err(|_| {
+                s.invalid(
+                    &format!("{key}.algorithms"),
+                    &format!("`{a}` is not a supported JWS algorithm (none is never accepted); use e.g. RS256, PS256, ES256, EdDSA or, with hmac_secret_file, HS256"),
+                )
+            })?;
+            algorithms.push(alg);
+        }
+        let family = algorithms[0].family();
+        s.check(
+            &format!("{key}.algorithms"),
+            algorithms.iter().all(|a| a.family() == family),
+            "must all be of one key family (RSA, EC, EdDSA or HMAC): a key type must match its algorithm; use a second issuer entry for another family",
+        )?;
+        let keys = if family == AlgorithmFamily::Hmac {
+            s.check(
+                &format!("{key}.hmac_secret_file"),
+                r.public_key_pem.is_none() && r.jwks_file.is_none(),
+                "HS* algorithms take only hmac_secret_file; public keys are never used as HMAC secrets",
+            )?;
+            let f = r.hmac_secret_file.ok_or_else(|| {
+                s.invalid(
+                    &format!("{key}.hmac_secret_file"),
+                    "HS* algorithms are accepted only with an explicit shared secret file",
+                )
+            })?;
+            IssuerKeys::HmacSecret(s.existing_file(&format!("{key}.hmac_secret_file"), &f)?)
+        } else {
+            s.check(
+                &format!("{key}.hmac_secret_file"),
+                r.hmac_secret_file.is_none(),
+                "only for HS* algorithms",
+            )?;
+            s.check(
+                &format!("{key}.public_key_pem"),
+                r.public_key_pem.is_some() || r.jwks_file.is_some(),
+                "set public_key_pem and/or jwks_file",
+            )?;
+            s.check(
+                &format!("{key}.public_key_kid"),
+                r.public_key_kid.is_none() || r.public_key_pem.is_some(),
+                "only with public_key_pem",
+            )?;
+            IssuerKeys::Public {
+                pem: r
+                    .public_key_pem
+                    .map(|p| s.existing_file(&format!("{key}.public_key_pem"), &p))
+                    .transpose()?,
+                pem_kid: r.public_key_kid,
+                jwks: r
+                    .jwks_file
+                    .map(|p| s.existing_file(&format!("{key}.jwks_file"), &p))
+                    .transpose()?,
+            }
+        };
+        let leeway_s = r.leeway_s.unwrap_or(DEFAULT_JWT_LEEWAY_S);
+        s.check(
+            &format!("{key}.leeway_s"),
+            leeway_s <= MAX_JWT_LEEWAY_S,
+            &format!("must be 0 to {MAX_JWT_LEEWAY_S} seconds (bounded clock skew)"),
+        )?;
+        issuers.push(IssuerConfig {
+            issuer: r.issuer,
+            audience: r.audience,
+            algorithms,
+            keys,
+            leeway: Duration::from_secs(leeway_s),
+        });
+    }
+    Ok(issuers)
 }
 
 impl RawAccessLogConfig {

@@ -16,3 +16,4 @@
 pub mod access_log;
 pub mod config;
 pub mod consent;
+mod jws;

@@ -646,6 +646,7 @@ mod tests {
             emergency_reason: None,
             roles: vec![],
             token_id: None,
+            user_role: None,
         };
         let decide = || {
             f.service.decide(

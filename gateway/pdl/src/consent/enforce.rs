@@ -108,7 +108,7 @@ pub fn filter_records(
                 .then(|| user.emergency_reason.clone())
                 .flatten(),
             purpose: user.purpose.clone(),
-            user_role: None,
+            user_role: user.user_role.clone(),
         });
     }
     let withheld = before - records.len();
@@ -201,6 +201,7 @@ mod tests {
             emergency_reason: None,
             roles: vec![],
             token_id: None,
+            user_role: Some("Läkare".into()),
         };
         // Two own records, three of another care giver without consent (from two source
         // systems: two groups with one label set) and one that names no care giver.
@@ -232,6 +233,9 @@ mod tests {
 
         assert_eq!(n, 4);
         assert_eq!(records.len(), 2);
+        // Every entry carries the user's role from the token (the patient's extract).
+        assert!(!log.is_empty());
+        assert!(log.iter().all(|e| e.user_role.as_deref() == Some("Läkare")));
         assert_eq!(withheld() - withheld_before, 4);
         let after = [allowed, no_consent, unknown].map(|(d, r)| decisions(d, r));
         // The decision series have no test-specific label: another test deciding records

@@ -1,29 +1,18 @@
 //! The end user's context: a JWT the consuming system sends with each call, verified
 //! against the configured issuers (specs/user-context.md).
 //!
-//! Signature checks are done by `jsonwebtoken`; what it does not do the way PDL access
-//! control needs it is done here, before or after it:
-//! - the issuer entry is chosen by the token's (unverified) `iss`, then everything is
-//!   verified with that issuer's keys only;
-//! - the algorithm is pinned per issuer and MUST match the selected key's type: an HS*
-//!   token is never checked with an RSA/EC public key (algorithm confusion), and `none`
-//!   never parses as an algorithm at all;
-//! - a token `kid` selects the key (rotation); an unknown `kid` is an error, not a
-//!   fall-back to "try every key";
-//! - `exp` is required, `exp`/`nbf` are checked against an injected clock with the
-//!   issuer's bounded leeway, so tests are exact.
+//! The verification itself (issuer by `iss`, pinned algorithms, key family, `kid`,
+//! signature, `aud`, `exp`/`nbf` with leeway) is [`crate::jws`], shared with the
+//! citizen's login token; its security reasoning is written there. This module reads the
+//! user-context claims from a verified token.
 //!
 //! Errors name the check that failed and never contain the token or its claims.
 
-use std::path::Path;
-
-use base64::Engine as _;
 use http::HeaderMap;
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::config::{ConsentConfig, IssuerConfig, IssuerKeys};
+use crate::config::ConsentConfig;
+use crate::jws::{bearer_token, optional_str, required_str, IssuerSet};
 
 /// Claim names (specs/user-context.md). `sub` and `iss`, `aud`, `exp`, `nbf`, `jti`
 /// are the registered JWT claims (RFC 7519 §4.1).
@@ -35,6 +24,7 @@ pub mod claims {
     pub const EMERGENCY_REASON: &str = "emergency_reason";
     pub const ROLES: &str = "roles";
     pub const TOKEN_ID: &str = "jti";
+    pub const USER_ROLE: &str = "user_role";
 }
 
 /// Who is asking, as asserted by a trusted issuer.
@@ -52,8 +42,11 @@ pub struct UserContext {
     pub emergency_reason: Option<String>,
     /// Roles (`roles`), e.g. `consent-admin` for the admin API.
     pub roles: Vec<String>,
-    /// The token's `jti`, for the access log.
+    /// The token's `jti` (not written to the access log).
     pub token_id: Option<String>,
+    /// The user's role as the issuer states it (`user_role`, e.g. `Läkare`): written to
+    /// the access log entries, shown in the patient's log extract.
+    pub user_role: Option<String>,
 }
 
 impl UserContext {
@@ -115,58 +108,22 @@ impl JwtError {
     }
 }
 
-/// A key file could not be used (at start or reload).
-#[derive(Debug, thiserror::Error)]
-#[error("[[consent.issuers]] `{issuer}`: {file}: {problem}")]
-pub struct KeyLoadError {
-    pub issuer: String,
-    pub file: String,
-    pub problem: String,
-}
-
-struct VerifyingKey {
-    kid: Option<String>,
-    family: AlgorithmFamily,
-    key: DecodingKey,
-}
-
-impl std::fmt::Debug for VerifyingKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyingKey")
-            .field("kid", &self.kid)
-            .field("family", &self.family)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug)]
-struct TrustedIssuer {
-    issuer: String,
-    audience: Vec<String>,
-    algorithms: Vec<Algorithm>,
-    keys: Vec<VerifyingKey>,
-    leeway_s: i64,
-}
+pub use crate::jws::KeyLoadError;
 
 /// Verifies user-context tokens against the configured issuers. Immutable: reload by
 /// building a new one ([`Verifier::from_config`]) and swapping it in.
 #[derive(Debug)]
 pub struct Verifier {
     header: http::HeaderName,
-    issuers: Vec<TrustedIssuer>,
+    issuers: IssuerSet,
 }
 
 impl Verifier {
     /// Read every issuer's key files.
     pub fn from_config(config: &ConsentConfig) -> Result<Verifier, KeyLoadError> {
-        let issuers = config
-            .issuers
-            .iter()
-            .map(load_issuer)
-            .collect::<Result<_, _>>()?;
         Ok(Verifier {
             header: config.header.clone(),
-            issuers,
+            issuers: IssuerSet::load("consent", &config.issuers)?,
         })
     }
 
@@ -180,18 +137,7 @@ impl Verifier {
                 .map_err(|_| JwtError::Malformed("header is not ASCII"))?;
             return Ok(s.trim());
         }
-        match headers.get(http::header::AUTHORIZATION) {
-            None => Err(JwtError::Missing),
-            Some(v) => {
-                let s = v
-                    .to_str()
-                    .map_err(|_| JwtError::Malformed("header is not ASCII"))?;
-                match s.split_once(' ') {
-                    Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => Ok(t.trim()),
-                    _ => Err(JwtError::Malformed("Authorization is not a Bearer token")),
-                }
-            }
-        }
+        bearer_token(headers)
     }
 
     /// Verify the token in `headers` at `now` (Unix seconds).
@@ -201,104 +147,7 @@ impl Verifier {
 
     /// Verify a token at `now` (Unix seconds) and read the user context from it.
     pub fn verify(&self, token: &str, now: i64) -> Result<UserContext, JwtError> {
-        if token.is_empty() {
-            return Err(JwtError::Missing);
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(_sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JwtError::Malformed("not three dot-separated parts"));
-        };
-        let header = json_part(h, "header is not base64url JSON")?;
-        let unverified = json_part(p, "payload is not base64url JSON")?;
-
-        // Choose the issuer by the unverified `iss`; everything below is verified with
-        // that issuer's configuration only.
-        let iss = match unverified.get("iss") {
-            None => return Err(JwtError::MissingClaim("iss")),
-            Some(Value::String(s)) => s,
-            Some(_) => return Err(JwtError::InvalidClaim("iss")),
-        };
-        let issuer = self
-            .issuers
-            .iter()
-            .find(|i| &i.issuer == iss)
-            .ok_or(JwtError::WrongIssuer)?;
-
-        let alg_name = match header.get("alg") {
-            Some(Value::String(s)) => s.as_str(),
-            _ => return Err(JwtError::Malformed("header has no alg")),
-        };
-        let alg: Algorithm = alg_name.parse().map_err(|_| {
-            // Echo only names we know; anything else is attacker text.
-            JwtError::WrongAlgorithm(if alg_name.eq_ignore_ascii_case("none") {
-                "none".into()
-            } else {
-                "unsupported".into()
-            })
-        })?;
-        if !issuer.algorithms.contains(&alg) {
-            return Err(JwtError::WrongAlgorithm(alg_name.to_string()));
-        }
-        let kid = match header.get("kid") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(k)) => Some(k.as_str()),
-            Some(_) => return Err(JwtError::Malformed("kid is not a string")),
-        };
-        let key = match kid {
-            Some(kid) => issuer
-                .keys
-                .iter()
-                .find(|k| k.kid.as_deref() == Some(kid))
-                .ok_or(JwtError::UnknownKid)?,
-            None => match issuer.keys.as_slice() {
-                [only] => only,
-                _ => return Err(JwtError::MissingKid),
-            },
-        };
-        if key.family != alg.family() {
-            return Err(JwtError::WrongAlgorithm(alg_name.to_string()));
-        }
-
-        let mut v = Validation::new(alg);
-        v.algorithms = vec![alg];
-        v.validate_exp = false; // checked below against the injected clock
-        v.validate_nbf = false;
-        v.set_required_spec_claims(&["iss", "aud"]);
-        v.set_issuer(&[&issuer.issuer]);
-        v.set_audience(&issuer.audience);
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &v).map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind as K;
-                match e.kind() {
-                    K::InvalidSignature => JwtError::BadSignature,
-                    K::InvalidAlgorithm | K::InvalidAlgorithmName | K::MissingAlgorithm => {
-                        JwtError::WrongAlgorithm(alg_name.to_string())
-                    }
-                    K::InvalidIssuer => JwtError::WrongIssuer,
-                    K::InvalidAudience => JwtError::WrongAudience,
-                    K::MissingRequiredClaim(c) if c == "aud" => JwtError::MissingClaim("aud"),
-                    K::MissingRequiredClaim(_) => JwtError::MissingClaim("iss"),
-                    K::InvalidClaimFormat(_) => JwtError::InvalidClaim("aud"),
-                    K::Base64(_) => JwtError::Malformed("not base64url"),
-                    K::Json(_) | K::Utf8(_) => JwtError::Malformed("not JSON"),
-                    _ => JwtError::BadSignature,
-                }
-            })?;
-        let c = data.claims;
-
-        // RFC 7519 §4.1.4/§4.1.5 with a bounded leeway (clock skew).
-        let exp = numeric_date(&c, "exp")?.ok_or(JwtError::MissingClaim("exp"))?;
-        if now >= exp.saturating_add(issuer.leeway_s) {
-            return Err(JwtError::Expired);
-        }
-        if let Some(nbf) = numeric_date(&c, "nbf")? {
-            if now < nbf.saturating_sub(issuer.leeway_s) {
-                return Err(JwtError::NotYetValid);
-            }
-        }
-
+        let c = self.issuers.verify(token, now)?.claims;
         let roles = match c.get(claims::ROLES) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(a)) => a
@@ -317,131 +166,9 @@ impl Verifier {
             emergency_reason: optional_str(&c, claims::EMERGENCY_REASON)?,
             roles,
             token_id: optional_str(&c, claims::TOKEN_ID)?,
+            user_role: optional_str(&c, claims::USER_ROLE)?,
         })
     }
-}
-
-fn json_part(b64: &str, what: &'static str) -> Result<Map<String, Value>, JwtError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(b64.trim_end_matches('='))
-        .map_err(|_| JwtError::Malformed(what))?;
-    serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed(what))
-}
-
-fn numeric_date(c: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, JwtError> {
-    match c.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.is_finite())
-                    .map(|f| f.floor() as i64)
-            })
-            .map(Some)
-            .ok_or(JwtError::InvalidClaim(name)),
-        Some(_) => Err(JwtError::InvalidClaim(name)),
-    }
-}
-
-fn required_str(c: &Map<String, Value>, name: &'static str) -> Result<String, JwtError> {
-    optional_str(c, name)?.ok_or(JwtError::MissingClaim(name))
-}
-
-fn optional_str(c: &Map<String, Value>, name: &'static str) -> Result<Option<String>, JwtError> {
-    match c.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-        Some(_) => Err(JwtError::InvalidClaim(name)),
-    }
-}
-
-fn load_issuer(cfg: &IssuerConfig) -> Result<TrustedIssuer, KeyLoadError> {
-    let err = |file: &Path, problem: String| KeyLoadError {
-        issuer: cfg.issuer.clone(),
-        file: file.display().to_string(),
-        problem,
-    };
-    let read =
-        |file: &Path| std::fs::read(file).map_err(|e| err(file, format!("cannot read: {e}")));
-    let family = cfg.algorithms[0].family();
-    let mut keys = Vec::new();
-    match &cfg.keys {
-        IssuerKeys::HmacSecret(file) => {
-            let mut secret = read(file)?;
-            while secret.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                secret.pop();
-            }
-            // RFC 7518 §3.2: a key at least as long as the hash output.
-            if secret.len() < 32 {
-                return Err(err(file, "an HMAC secret must be at least 32 bytes".into()));
-            }
-            keys.push(VerifyingKey {
-                kid: None,
-                family,
-                key: DecodingKey::from_secret(&secret),
-            });
-        }
-        IssuerKeys::Public { pem, pem_kid, jwks } => {
-            if let Some(file) = pem {
-                let bytes = read(file)?;
-                let key = match family {
-                    AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(&bytes),
-                    AlgorithmFamily::Ec => DecodingKey::from_ec_pem(&bytes),
-                    AlgorithmFamily::Ed => DecodingKey::from_ed_pem(&bytes),
-                    AlgorithmFamily::Hmac => unreachable!("config keeps HS* to hmac_secret_file"),
-                }
-                .map_err(|e| {
-                    err(
-                        file,
-                        format!(
-                            "not a {family:?} public key in PEM for {:?}: {e}",
-                            cfg.algorithms
-                        ),
-                    )
-                })?;
-                keys.push(VerifyingKey {
-                    kid: pem_kid.clone(),
-                    family,
-                    key,
-                });
-            }
-            if let Some(file) = jwks {
-                let set: JwkSet = serde_json::from_slice(&read(file)?)
-                    .map_err(|e| err(file, format!("not a JWKS document: {e}")))?;
-                for (i, jwk) in set.keys.iter().enumerate() {
-                    let key_family = match &jwk.algorithm {
-                        AlgorithmParameters::RSA(_) => AlgorithmFamily::Rsa,
-                        AlgorithmParameters::EllipticCurve(_) => AlgorithmFamily::Ec,
-                        AlgorithmParameters::OctetKeyPair(_) => AlgorithmFamily::Ed,
-                        AlgorithmParameters::OctetKey(_) => {
-                            return Err(err(file, format!("key {i} is a symmetric (oct) key: a JWKS may hold only public keys")))
-                        }
-                    };
-                    if key_family != family {
-                        return Err(err(
-                            file,
-                            format!("key {i} is a {key_family:?} key but the issuer's algorithms are {:?}", cfg.algorithms),
-                        ));
-                    }
-                    let kid = jwk.common.key_id.clone();
-                    if kid.is_some() && keys.iter().any(|k: &VerifyingKey| k.kid == kid) {
-                        return Err(err(file, format!("key {i}: kid is used twice")));
-                    }
-                    let key = DecodingKey::from_jwk(jwk)
-                        .map_err(|e| err(file, format!("key {i} is not usable: {e}")))?;
-                    keys.push(VerifyingKey { kid, family, key });
-                }
-            }
-        }
-    }
-    Ok(TrustedIssuer {
-        issuer: cfg.issuer.clone(),
-        audience: cfg.audience.clone(),
-        algorithms: cfg.algorithms.clone(),
-        keys,
-        leeway_s: cfg.leeway.as_secs() as i64,
-    })
 }
 
 impl From<JwtError> for vaxel_model::Fault {
@@ -458,9 +185,12 @@ impl From<JwtError> for vaxel_model::Fault {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use jsonwebtoken::{EncodingKey, Header};
+    use crate::config::{IssuerConfig, IssuerKeys};
+    use base64::Engine as _;
+    use jsonwebtoken::jwk::JwkSet;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
     use serde_json::json;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::time::Duration;
 
     pub(crate) const NOW: i64 = 1_750_000_000;
@@ -557,6 +287,7 @@ pub(crate) mod tests {
         let (v, key) = es256(dir.path());
         let mut c = claims();
         c["emergency_reason"] = json!("unconscious patient");
+        c["user_role"] = json!("Läkare");
         let u = v
             .verify(&sign(Algorithm::ES256, None, &key, &c), NOW)
             .unwrap();
@@ -570,6 +301,7 @@ pub(crate) mod tests {
                 emergency_reason: Some("unconscious patient".into()),
                 roles: vec!["consent-admin".into()],
                 token_id: Some("t-1".into()),
+                user_role: Some("Läkare".into()),
             }
         );
     }
@@ -683,6 +415,12 @@ pub(crate) mod tests {
                 "abc".into(),
                 NOW,
                 JwtError::Malformed("not three dot-separated parts"),
+            ),
+            (
+                "empty user role",
+                with(&|c| c["user_role"] = json!("")),
+                NOW,
+                JwtError::InvalidClaim("user_role"),
             ),
             ("empty", String::new(), NOW, JwtError::Missing),
         ];

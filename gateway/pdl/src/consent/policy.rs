@@ -392,6 +392,7 @@ mod tests {
             emergency_reason: emergency.then(|| "unconscious".into()),
             roles: vec![],
             token_id: None,
+            user_role: None,
         }
     }
 
