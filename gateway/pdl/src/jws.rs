@@ -66,6 +66,8 @@ struct TrustedIssuer {
 /// A token whose signature, issuer, audience and validity period have been verified.
 #[derive(Debug)]
 pub(crate) struct VerifiedToken {
+    /// The configured issuer it was verified against (`iss`).
+    pub issuer: String,
     /// Every claim of the payload.
     pub claims: Map<String, Value>,
 }
@@ -193,7 +195,10 @@ impl IssuerSet {
                 return Err(JwtError::NotYetValid);
             }
         }
-        Ok(VerifiedToken { claims: c })
+        Ok(VerifiedToken {
+            issuer: issuer.issuer.clone(),
+            claims: c,
+        })
     }
 }
 

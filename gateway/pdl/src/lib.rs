@@ -7,13 +7,16 @@
 //!   answers ([`consent::enforce`]); the consent admin API ([`consent::admin`]);
 //! - [`access_log`]: every decision, allowed or denied, in the hash-chained PDL access
 //!   log: the batched writer, review queries and API, and `pdl-verify`;
-//! - [`config`]: `[consent]` and `[access_log]`.
+//! - [`citizen`]: the citizen's side: their login, the patient-facing rules over their
+//!   own records, the access log entries of their reads and their log extract;
+//! - [`config`]: `[consent]` and `[access_log]` (`[citizen]` is in [`citizen::config`]).
 //!
 //! The HTTP APIs here take `http` requests with any body and answer with complete
 //! responses; the binary serves them on its admin listener.
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+pub mod citizen;
 pub mod config;
 pub mod consent;
 mod jws;
