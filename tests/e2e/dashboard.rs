@@ -2,11 +2,10 @@
 //! and `vaxel top`, both against a real gateway carrying real mutual-TLS traffic.
 //!
 //! The browser is headless Chromium driven by chromedriver over the W3C WebDriver HTTP
-//! protocol, spoken directly with reqwest (no WebDriver crate: the protocol is a dozen
-//! JSON calls). Without `chromium` or `chromedriver` the browser test prints `SKIP:`
-//! and passes, except under `CI=true`, where it fails: CI never passes by skipping
-//! (`scripts/install-test-tools.sh` installs both). The `vaxel top` tests need nothing
-//! but the binary.
+//! protocol (`harness/browser.rs`). Without `chromium` or `chromedriver` the browser
+//! test prints `SKIP:` and passes, except under `CI=true`, where it fails: CI never
+//! passes by skipping (`scripts/install-test-tools.sh` installs both). The `vaxel top`
+//! tests need nothing but the binary.
 //!
 //! The browser test leaves a screenshot in `<target>/test-artifacts/dashboard.png`.
 //!
@@ -14,14 +13,9 @@
 //! for an operator token and takes one from `#token=` in its URL; `vaxel top` takes
 //! `--token`, or `--cert`/`--key`/`--ca` for mutual TLS, and fails clearly without.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::harness::*;
@@ -157,34 +151,14 @@ async fn dashboard_in_a_browser_follows_the_gateways_traffic() {
     // Self-contained: every resource the page loaded came from the admin listener, and
     // the document references no external script, style sheet or image (its own
     // /dashboard/dashboard.css and /dashboard/dashboard.js are same-origin).
-    let external = page
-        .exec(
-            "return performance.getEntriesByType('resource')
-                 .map(e => e.name).filter(n => !n.startsWith(location.origin))
-                 .concat([...document.querySelectorAll('script[src], link[rel=stylesheet], img[src]')]
-                     .filter(e => new URL(e.src || e.href, location.href).origin !== location.origin)
-                     .map(e => e.outerHTML));",
-        )
-        .await;
+    let external = page.exec(EXTERNAL_RESOURCES).await;
     assert_eq!(external, json!([]), "the page loads external resources");
     let same_origin = page
         .exec("return performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin));")
         .await;
     assert_eq!(same_origin, json!(true));
 
-    let png = page.screenshot().await;
-    let path = artifacts_dir().join("dashboard.png");
-    std::fs::write(&path, &png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    println!("screenshot: {}", path.display());
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "the screenshot is a PNG"
-    );
-    assert!(
-        png.len() > 10_000,
-        "a dashboard screenshot is more than a blank page: {} bytes",
-        png.len()
-    );
+    page.screenshot_to("dashboard.png").await;
 }
 
 /// `/dashboard` on an admin listener that requires operator tokens: the page loads (it
@@ -289,246 +263,13 @@ const PAGE_STATE: &str = "
 
 /// Polls the page state until `f` gives a value (20 s).
 async fn eventually_in<T>(page: &Session, what: &str, f: impl Fn(&Value) -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let s = page.state().await;
-        if let Some(v) = f(&s) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {PATIENCE:?} waiting for {what}; page state {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// `<target>/test-artifacts`, created: `CARGO_TARGET_DIR` when set, else the target
-/// folder cargo built this test in (the parent of its `CARGO_TARGET_TMPDIR`).
-fn artifacts_dir() -> PathBuf {
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
-        Some(dir) => workspace().join(dir),
-        None => Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| workspace().join("target")),
-    };
-    let dir = target.join("test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    dir
-}
-
-// ---------------------------------------------------------------------------------
-// Chromium and chromedriver
-
-/// The chromium binary, when both it and chromedriver are installed. Missing: a
-/// `SKIP:` note locally, a failure under `CI=true`.
-fn browser_tools() -> Option<PathBuf> {
-    let chromium = on_path("chromium");
-    let driver = on_path("chromedriver");
-    let missing: Vec<&str> = [("chromium", &chromium), ("chromedriver", &driver)]
-        .iter()
-        .filter(|(_, p)| p.is_none())
-        .map(|(name, _)| *name)
-        .collect();
-    if missing.is_empty() {
-        return chromium;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} not installed; CI must run scripts/install-test-tools.sh",
-        missing.join(" and ")
-    );
-    println!(
-        "SKIP: {} not installed (scripts/install-test-tools.sh installs them)",
-        missing.join(" and ")
-    );
-    None
-}
-
-fn on_path(tool: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(tool))
-        .find(|p| p.is_file())
-}
-
-/// `chromedriver --port=<free port>` in its own process group; on drop the whole group
-/// (chromedriver and the browser it started) is killed, also when the test panics.
-struct ChromeDriver {
-    proc: Proc,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl ChromeDriver {
-    fn start() -> ChromeDriver {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for attempt in 0..3 {
-            let port = free_port();
-            let mut cmd = Command::new("chromedriver");
-            cmd.arg(format!("--port={port}")).process_group(0);
-            let mut proc = Proc::spawn(
-                "chromedriver",
-                &mut cmd,
-                dir.path().join(format!("chromedriver-{attempt}.log")),
-            );
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline && proc.exited().is_none() {
-                if tcp_accepts(port) {
-                    return ChromeDriver { proc, port, dir };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            eprintln!(
-                "chromedriver did not come up on port {port} (attempt {attempt}): {}",
-                proc.logs()
-            );
-        }
-        panic!("chromedriver did not start");
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        // The process group is chromedriver's pid (process_group(0)); `Proc`'s own drop
-        // then reaps chromedriver and prints its log if the test failed.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.proc.pid())])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
-/// One WebDriver session (one headless browser). Dropping it ends the session, which
-/// closes the browser cleanly before the driver's process group is killed.
-struct Session {
-    http: reqwest::Client,
-    base: String,
-    id: String,
-    port: u16,
+    page.eventually(what, PAGE_STATE, f).await
 }
 
 impl Session {
-    async fn start(driver: &ChromeDriver, chromium: &Path) -> Session {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("WebDriver client");
-        let profile = driver.dir.path().join("profile");
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium.display().to_string(),
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
-                    "--disable-dev-shm-usage", "--hide-scrollbars", "--no-first-run",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            },
-        }}});
-        let v = request(
-            &http,
-            reqwest::Method::POST,
-            &format!("{}/session", driver.url()),
-            Some(caps),
-        )
-        .await;
-        let id = v["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("new WebDriver session: {v}"))
-            .to_string();
-        Session {
-            http,
-            base: driver.url(),
-            id,
-            port: driver.port,
-        }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/session/{}{path}", self.base, self.id);
-        request(&self.http, method, &url, body).await
-    }
-
-    async fn navigate(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
-            .await;
-    }
-
-    /// Runs `script` (a function body) in the page and gives its return value.
-    async fn exec(&self, script: &str) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
-    }
-
     async fn state(&self) -> Value {
         self.exec(PAGE_STATE).await
     }
-
-    async fn screenshot(&self) -> Vec<u8> {
-        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().expect("screenshot is base64 text"))
-            .expect("screenshot decodes")
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // Drop cannot await: a plain HTTP/1.1 DELETE over a blocking socket.
-        let Ok(mut s) = TcpStream::connect_timeout(
-            &SocketAddr::from(([127, 0, 0, 1], self.port)),
-            Duration::from_secs(1),
-        ) else {
-            return;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-        let _ = write!(
-            s,
-            "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
-            self.id, self.port
-        );
-        let _ = s.read(&mut [0u8; 512]);
-    }
-}
-
-/// One WebDriver command: JSON in, the answer's JSON out (its `value`); an error answer
-/// fails the test with WebDriver's message.
-async fn request(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut req = http.request(method.clone(), url);
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(&b).expect("json"));
-    }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("WebDriver {method} {url}: {}", error_chain(&e)));
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    let v: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("WebDriver {method} {url}: not JSON ({e}): {text}"));
-    assert!(
-        status.is_success(),
-        "WebDriver {method} {url}: HTTP {status}: {}",
-        v["value"]
-    );
-    v["value"].clone()
 }
 
 // ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 //! | `messages.rs` | contracts, logical addresses, the test patient; small SOAP requests the tests write themselves |
 //! | `reference.rs` | the national reference messages (`../shared/reference`): locate, read, fill `${...}` templates, skip with a note when absent |
 //! | `assertions.rs` | `assert_fault`, `assert_forwarded`, `assert_still_serving`, `eventually` |
+//! | `browser.rs` | headless Chromium over W3C WebDriver (`ChromeDriver`, `Session`), skipping without it (except under `CI=true`), screenshots in `<target>/test-artifacts/` |
 //! | `tcp_proxy.rs` | `TcpProxy`: a TCP forwarder to cut a gateway's database connections away and bring them back (cluster tests) |
 //!
 //! Test modules `use crate::harness::*;`: everything is re-exported here, except the
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod assertions;
+mod browser;
 mod client;
 mod gateway;
 mod messages;
@@ -38,6 +40,7 @@ mod routing_table;
 mod tcp_proxy;
 
 pub use assertions::*;
+pub use browser::*;
 pub use client::*;
 pub use gateway::*;
 pub use messages::*;
