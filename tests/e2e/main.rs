@@ -22,6 +22,7 @@
 mod harness;
 
 mod aggregation;
+mod citizen;
 mod cluster;
 mod consent;
 mod dashboard;

@@ -13,6 +13,7 @@
 //! | `reference.rs` | the national reference messages (`../shared/reference`): locate, read, fill `${...}` templates, skip with a note when absent |
 //! | `assertions.rs` | `assert_fault`, `assert_forwarded`, `assert_still_serving`, `eventually` |
 //! | `browser.rs` | headless Chromium over W3C WebDriver (`ChromeDriver`, `Session`), skipping without it (except under `CI=true`), screenshots in `<target>/test-artifacts/` |
+//! | `citizen.rs` | `Issuer` (citizens' login tokens, care staff's user contexts), `CitizenGateway` (`[citizen]` on its own listener, consent on, two care givers' journal sources), `ServeDemo` (`vaxel serve --demo` with its citizen listener) |
 //! | `tcp_proxy.rs` | `TcpProxy`: a TCP forwarder to cut a gateway's database connections away and bring them back (cluster tests) |
 //!
 //! Test modules `use crate::harness::*;`: everything is re-exported here, except the
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 mod assertions;
 mod browser;
+mod citizen;
 mod client;
 mod gateway;
 mod messages;
@@ -41,6 +43,7 @@ mod tcp_proxy;
 
 pub use assertions::*;
 pub use browser::*;
+pub use citizen::*;
 pub use client::*;
 pub use gateway::*;
 pub use messages::*;

@@ -498,7 +498,7 @@ function itemRow(item, t) {
   if (item.status) tags.append(el('span', { class: 'tag status', text: humanize(item.status) }));
   const where = [];
   if (item.care_giver) where.push('Care giver ' + item.care_giver);
-  if (item.care_unit) where.push('unit ' + item.care_unit);
+  if (item.care_unit) where.push((item.care_giver ? 'unit ' : 'Care unit ') + item.care_unit);
   li.append(el('div', {}, tags, el('div', { class: 'title', text: title }),
     el('div', { class: 'meta', text: where.join(', ') || 'Care giver not given' })));
   if (item.link) {
