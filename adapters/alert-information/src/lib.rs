@@ -51,6 +51,8 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "alertInformation",
     ei_service_domain: "riv:clinicalprocess:healthcond:description",
     ei_categorization: "upp",
+    core_namespace: CORE_NAMESPACE,
+    kind: "alert",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &["timePeriod", "start"],
@@ -63,6 +65,49 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record: vaxel_adapter::patient_summary_header_paths!(
         "alertInformationHeader",
         time: ["alertInformationBody", "validityTimePeriod", "start"],
+        // What the alert is about (the substance, agent, disease or treatment of its one
+        // kind), else the kind of alert (KV Informationstyp).
+        title: [
+            ["alertInformationHeader", "documentTitle"],
+            [
+                "alertInformationBody",
+                "hypersensitivity",
+                "pharmaceuticalHypersensitivity",
+                "atcSubstance",
+                "displayName"
+            ],
+            [
+                "alertInformationBody",
+                "hypersensitivity",
+                "otherHypersensitivity",
+                "hypersensitivityAgent"
+            ],
+            [
+                "alertInformationBody",
+                "hypersensitivity",
+                "otherHypersensitivity",
+                "hypersensitivityAgentCode",
+                "displayName"
+            ],
+            ["alertInformationBody", "seriousDisease", "disease", "displayName"],
+            [
+                "alertInformationBody",
+                "communicableDisease",
+                "communicableDiseaseCode",
+                "displayName"
+            ],
+            ["alertInformationBody", "treatment", "pharmaceuticalTreatment", "displayName"],
+            ["alertInformationBody", "treatment", "treatmentCode", "displayName"],
+            ["alertInformationBody", "treatment", "treatmentDescription"],
+            [
+                "alertInformationBody",
+                "unstructuredAlertInformation",
+                "unstructuredAlertInformationHeading"
+            ],
+            ["alertInformationBody", "typeOfAlertInformation", "displayName"],
+            ["alertInformationBody", "typeOfAlertInformation", "originalText"],
+        ],
+        status: [],
     ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE,

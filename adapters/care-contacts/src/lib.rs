@@ -53,6 +53,8 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "careContact",
     ei_service_domain: "riv:clinicalprocess:logistics:logistics",
     ei_categorization: "vko",
+    core_namespace: CORE_NAMESPACE,
+    kind: "care-contact",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &["timePeriod", "start"],
@@ -65,6 +67,15 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record: vaxel_adapter::patient_summary_header_paths!(
         "careContactHeader",
         time: ["careContactBody", "careContactTimePeriod", "start"],
+        // The 2.0 contact code is a number (CareContactCodeEnum), not a CVType with a
+        // displayName: the reason the patient gave, else the unit's name.
+        title: [
+            ["careContactBody", "careContactReason"],
+            ["careContactBody", "careContactOrgUnit", "orgUnitName"],
+        ],
+        // CareContactStatusEnum, as its code: 1 ej påbörjad, 2 inställd, 3 pågående,
+        // 4 avbruten, 5 avslutad.
+        status: [["careContactBody", "careContactStatus"]],
     ),
     result: None,
 };

@@ -45,6 +45,8 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "careDocumentation",
     ei_service_domain: "riv:clinicalprocess:healthcond:description",
     ei_categorization: "voo",
+    core_namespace: CORE_NAMESPACE,
+    kind: "note",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &["timePeriod", "start"],
@@ -58,6 +60,11 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         "careDocumentationHeader",
         source_system: "sourceSystemHSAid",
         time: ["careDocumentationHeader", "documentTime"],
+        title: [
+            ["careDocumentationHeader", "documentTitle"],
+            ["careDocumentationBody", "clinicalDocumentNote", "clinicalDocumentNoteTitle"],
+        ],
+        status: [],
     ),
     result: Some(ResultElement {
         namespace: "urn:riv:clinicalprocess:healthcond:description:2.1",

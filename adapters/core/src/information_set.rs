@@ -12,17 +12,25 @@
 //! API contract (implemented in this module's submodules):
 //! - [`InformationSet::parse_request`]: the query a consumer sent (patient, filters);
 //! - [`InformationSet::parse_response`]: one producer's response → records with their
-//!   [`RecordHeader`] (care giver, care unit, source system, time, id);
-//! - [`InformationSet::write_merged_response`]: the merged SOAP response.
+//!   [`RecordHeader`] (care giver, care unit, source system, time, id, and for a
+//!   citizen's overview: approved for the patient, title, status);
+//! - [`InformationSet::write_merged_response`]: the merged SOAP response;
+//! - [`InformationSet::overview_request`]: the request for all of a patient's records at
+//!   one source (a citizen's overview).
 
 use std::ops::Range;
 
 mod filter;
 mod parse;
+mod request;
 mod write;
 
 pub use filter::{about_patient, record_matches, retain_matching};
 pub use parse::SOAP11_NAMESPACE;
+pub use request::{
+    escape_text, normalise_patient_id, patient_id_type, request_envelope, COORDINATION_NUMBER_OID,
+    PERSONAL_IDENTITY_NUMBER_OID, REGISTRY_NAMESPACE,
+};
 pub use write::{
     write_processing_status, write_processing_status_noting, PROCESSING_STATUS_NAMESPACE,
     VAXEL_STATUS_NAMESPACE,
@@ -51,7 +59,26 @@ pub struct RecordPaths {
     /// the request's `careContactId`s. Empty when the contract's request names the
     /// record itself by it (GetCareContacts: [`RequestPaths::record_id`]).
     pub care_contact: &'static [&'static str],
+    /// Whether the record may be shown to the patient (`approvedForPatient`, an
+    /// `xs:boolean`: `true`/`1` or `false`/`0`). Empty: the contract has no such flag
+    /// (GetSubjectOfCareSchedule).
+    pub approved_for_patient: &'static [&'static str],
+    /// Where a short human title for the record may be (a citizen's overview lists
+    /// records by it), in order of preference: the record's title is the first of these
+    /// elements that it has with text (e.g. a note's `documentTitle`, else its
+    /// `clinicalDocumentNoteTitle`). Empty: no title.
+    pub title: &'static [&'static [&'static str]],
+    /// Where the record's status may be, in order of preference, as [`RecordPaths::title`]
+    /// (e.g. a prescription's `prescriptionStatus`). A path whose last element is
+    /// `nullified` is the `PatientSummaryHeaderType` flag: when it is `true` the status
+    /// is `"nullified"` (the record was made invalid by its source); otherwise the next
+    /// path applies. Empty: the contract has no status.
+    pub status: &'static [&'static [&'static str]],
 }
+
+/// The status a record gets when its `nullified` flag is `true`
+/// ([`RecordPaths::status`]).
+pub const NULLIFIED_STATUS: &str = "nullified";
 
 /// A record's time as an interval, for a contract whose period filter keeps every record
 /// whose interval overlaps the requested period wholly or partly (the service contract
@@ -110,22 +137,38 @@ pub enum IntervalEnd {
 /// The [`RecordPaths`] of a record whose header is the RIV-TA core component
 /// `PatientSummaryHeaderType` (`documentId`, `sourceSystemHSAId`, `documentTime`,
 /// `patientId`, `accountableHealthcareProfessional/{healthcareProfessionalCareUnitHSAId,
-/// healthcareProfessionalCareGiverHSAId}`, ...), shared by every information set that
-/// uses it, so that each schema fact is written once. `$header` is the header element
-/// (`diagnosisHeader`), `time` the path of the record's time (the header's `documentTime`
-/// or a field of the body, as the contract says), `source_system` the spelling of the
-/// source system element when it is not `sourceSystemHSAId` (GetCareDocumentation 2.1
-/// writes `sourceSystemHSAid`).
+/// healthcareProfessionalCareGiverHSAId}`, `approvedForPatient`, `nullified`, ...),
+/// shared by every information set that uses it, so that each schema fact is written
+/// once. `$header` is the header element (`diagnosisHeader`), `time` the path of the
+/// record's time (the header's `documentTime` or a field of the body, as the contract
+/// says), `source_system` the spelling of the source system element when it is not
+/// `sourceSystemHSAId` (GetCareDocumentation 2.1 writes `sourceSystemHSAid`), `title`
+/// the record's title paths in order of preference (each a bracketed list of local
+/// names), `status` its status paths after the header's `nullified` flag, which always
+/// comes first (a nullified record is nullified whatever else it says).
 #[macro_export]
 macro_rules! patient_summary_header_paths {
-    ($header:literal, time: [$($time:literal),+ $(,)?] $(,)?) => {
+    (
+        $header:literal,
+        time: [$($time:literal),+ $(,)?],
+        title: [$([$($title:literal),+ $(,)?]),* $(,)?],
+        status: [$([$($status:literal),+ $(,)?]),* $(,)?] $(,)?
+    ) => {
         $crate::patient_summary_header_paths!(
             $header,
             source_system: "sourceSystemHSAId",
-            time: [$($time),+]
+            time: [$($time),+],
+            title: [$([$($title),+]),*],
+            status: [$([$($status),+]),*]
         )
     };
-    ($header:literal, source_system: $source:literal, time: [$($time:literal),+ $(,)?] $(,)?) => {
+    (
+        $header:literal,
+        source_system: $source:literal,
+        time: [$($time:literal),+ $(,)?],
+        title: [$([$($title:literal),+ $(,)?]),* $(,)?],
+        status: [$([$($status:literal),+ $(,)?]),* $(,)?] $(,)?
+    ) => {
         $crate::RecordPaths {
             record_id: &[$header, "documentId"],
             source_system: &[$header, $source],
@@ -142,6 +185,9 @@ macro_rules! patient_summary_header_paths {
             time: &[$($time),+],
             patient_id: &[$header, "patientId", "id"],
             care_contact: &[$header, "careContactId"],
+            approved_for_patient: &[$header, "approvedForPatient"],
+            title: &[$(&[$($title),+]),*],
+            status: &[&[$header, "nullified"], $(&[$($status),+]),*],
         }
     };
 }
@@ -202,8 +248,17 @@ pub struct InformationSetDescriptor {
     pub record_element: &'static str,
     /// Engagement index service domain, e.g. `riv:clinicalprocess:healthcond:description`.
     pub ei_service_domain: &'static str,
-    /// Engagement index categorization, e.g. `voo`.
+    /// Engagement index categorization, e.g. `voo`. Empty: the contract's engagements
+    /// have none (GetSubjectOfCareSchedule: the national aggregating service asks the
+    /// engagement index with no categorization).
     pub ei_categorization: &'static str,
+    /// Namespace of the record's content and of the request's complex fields (the
+    /// domain's core components), e.g. `urn:riv:clinicalprocess:healthcond:description:2`.
+    pub core_namespace: &'static str,
+    /// The citizen-facing kind of one record, the same for every version of a contract:
+    /// `note`, `diagnosis`, `alert`, `lab-result`, `medication`, `care-contact`,
+    /// `referral`, `imaging`, `care-plan`, `booking`, `vaccination`.
+    pub kind: &'static str,
     pub request: RequestPaths,
     pub record: RecordPaths,
     /// The `result` element the contract's response schema wants after the records
@@ -247,6 +302,14 @@ pub struct RecordHeader {
     pub time: Option<String>,
     pub patient_id: Option<String>,
     pub care_contact: Option<String>,
+    /// `approvedForPatient` ([`RecordPaths::approved_for_patient`]): `None` when the
+    /// record has no such flag or one that is not an `xs:boolean`.
+    pub approved_for_patient: Option<bool>,
+    /// A short human title ([`RecordPaths::title`]).
+    pub title: Option<String>,
+    /// The record's status ([`RecordPaths::status`]), as written (a code or a name), or
+    /// [`NULLIFIED_STATUS`].
+    pub status: Option<String>,
 }
 
 /// A record's time interval ([`RecordInterval`]), each end as written in the record
@@ -406,6 +469,21 @@ pub trait InformationSet: Send + Sync + std::fmt::Debug {
         notes: &MergeNotes,
     ) {
         write::write_merged_response(self.descriptor(), out, parts, sources, notes)
+    }
+
+    /// A request for ALL of the patient's records of this set at one source, for a
+    /// citizen's overview: a whole RIV-TA 2.1 SOAP 1.1 envelope with the source's
+    /// `logical_address` in the `LogicalAddress` header
+    /// (`urn:riv:itintegration:registry:1`) and, in the Body, the contract's request
+    /// with the patient and nothing else (no period, no filters), valid against the
+    /// contract's schema. The patient's id is written without separators, typed by
+    /// [`patient_id_type`] (personal identity number, coordination number; an id of
+    /// neither kind, a reserve number, gets an empty type: its OID is local to the care
+    /// giver that issued it and not known here). The default writes the descriptor's
+    /// [`RequestPaths::patient_id`]; a contract whose request needs more overrides it
+    /// (GetSubjectOfCareSchedule: `healthcare_facility`).
+    fn overview_request(&self, patient_id: &str, logical_address: &str) -> Vec<u8> {
+        request::write_overview_request(self.descriptor(), patient_id, logical_address)
     }
 }
 

@@ -14,10 +14,11 @@ pub use envelope::{
 pub mod information_set;
 
 pub use information_set::{
-    about_patient, record_matches, retain_matching, write_processing_status,
-    write_processing_status_noting, AdapterError, CausingAgent, InformationSet,
-    InformationSetDescriptor, IntervalEnd, IntervalStart, MergeInput, MergeNotes, ProducerResponse,
-    QueryRequest, Record, RecordHeader, RecordInterval, RecordPaths, RequestPaths, ResultElement,
-    SourceOutcome, SourceStatus, TimeInterval, PROCESSING_STATUS_NAMESPACE, SOAP11_NAMESPACE,
-    VAXEL_STATUS_NAMESPACE,
+    about_patient, escape_text, normalise_patient_id, patient_id_type, record_matches,
+    request_envelope, retain_matching, write_processing_status, write_processing_status_noting,
+    AdapterError, CausingAgent, InformationSet, InformationSetDescriptor, IntervalEnd,
+    IntervalStart, MergeInput, MergeNotes, ProducerResponse, QueryRequest, Record, RecordHeader,
+    RecordInterval, RecordPaths, RequestPaths, ResultElement, SourceOutcome, SourceStatus,
+    TimeInterval, COORDINATION_NUMBER_OID, NULLIFIED_STATUS, PERSONAL_IDENTITY_NUMBER_OID,
+    PROCESSING_STATUS_NAMESPACE, REGISTRY_NAMESPACE, SOAP11_NAMESPACE, VAXEL_STATUS_NAMESPACE,
 };

@@ -31,6 +31,8 @@ static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "thing",
     ei_service_domain: "example",
     ei_categorization: "thing",
+    core_namespace: "urn:example:things:1",
+    kind: "thing",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &[],
@@ -48,6 +50,9 @@ static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         time: &[],
         patient_id: &[],
         care_contact: &[],
+        approved_for_patient: &[],
+        title: &[],
+        status: &[],
     },
     result: None,
 };

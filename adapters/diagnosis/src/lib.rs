@@ -46,6 +46,8 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "diagnosis",
     ei_service_domain: "riv:clinicalprocess:healthcond:description",
     ei_categorization: "dia",
+    core_namespace: CORE_NAMESPACE,
+    kind: "diagnosis",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &["timePeriod", "start"],
@@ -58,6 +60,11 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record: vaxel_adapter::patient_summary_header_paths!(
         "diagnosisHeader",
         time: ["diagnosisBody", "diagnosisTime"],
+        title: [
+            ["diagnosisBody", "diagnosisCode", "displayName"],
+            ["diagnosisBody", "diagnosisCode", "originalText"],
+        ],
+        status: [],
     ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE,

@@ -49,6 +49,8 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "imagingOutcome",
     ei_service_domain: "riv:clinicalprocess:healthcond:actoutcome",
     ei_categorization: "und-bdi-ure",
+    core_namespace: CORE_NAMESPACE,
+    kind: "imaging",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &["datePeriod", "start"],
@@ -61,6 +63,23 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record: vaxel_adapter::patient_summary_header_paths!(
         "imagingOutcomeHeader",
         time: ["imagingOutcomeHeader", "documentTime"],
+        // The answer's title, else the examination, its speciality, the referral's reason.
+        title: [
+            ["imagingOutcomeHeader", "documentTitle"],
+            [
+                "imagingOutcomeBody",
+                "imageRecording",
+                "examinationActivity",
+                "displayName"
+            ],
+            ["imagingOutcomeBody", "examinationSpeciality", "displayName"],
+            ["imagingOutcomeBody", "referral", "referralReason"],
+        ],
+        // TypeOfResultCodeEnum (PREL, DEF, TILL), else the examination's status.
+        status: [
+            ["imagingOutcomeBody", "typeOfResult"],
+            ["imagingOutcomeBody", "imageRecording", "examinationStatus"],
+        ],
     ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE,

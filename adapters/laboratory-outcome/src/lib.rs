@@ -23,6 +23,8 @@ pub static DESCRIPTOR_3: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "laboratoryOrderOutcome",
     ei_service_domain: "riv:clinicalprocess:healthcond:actoutcome",
     ei_categorization: "und-kkm-ure",
+    core_namespace: CORE_NAMESPACE_3,
+    kind: "lab-result",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &["timePeriod", "start"],
@@ -37,6 +39,15 @@ pub static DESCRIPTOR_3: InformationSetDescriptor = InformationSetDescriptor {
     record: vaxel_adapter::patient_summary_header_paths!(
         "laboratoryOrderOutcomeHeader",
         time: ["laboratoryOrderOutcomeBody", "analysis", "analysisTime", "start"],
+        // The answer's title, else its first analysis, else the discipline.
+        title: [
+            ["laboratoryOrderOutcomeHeader", "documentTitle"],
+            ["laboratoryOrderOutcomeBody", "analysis", "analysisCode", "displayName"],
+            ["laboratoryOrderOutcomeBody", "analysis", "analysisText"],
+            ["laboratoryOrderOutcomeBody", "discipline"],
+        ],
+        // The kind of answer (`resultType`, 1..1: e.g. DEF for a definitive answer).
+        status: [["laboratoryOrderOutcomeBody", "resultType"]],
     ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE_3,
@@ -140,6 +151,8 @@ pub static DESCRIPTOR_4: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "laboratoryOrderOutcome",
     ei_service_domain: "riv:clinicalprocess:healthcond:actoutcome",
     ei_categorization: "und-kkm-ure",
+    core_namespace: CORE_NAMESPACE_4,
+    kind: "lab-result",
     request: RequestPaths {
         patient_id: &["patientId", "extension"],
         period_start: &["datePeriod", "start"],
@@ -167,6 +180,12 @@ pub static DESCRIPTOR_4: InformationSetDescriptor = InformationSetDescriptor {
         time: &["header", "record", "timestamp"],
         patient_id: &[],
         care_contact: &[],
+        approved_for_patient: &["header", "accessControlHeader", "approvedForPatient"],
+        title: &[
+            &["body", "groupOfAnalyses", "name"],
+            &["body", "groupOfAnalyses", "analysis", "code", "displayName"],
+        ],
+        status: &[&["body", "type", "displayName"], &["body", "type", "code"]],
     },
     result: None,
 };
@@ -186,6 +205,15 @@ pub static DESCRIPTOR_4: InformationSetDescriptor = InformationSetDescriptor {
 /// `getSourceSystemHSAId().getExtension()`, response of records only; `GLOOAgpServiceConfiguration`:
 /// engagement index domain/categorization). No `result` element is written (the national
 /// aggregator writes none for v4).
+///
+/// The facts for a citizen's overview, from the v4 core components
+/// (`clinicalprocess_healthcond_actoutcome_4.0.xsd` in skltp-aggregerandetjanster
+/// GetAggregatedLaboratoryOrderOutCome, `GetAggregatedLaboratoryOrderOutcome-v4-schemas`;
+/// not in the shared reference folder): `approvedForPatient` is in the JoL header's
+/// `AccessControlHeaderType` (`header/accessControlHeader/approvedForPatient`, 1..1), the
+/// title is the first group of analyses' `name`, else its first analysis's code text, the
+/// status is the answer's type (`body/type`, a `CVType`: its `displayName`, else its
+/// `code`); the JoL header has no `nullified`.
 ///
 /// All behaviour comes from [`DESCRIPTOR_4`].
 #[derive(Debug, Clone, Copy, Default)]

@@ -59,6 +59,8 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "medicationMedicalRecord",
     ei_service_domain: "riv:clinicalprocess:activityprescription:actoutcome",
     ei_categorization: "caa-gmh",
+    core_namespace: CORE_NAMESPACE,
+    kind: "medication",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &["datePeriod", "start"],
@@ -77,6 +79,56 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
             "prescriber",
             "authorTime",
         ],
+        // The drug's name: the product (NPL id), else its substance (ATC), the article,
+        // the pack, free text; else the header's title.
+        title: [
+            [
+                "medicationMedicalRecordBody",
+                "medicationPrescription",
+                "drug",
+                "drug",
+                "nplId",
+                "displayName"
+            ],
+            [
+                "medicationMedicalRecordBody",
+                "medicationPrescription",
+                "drug",
+                "drug",
+                "atcCode",
+                "displayName"
+            ],
+            [
+                "medicationMedicalRecordBody",
+                "medicationPrescription",
+                "drug",
+                "merchandise",
+                "articleNumber",
+                "displayName"
+            ],
+            [
+                "medicationMedicalRecordBody",
+                "medicationPrescription",
+                "drug",
+                "drugArticle",
+                "nplPackId",
+                "displayName"
+            ],
+            [
+                "medicationMedicalRecordBody",
+                "medicationPrescription",
+                "drug",
+                "unstructuredDrugInformation",
+                "unstructuredInformation"
+            ],
+            ["medicationMedicalRecordHeader", "documentTitle"],
+        ],
+        // PrescriptionStatusEnum (1..1): Active or Inactive.
+        status: [[
+            "medicationMedicalRecordBody",
+            "medicationPrescription",
+            "prescriptionStatus"
+        ]],
     ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE,

@@ -51,6 +51,8 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "referralOutcome",
     ei_service_domain: "riv:clinicalprocess:healthcond:actoutcome",
     ei_categorization: "und-kon-ure",
+    core_namespace: CORE_NAMESPACE,
+    kind: "referral",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &["datePeriod", "start"],
@@ -63,6 +65,14 @@ pub static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record: vaxel_adapter::patient_summary_header_paths!(
         "referralOutcomeHeader",
         time: ["referralOutcomeHeader", "documentTime"],
+        // The answer's own title (1..1), else the header's, else the referral's reason.
+        title: [
+            ["referralOutcomeBody", "referralOutcomeTitle"],
+            ["referralOutcomeHeader", "documentTitle"],
+            ["referralOutcomeBody", "referral", "referralReason"],
+        ],
+        // ReferralOutcomeTypeCodeEnum: SS slutsvar, SR svar.
+        status: [["referralOutcomeBody", "referralOutcomeTypeCode"]],
     ),
     result: Some(ResultElement {
         namespace: CONTRACT_NAMESPACE,

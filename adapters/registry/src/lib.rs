@@ -66,6 +66,28 @@ mod tests {
     }
 
     #[test]
+    fn every_set_has_its_citizen_facing_kind() {
+        let kinds: Vec<(&str, &str)> = all()
+            .iter()
+            .map(|s| (s.descriptor().name, s.descriptor().kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("care-documentation", "note"),
+                ("diagnosis", "diagnosis"),
+                ("alert-information", "alert"),
+                ("laboratory-outcome-3", "lab-result"),
+                ("laboratory-outcome-4", "lab-result"),
+                ("medication-history", "medication"),
+                ("care-contacts", "care-contact"),
+                ("referral-outcome", "referral"),
+                ("imaging-outcome", "imaging"),
+            ]
+        );
+    }
+
+    #[test]
     fn lookups() {
         let set = by_contract(
             "urn:riv:clinicalprocess:healthcond:description:GetCareDocumentationResponder:2",

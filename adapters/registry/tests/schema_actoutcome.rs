@@ -69,6 +69,7 @@ fn expected(set: &dyn InformationSet, source: &SampleSource<'_>, index: usize) -
         time: Some(record_time(source, index)),
         patient_id: Some(source.patient_id.into()),
         care_contact: record_care_contact(set, source, index),
+        ..common::expected_header(set, source, index)
     }
 }
 
@@ -317,8 +318,25 @@ fn missing_optional_fields_are_reported_absent() {
                         ..full.clone()
                     },
                 ),
+                // Without the header's title the next of the adapter's title fields: the
+                // first analysis's name, the examination (a referral answer has its own
+                // title first).
+                (
+                    header,
+                    "documentTitle",
+                    RecordHeader {
+                        title: Some(
+                            match name {
+                                "laboratory-outcome-3" => "P-Natrium",
+                                "imaging-outcome" => "Slätröntgen av lungor",
+                                _ => "Konsultationssvar kardiologi",
+                            }
+                            .into(),
+                        ),
+                        ..full.clone()
+                    },
+                ),
                 // Optional header fields the adapter does not read change nothing.
-                (header, "documentTitle", full.clone()),
                 (header, "legalAuthenticator", full.clone()),
                 (
                     header,

@@ -69,6 +69,7 @@ fn expected_header(set: &dyn InformationSet, source: &SampleSource<'_>, i: usize
         time: Some(record_time(source, i)),
         patient_id: Some(source.patient_id.into()),
         care_contact: record_care_contact(set, source, i),
+        ..common::expected_header(set, source, i)
     }
 }
 
@@ -342,11 +343,16 @@ fn missing_optional_fields_are_read_as_absent() {
             ..h
         });
     }
-    // A note without documentTime has no time (not its authorTime or signatureTime).
+    // A note without documentTime has no time (not its authorTime or signatureTime);
+    // without documentTitle its title is the note's own (clinicalDocumentNoteTitle).
     check_optional_fields(
         &CareDocumentation,
         &["documentTitle", "documentTime"],
-        |h| RecordHeader { time: None, ..h },
+        |h| RecordHeader {
+            time: None,
+            title: Some("Utredning yrsel".into()),
+            ..h
+        },
     );
     // A diagnosis without diagnosisTime has no time; without code or chronicity it is
     // still read.
@@ -354,7 +360,19 @@ fn missing_optional_fields_are_read_as_absent() {
         time: None,
         ..h
     });
-    check_optional_fields(&Diagnosis, &["chronicDiagnosis", "diagnosisCode"], |h| h);
+    // Without its code a diagnosis has no title (the contract has no documentTitle).
+    check_optional_fields(&Diagnosis, &["chronicDiagnosis", "diagnosisCode"], |h| {
+        RecordHeader { title: None, ..h }
+    });
+    // An alert about a drug without the substance's code: the kind of alert.
+    check_optional_fields(
+        &AlertInformation,
+        &["pharmaceuticalHypersensitivity"],
+        |h| RecordHeader {
+            title: Some("Överkänslighet".into()),
+            ..h
+        },
+    );
     // An alert without a validity start has no time (not its end, verifiedTime or
     // obsoleteTime); the schema allows it although the TKB makes the start 1..1.
     check_optional_fields(&AlertInformation, &["start"], |h| RecordHeader {

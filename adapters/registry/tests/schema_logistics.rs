@@ -652,7 +652,7 @@ fn medication_optional_fields_missing_are_read_as_absent() {
     assert_eq!(h.record_id, Some(record_id(set, &source, 1)));
     assert_eq!(h.source_system.as_deref(), Some(source.source_system));
     // Without drug, förskrivning and care contact: the header reads as before, but for
-    // the care contact.
+    // the care contact and the title (the header's documentTitle instead of the drug).
     let mut bare = response.clone();
     for element in [
         "drug",
@@ -667,6 +667,7 @@ fn medication_optional_fields_missing_are_read_as_absent() {
         records_of(set, &bare)[0].header,
         RecordHeader {
             care_contact: None,
+            title: Some("Läkemedelsordination".into()),
             ..records_of(set, &response)[0].header.clone()
         }
     );

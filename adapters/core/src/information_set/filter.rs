@@ -199,6 +199,7 @@ mod tests {
             time: time.map(Into::into),
             patient_id: Some("191212121212".into()),
             care_contact: Some("contact-1".into()),
+            ..RecordHeader::default()
         }
     }
 

@@ -231,6 +231,17 @@ const ORDINATIONS: [Ordination; 5] = [
     },
 ];
 
+/// The title the adapter reads from record `index` (super::record_title): the product's
+/// name (the NPL id's `displayName`).
+pub(crate) fn title(index: usize) -> Option<&'static str> {
+    Some(ORDINATIONS[index % ORDINATIONS.len()].product)
+}
+
+/// The status the adapter reads from record `index` (super::record_status).
+pub(crate) fn status(index: usize) -> &'static str {
+    ORDINATIONS[index % ORDINATIONS.len()].status
+}
+
 /// Prescribing physicians and registering nurses (invented names).
 const PRESCRIBERS: [&str; 3] = ["Karin Ekholm", "Johan Sundqvist", "Mirja Aalto"];
 const REGISTRARS: [&str; 2] = ["Leila Haddad", "Oskar Lind"];
@@ -269,7 +280,7 @@ fn medication_record(out: &mut String, r: &RecordContext<'_>) {
 <{p}legalAuthenticatorHSAId>{prescriber_id}</{p}legalAuthenticatorHSAId>\
 <{p}legalAuthenticatorName>{prescriber}</{p}legalAuthenticatorName>\
 </{p}legalAuthenticator>\
-<{p}approvedForPatient>true</{p}approvedForPatient>\
+<{p}approvedForPatient>{approved}</{p}approvedForPatient>\
 <{p}careContactId>{contact}</{p}careContactId>\
 </{p}medicationMedicalRecordHeader>\
 <{p}medicationMedicalRecordBody><{p}medicationPrescription>\
@@ -294,6 +305,7 @@ fn medication_record(out: &mut String, r: &RecordContext<'_>) {
         note = o.note,
         purpose = o.purpose,
         atc = o.atc.0,
+        approved = r.approved_for_patient(),
     );
     // The TKB: startOfTreatment is required for an insättning ("Inte nödvändigtvis samma
     // som behandlingsstart" as the ordination time: long-term medication starts the

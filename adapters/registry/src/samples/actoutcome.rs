@@ -230,6 +230,30 @@ struct Header<'a> {
     care_contact_id: Option<String>,
 }
 
+/// The title the adapter of `set` reads from record `index` (super::record_title): the
+/// answer's `documentTitle`, a referral answer's own `referralOutcomeTitle`.
+pub(crate) fn title(set: &str, index: usize) -> Option<&'static str> {
+    Some(match set {
+        "laboratory-outcome-3" => LABORATORY_CASES[index % LABORATORY_CASES.len()].title,
+        "referral-outcome" => REFERRAL_CASES[index % REFERRAL_CASES.len()].title,
+        _ => IMAGING_CASES[index % IMAGING_CASES.len()].title,
+    })
+}
+
+/// The status the adapter of `set` reads from record `index` (super::record_status): the
+/// laboratory answer's `resultType`, the referral answer's type, the imaging result's
+/// type.
+pub(crate) fn status(set: &str, index: usize) -> Option<&'static str> {
+    Some(match set {
+        "laboratory-outcome-3" => LABORATORY_RESULT_TYPE,
+        "referral-outcome" => REFERRAL_CASES[index % REFERRAL_CASES.len()].type_code,
+        _ => IMAGING_CASES[index % IMAGING_CASES.len()].type_of_result,
+    })
+}
+
+/// Every laboratory answer is a definitive one.
+const LABORATORY_RESULT_TYPE: &str = "DEF";
+
 /// `yyyyMMdd` of the record plus `days`, at `hhmmss`.
 fn at(r: &RecordContext<'_>, days: i64, hhmmss: &str) -> String {
     let time = r.time();
@@ -252,6 +276,8 @@ struct Analysis {
 
 /// One laboratory order and its answer.
 struct LaboratoryCase {
+    /// The answer's `documentTitle`.
+    title: &'static str,
     discipline: &'static str,
     laboratory: &'static str,
     order_reason: &'static str,
@@ -290,6 +316,7 @@ const fn chemistry(
 
 const LABORATORY_CASES: [LaboratoryCase; 5] = [
     LaboratoryCase {
+        title: "Elektrolyter och njurfunktion",
         discipline: "Klinisk kemi",
         laboratory: "Klinisk kemi, Laboratoriemedicin",
         order_reason: "Kontroll av elektrolyter och njurfunktion, ACE-hämmare insatt",
@@ -305,6 +332,7 @@ const LABORATORY_CASES: [LaboratoryCase; 5] = [
         ],
     },
     LaboratoryCase {
+        title: "CRP och blodstatus",
         discipline: "Klinisk kemi",
         laboratory: "Klinisk kemi, Laboratoriemedicin",
         order_reason: "Feber och hosta sedan fem dagar",
@@ -324,6 +352,7 @@ const LABORATORY_CASES: [LaboratoryCase; 5] = [
         ],
     },
     LaboratoryCase {
+        title: "HbA1c",
         discipline: "Klinisk kemi",
         laboratory: "Klinisk kemi, Laboratoriemedicin",
         order_reason: "Årskontroll diabetes mellitus typ 2",
@@ -335,6 +364,7 @@ const LABORATORY_CASES: [LaboratoryCase; 5] = [
         }],
     },
     LaboratoryCase {
+        title: "Lever- och sköldkörtelprover",
         discipline: "Klinisk kemi",
         laboratory: "Klinisk kemi, Laboratoriemedicin",
         order_reason: "Trötthet, utredning",
@@ -346,6 +376,7 @@ const LABORATORY_CASES: [LaboratoryCase; 5] = [
         ],
     },
     LaboratoryCase {
+        title: "Urinodling",
         discipline: "Klinisk mikrobiologi",
         laboratory: "Klinisk mikrobiologi, Laboratoriemedicin",
         order_reason: "Sveda vid miktion och täta trängningar",
@@ -387,7 +418,7 @@ fn laboratory_order_outcome(out: &mut String, r: &RecordContext<'_>) {
         r,
         &Header {
             element: "laboratoryOrderOutcomeHeader",
-            title: case.discipline,
+            title: case.title,
             document_time: answered.clone(),
             author: Professional {
                 author_time: answered.clone(),
@@ -405,12 +436,12 @@ fn laboratory_order_outcome(out: &mut String, r: &RecordContext<'_>) {
                 "Henrik Ek",
             )),
             // A result the patient may read only after the physician has seen it.
-            approved_for_patient: r.index % 4 != 3,
+            approved_for_patient: r.approved_for_patient() == "true",
             care_contact_id: r.care_contact(),
         },
     );
     w.open("laboratoryOrderOutcomeBody");
-    w.leaf("resultType", "DEF");
+    w.leaf("resultType", LABORATORY_RESULT_TYPE);
     w.leaf("registrationTime", &at(r, 0, "101500"));
     w.leaf("discipline", case.discipline);
     w.optional("resultReport", case.result_report);
@@ -565,7 +596,7 @@ fn referral_outcome(out: &mut String, r: &RecordContext<'_>) {
                 care_giver: source.care_giver,
             },
             signed: Some((at(r, 0, "163000"), signer.clone(), "Maria Sandberg")),
-            approved_for_patient: true,
+            approved_for_patient: r.approved_for_patient() == "true",
             care_contact_id: r.care_contact(),
         },
     );
@@ -705,7 +736,7 @@ fn imaging_outcome(out: &mut String, r: &RecordContext<'_>) {
             },
             signed: (case.type_of_result == "DEF")
                 .then(|| (at(r, 0, "110500"), radiologist.clone(), "Johan Åberg")),
-            approved_for_patient: true,
+            approved_for_patient: r.approved_for_patient() == "true",
             care_contact_id: r.care_contact(),
         },
     );

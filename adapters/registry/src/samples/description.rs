@@ -78,6 +78,24 @@ pub(crate) fn record(out: &mut String, r: &RecordContext<'_>) {
     }
 }
 
+/// The title the adapter of `set` reads from record `index` (super::record_title): a
+/// note's `documentTitle`, a diagnosis's code text, what an alert is about (substance,
+/// agent, disease, drug), else the kind of alert.
+pub(crate) fn title(set: &str, index: usize) -> Option<&'static str> {
+    Some(match set {
+        "care-documentation" => NOTES[index % NOTES.len()].1,
+        "diagnosis" => DIAGNOSES[index % DIAGNOSES.len()].1,
+        _ => match index % 6 {
+            0 => "Fenoximetylpenicillin",
+            1 => "Warfarin",
+            2 => "Kronisk virushepatit C",
+            3 => "Von Willebrands sjukdom",
+            4 => "Jordnöt",
+            _ => "Vårdbegränsning",
+        },
+    })
+}
+
 /// The record's time on another clock of the same day (`hhmmss`).
 fn same_day(r: &RecordContext<'_>, hhmmss: &str) -> String {
     format!("{}{hhmmss}", &r.time()[..8])
@@ -170,7 +188,11 @@ fn header(out: &mut String, r: &RecordContext<'_>, h: &Header<'_>) {
             (index + 2) % CLINICIANS.len() + 1,
         );
     }
-    let _ = write!(out, "<{p}approvedForPatient>true</{p}approvedForPatient>");
+    let _ = write!(
+        out,
+        "<{p}approvedForPatient>{}</{p}approvedForPatient>",
+        r.approved_for_patient()
+    );
     if let Some(contact) = r.care_contact() {
         let _ = write!(
             out,

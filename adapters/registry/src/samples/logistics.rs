@@ -134,10 +134,24 @@ const PROFESSIONALS: [(&str, &str); 3] = [
     ("Leila Haddad", "Sjuksköterska"),
 ];
 
+/// Every sample contact is over: `careContactStatus` 5, avslutad (CareContactStatusEnum).
+pub(crate) const STATUS: &str = "5";
+
+/// The reason the patient gave for contact `index`.
+fn reason(index: usize) -> &'static str {
+    let kind = &KINDS[index % KINDS.len()];
+    kind.reasons[(index / KINDS.len()) % kind.reasons.len()]
+}
+
+/// The title the adapter reads from record `index` (super::record_title): the reason.
+pub(crate) fn title(index: usize) -> Option<&'static str> {
+    Some(reason(index))
+}
+
 fn care_contact_record(out: &mut String, r: &RecordContext<'_>) {
     let (source, index, p) = (r.source, r.index, r.prefix);
     let kind = &KINDS[index % KINDS.len()];
-    let reason = kind.reasons[(index / KINDS.len()) % kind.reasons.len()];
+    let reason = reason(index);
     let (professional, title) = PROFESSIONALS[index % PROFESSIONALS.len()];
     let start = r.time();
     let end = format!("{}{}", add_days(&start[..8], kind.end.0), kind.end.1);
@@ -161,7 +175,7 @@ fn care_contact_record(out: &mut String, r: &RecordContext<'_>) {
 <{p}healthcareProfessionalCareUnitHSAId>{unit}</{p}healthcareProfessionalCareUnitHSAId>\
 <{p}healthcareProfessionalCareGiverHSAId>{giver}</{p}healthcareProfessionalCareGiverHSAId>\
 </{p}accountableHealthcareProfessional>\
-<{p}approvedForPatient>true</{p}approvedForPatient>\
+<{p}approvedForPatient>{approved}</{p}approvedForPatient>\
 </{p}careContactHeader>\
 <{p}careContactBody>\
 <{p}careContactCode>{code}</{p}careContactCode>\
@@ -172,7 +186,7 @@ fn care_contact_record(out: &mut String, r: &RecordContext<'_>) {
 <{p}orgUnitLocation>Sjukhusområdet, hus 4</{p}orgUnitLocation>\
 </{p}careContactOrgUnit>\
 <{p}careContactTimePeriod><{p}start>{start}</{p}start><{p}end>{end}</{p}end></{p}careContactTimePeriod>\
-<{p}careContactStatus>5</{p}careContactStatus>\
+<{p}careContactStatus>{STATUS}</{p}careContactStatus>\
 </{p}careContactBody>",
         id = escape(&r.id()),
         src = escape(source.source_system),
@@ -182,5 +196,6 @@ fn care_contact_record(out: &mut String, r: &RecordContext<'_>) {
         unit_name = kind.unit_name,
         phone = 10 + index % KINDS.len(),
         code = kind.code,
+        approved = r.approved_for_patient(),
     );
 }

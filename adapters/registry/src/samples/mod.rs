@@ -11,6 +11,11 @@
 //! their requests carry every filter in the contract's own elements. Only
 //! GetLaboratoryOrderOutcome:4, whose schema we do not have, gets records with just the
 //! header fields its adapter reads (`generic_record`).
+//!
+//! What a record says about itself besides its header is known here too, so that tests
+//! can check that an adapter reads it: whether the patient may see it
+//! ([`record_approved_for_patient`]: not the second of every three records), its title
+//! ([`record_title`]) and its status ([`record_status`]).
 
 use std::fmt::Write as _;
 
@@ -48,6 +53,15 @@ impl RecordContext<'_> {
     /// The record's time, `yyyyMMddHHmmss`.
     pub fn time(&self) -> String {
         record_time(self.source, self.index)
+    }
+
+    /// The record's `approvedForPatient` as written (`true` or `false`).
+    pub fn approved_for_patient(&self) -> &'static str {
+        if record_approved_for_patient(self.set, self.source, self.index) == Some(false) {
+            "false"
+        } else {
+            "true"
+        }
     }
 }
 
@@ -116,18 +130,67 @@ pub fn record_time(source: &SampleSource<'_>, index: usize) -> String {
     format!("{}093000", add_days(source.time_base, index as i64))
 }
 
+/// Whether record `index` of a source may be shown to the patient (its
+/// `approvedForPatient`): not the second of every three records (a result the physician
+/// has not yet released, a note not yet approved), the others yes. `None` for a set whose
+/// records have no such flag.
+pub fn record_approved_for_patient(
+    set: &dyn InformationSet,
+    _source: &SampleSource<'_>,
+    index: usize,
+) -> Option<bool> {
+    if set.descriptor().record.approved_for_patient.is_empty() {
+        return None;
+    }
+    Some(index % 3 != 1)
+}
+
+/// The title of record `index` of a source: what its set's adapter reads as
+/// `RecordHeader::title` (the first of the adapter's title fields the record has). Written
+/// down here from the records' content, not from the adapters' paths, so that a test
+/// comparing the two checks the paths.
+pub fn record_title(
+    set: &dyn InformationSet,
+    source: &SampleSource<'_>,
+    index: usize,
+) -> Option<String> {
+    let name = set.descriptor().name;
+    match name {
+        "care-documentation" | "diagnosis" | "alert-information" => description::title(name, index),
+        "laboratory-outcome-3" | "referral-outcome" | "imaging-outcome" => {
+            actoutcome::title(name, index)
+        }
+        "care-contacts" => logistics::title(index),
+        "medication-history" => activityprescription::title(index),
+        _ => generic_title(set, source, index),
+    }
+    .map(str::to_owned)
+}
+
+/// The status of record `index` of a source: what its set's adapter reads as
+/// `RecordHeader::status` (`None` where the contract has none; no sample record is
+/// nullified).
+pub fn record_status(
+    set: &dyn InformationSet,
+    _source: &SampleSource<'_>,
+    index: usize,
+) -> Option<String> {
+    let name = set.descriptor().name;
+    match name {
+        "laboratory-outcome-3" | "referral-outcome" | "imaging-outcome" => {
+            actoutcome::status(name, index)
+        }
+        "care-contacts" => Some(logistics::STATUS),
+        "medication-history" => Some(activityprescription::status(index)),
+        "laboratory-outcome-4" => Some(GENERIC_STATUS),
+        _ => None,
+    }
+    .map(str::to_owned)
+}
+
 /// Namespace of the record content of a set (the core components of its domain).
 pub fn core_namespace(descriptor: &InformationSetDescriptor) -> &'static str {
-    match descriptor.name {
-        "care-documentation" | "diagnosis" | "alert-information" => {
-            "urn:riv:clinicalprocess:healthcond:description:2"
-        }
-        "laboratory-outcome-4" => "urn:riv:clinicalprocess:healthcond:actoutcome:4",
-        "medication-history" => "urn:riv:clinicalprocess:activityprescription:actoutcome:2",
-        "care-contacts" => "urn:riv:clinicalprocess:logistics:logistics:2",
-        // laboratory-outcome-3, referral-outcome, imaging-outcome (TD actoutcome 3.1)
-        _ => "urn:riv:clinicalprocess:healthcond:actoutcome:3",
-    }
+    descriptor.core_namespace
 }
 
 /// A producer's response for `set` holding `source.records` records.
@@ -305,12 +368,30 @@ pub(crate) fn generic_record(out: &mut String, r: &RecordContext<'_>) {
     }
     tree.insert_leaf(paths.care_unit, source.care_unit, true);
     tree.insert_leaf(paths.care_giver, source.care_giver, true);
-    if let Some(header) = paths.record_id.first() {
-        if paths.record_id.len() == 2 {
-            tree.insert(&[*header, "approvedForPatient"], "true");
-        }
+    tree.insert(paths.approved_for_patient, r.approved_for_patient());
+    if let (Some(path), Some(title)) = (paths.title.first(), generic_title(set, source, index)) {
+        tree.insert(path, title);
+    }
+    if let Some(path) = paths.status.first() {
+        tree.insert(path, GENERIC_STATUS);
     }
     tree.write(out, p, false);
+}
+
+/// The status `generic_record` writes at the set's first status path.
+const GENERIC_STATUS: &str = "Slutligt svar";
+
+/// The title `generic_record` writes at the set's first title path.
+fn generic_title(
+    set: &dyn InformationSet,
+    _source: &SampleSource<'_>,
+    index: usize,
+) -> Option<&'static str> {
+    if set.descriptor().record.title.is_empty() {
+        return None;
+    }
+    const TITLES: [&str; 3] = ["Blodstatus", "Elektrolyter", "Blodfetter"];
+    Some(TITLES[index % TITLES.len()])
 }
 
 /// Elements built from local-name paths; siblings keep first-insertion order.

@@ -61,3 +61,29 @@ pub fn assert_schema_invalid(set: &dyn InformationSet, xml: &str) {
         ),
     }
 }
+
+/// The header `set`'s adapter must read from record `index` of `source`, as the sample
+/// generator wrote it: ids, source, care giver and unit, time, patient, care contact,
+/// whether the patient may see it, title and status. A set whose records carry no source
+/// system or care giver (GetSubjectOfCareSchedule) reads none.
+pub fn expected_header(
+    set: &dyn InformationSet,
+    source: &vaxel_adapters::samples::SampleSource<'_>,
+    index: usize,
+) -> vaxel_adapter::RecordHeader {
+    use vaxel_adapters::samples as s;
+    let paths = &set.descriptor().record;
+    let has = |path: &[&str], value: &str| (!path.is_empty()).then(|| value.to_owned());
+    vaxel_adapter::RecordHeader {
+        record_id: Some(s::record_id(set, source, index)),
+        source_system: has(paths.source_system, source.source_system),
+        care_giver: has(paths.care_giver, source.care_giver),
+        care_unit: Some(source.care_unit.into()),
+        time: Some(s::record_time(source, index)),
+        patient_id: has(paths.patient_id, source.patient_id),
+        care_contact: s::record_care_contact(set, source, index),
+        approved_for_patient: s::record_approved_for_patient(set, source, index),
+        title: s::record_title(set, source, index),
+        status: s::record_status(set, source, index),
+    }
+}

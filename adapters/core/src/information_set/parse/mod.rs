@@ -12,18 +12,16 @@
 //! declaration is refused outright: no DTD, no entity expansion.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{PrefixDeclaration, ResolveResult};
 use quick_xml::NsReader;
 
-use super::filter::normalise;
 use super::{
-    AdapterError, InformationSetDescriptor, IntervalEnd, IntervalStart, ProducerResponse,
-    QueryRequest, Record, RecordHeader, RecordInterval, TimeInterval,
+    AdapterError, InformationSetDescriptor, ProducerResponse, QueryRequest, Record, RecordInterval,
 };
 use crate::xml_syntax::{self, quote, Place, XmlSyntaxError};
+use record::{interval_of, RecordFields};
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11_NAMESPACE: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -475,9 +473,15 @@ impl EnvelopeTracker {
 
 /// Collects the text of elements found at given local-name paths below an anchor
 /// element. Every element occurrence at a path gives one value (trimmed; empty values
-/// are dropped).
+/// are dropped). The paths are borrowed, so that a response's records share one list
+/// (built once per response, not once per record).
 struct FieldCollector<'p> {
-    paths: Vec<&'p [&'static str]>,
+    paths: &'p [&'static [&'static str]],
+    /// The indices of the paths of each length (`by_length[n]`: the paths of `n`
+    /// names), so that an element is compared only with the paths that end at its
+    /// depth: a record's paths are many (header, title and status alternatives, time
+    /// points), its elements more.
+    by_length: Vec<Vec<usize>>,
     /// Depth of the anchor element (its frame index + 1).
     anchor_depth: usize,
     /// Open matches: (depth of the matched element, path index, text so far).
@@ -486,13 +490,29 @@ struct FieldCollector<'p> {
 }
 
 impl<'p> FieldCollector<'p> {
-    fn new(paths: Vec<&'p [&'static str]>, anchor_depth: usize) -> Self {
-        let count = paths.len();
+    fn new(paths: &'p [&'static [&'static str]], anchor_depth: usize) -> Self {
+        let longest = paths.iter().map(|p| p.len()).max().unwrap_or(0);
+        let mut by_length = vec![Vec::new(); longest + 1];
+        for (index, path) in paths.iter().enumerate() {
+            if !path.is_empty() {
+                by_length[path.len()].push(index);
+            }
+        }
         FieldCollector {
             paths,
+            by_length,
             anchor_depth,
             open: Vec::new(),
-            values: vec![Vec::new(); count],
+            values: vec![Vec::new(); paths.len()],
+        }
+    }
+
+    /// Ready for the next record: no open matches, no values (the lists keep their
+    /// allocation).
+    fn reset(&mut self) {
+        self.open.clear();
+        for values in &mut self.values {
+            values.clear();
         }
     }
 
@@ -505,11 +525,13 @@ impl<'p> FieldCollector<'p> {
         let Some((element, ancestors)) = below.split_last() else {
             return;
         };
-        for (index, path) in self.paths.iter().enumerate() {
+        let Some(candidates) = self.by_length.get(below.len()) else {
+            return;
+        };
+        for &index in candidates {
             // The element's own name first: it rules out nearly every path at once.
-            if let Some((last, parents)) = path.split_last() {
+            if let Some((last, parents)) = self.paths[index].split_last() {
                 if *last == element.local
-                    && parents.len() == ancestors.len()
                     && parents.iter().zip(ancestors).all(|(p, f)| *p == f.local)
                 {
                     self.open.push((depth, index, String::new()));
@@ -555,6 +577,15 @@ pub(crate) fn parse_request(
     input: &[u8],
 ) -> Result<QueryRequest, AdapterError> {
     let paths = &descriptor.request;
+    let request_paths = [
+        paths.patient_id,
+        paths.period_start,
+        paths.period_end,
+        paths.care_unit,
+        paths.record_id,
+        paths.source_system,
+        paths.care_contact,
+    ];
     let mut tracker = EnvelopeTracker::new();
     let mut fields: Option<FieldCollector<'_>> = None;
     let mut found = false;
@@ -572,18 +603,7 @@ pub(crate) fn parse_request(
                         });
                     }
                     found = true;
-                    fields = Some(FieldCollector::new(
-                        vec![
-                            paths.patient_id,
-                            paths.period_start,
-                            paths.period_end,
-                            paths.care_unit,
-                            paths.record_id,
-                            paths.source_system,
-                            paths.care_contact,
-                        ],
-                        walker.depth(),
-                    ));
+                    fields = Some(FieldCollector::new(&request_paths, walker.depth()));
                 } else if tracker.state == Envelope::InPayload {
                     if let Some(fields) = &mut fields {
                         fields.on_start(walker);
@@ -630,97 +650,13 @@ pub(crate) fn parse_request(
 }
 
 /// A record being read.
-struct OpenRecord<'p> {
+struct OpenRecord {
     start: usize,
     inherited: Vec<(String, String)>,
-    fields: FieldCollector<'p>,
 }
 
-/// How many of a record's collected fields are [`super::RecordPaths`]' own; the time
-/// points of [`RecordInterval`] or [`super::InformationSet::record_times`] follow.
-const HEADER_FIELDS: usize = 7;
-
-/// The paths a record's fields are collected at: the [`HEADER_FIELDS`] of
-/// [`super::RecordPaths`], then those of the interval (start points, end points, the
-/// open-end marker) if any, else the alternative times.
-fn record_field_paths(
-    descriptor: &InformationSetDescriptor,
-    interval: Option<&RecordInterval>,
-    times: &'static [&'static [&'static str]],
-) -> Vec<&'static [&'static str]> {
-    let paths = &descriptor.record;
-    let mut all = vec![
-        paths.record_id,
-        paths.source_system,
-        paths.care_giver,
-        paths.care_unit,
-        paths.time,
-        paths.patient_id,
-        paths.care_contact,
-    ];
-    debug_assert_eq!(all.len(), HEADER_FIELDS);
-    if let Some(interval) = interval {
-        all.extend_from_slice(interval.start);
-        all.extend_from_slice(interval.end);
-        all.push(interval.open_without);
-        all.push(interval.otherwise);
-    } else {
-        all.extend_from_slice(times);
-    }
-    all
-}
-
-/// The interval of a record whose fields were collected at [`record_field_paths`].
-fn interval_of(fields: &mut FieldCollector<'_>, interval: &RecordInterval) -> TimeInterval {
-    let (s, e) = (interval.start.len(), interval.end.len());
-    let first = HEADER_FIELDS;
-    let mut all = |range: std::ops::Range<usize>| -> Vec<Vec<String>> {
-        range
-            .map(|i| std::mem::take(&mut fields.values[i]))
-            .collect()
-    };
-    let starts = all(first..first + s);
-    let ends = all(first + s..first + s + e);
-    let open = !interval.open_without.is_empty() && fields.first(first + s + e).is_none();
-    let otherwise = fields.first(first + s + e + 1);
-    if starts.iter().chain(&ends).all(Vec::is_empty) {
-        if let Some(point) = otherwise {
-            return TimeInterval {
-                start: Some(point.clone()),
-                end: Some(point),
-            };
-        }
-    }
-    let start = match interval.start_rule {
-        IntervalStart::FirstPresent => starts
-            .into_iter()
-            .find_map(|values| values.into_iter().next()),
-        IntervalStart::Earliest => extreme(starts.into_iter().flatten(), Ordering::Less),
-    };
-    let end = if open {
-        None
-    } else {
-        match interval.end_rule {
-            IntervalEnd::Latest => extreme(ends.into_iter().flatten(), Ordering::Greater),
-            IntervalEnd::Earliest => extreme(ends.into_iter().flatten(), Ordering::Less),
-        }
-    };
-    TimeInterval { start, end }
-}
-
-/// The earliest (`Less`) or latest (`Greater`) of the time points present; `None` when
-/// there is none, or when one cannot be read (the interval is then unbounded on that
-/// side: the filter keeps what it cannot judge).
-fn extreme(points: impl Iterator<Item = String>, wanted: Ordering) -> Option<String> {
-    let mut best: Option<(String, String)> = None;
-    for point in points {
-        let key = normalise(&point, "000000")?;
-        if best.as_ref().is_none_or(|(k, _)| key.cmp(k) == wanted) {
-            best = Some((key, point));
-        }
-    }
-    best.map(|(_, point)| point)
-}
+/// SOAP 1.1 §4.4: `faultstring` is an unqualified child of `Fault`.
+const FAULT_PATHS: &[&[&str]] = &[&["faultstring"]];
 
 /// [`super::InformationSet::parse_response`] for any descriptor.
 pub(crate) fn parse_response(
@@ -734,7 +670,10 @@ pub(crate) fn parse_response(
     let mut is_fault: Option<bool> = None;
     let mut fault_fields: Option<FieldCollector<'_>> = None;
     let mut records: Vec<Record> = Vec::new();
-    let mut open: Option<OpenRecord<'_>> = None;
+    let layout = RecordFields::new(descriptor, interval, times);
+    // One collector for every record of the response (reset between them).
+    let mut fields = FieldCollector::new(&layout.paths, 4);
+    let mut open: Option<OpenRecord> = None;
     walk(input, |walker, step| {
         match step {
             Step::Start { start } => {
@@ -742,9 +681,7 @@ pub(crate) fn parse_response(
                     let frame = walker.top().expect("frame");
                     if frame.namespace == SOAP11_NAMESPACE && frame.local == "Fault" {
                         is_fault = Some(true);
-                        // SOAP 1.1 §4.4: faultstring is an unqualified child of Fault.
-                        fault_fields =
-                            Some(FieldCollector::new(vec![&["faultstring"]], walker.depth()));
+                        fault_fields = Some(FieldCollector::new(FAULT_PATHS, walker.depth()));
                     } else if frame.local == descriptor.response_element
                         && frame.namespace == descriptor.contract_namespace
                     {
@@ -756,22 +693,19 @@ pub(crate) fn parse_response(
                         });
                     }
                 } else if tracker.state == Envelope::InPayload {
-                    if let Some(fields) = &mut fault_fields {
+                    if let Some(fault) = &mut fault_fields {
+                        fault.on_start(walker);
+                    } else if open.is_some() {
                         fields.on_start(walker);
-                    } else if let Some(record) = &mut open {
-                        record.fields.on_start(walker);
                     } else if walker.depth() == 4 {
                         let frame = walker.top().expect("frame");
                         if frame.local == descriptor.record_element
                             && frame.namespace == descriptor.contract_namespace
                         {
+                            fields.reset();
                             open = Some(OpenRecord {
                                 start,
                                 inherited: walker.inherited_declarations(),
-                                fields: FieldCollector::new(
-                                    record_field_paths(descriptor, interval, times),
-                                    4,
-                                ),
                             });
                         }
                     }
@@ -779,44 +713,39 @@ pub(crate) fn parse_response(
             }
             Step::Text(text) => {
                 if tracker.state == Envelope::InPayload {
-                    if let Some(fields) = &mut fault_fields {
+                    if let Some(fault) = &mut fault_fields {
+                        fault.on_text(walker, &text);
+                    } else if open.is_some() {
                         fields.on_text(walker, &text);
-                    } else if let Some(record) = &mut open {
-                        record.fields.on_text(walker, &text);
                     }
                 }
             }
             Step::End { end } => {
                 if tracker.state == Envelope::InPayload {
-                    if let Some(fields) = &mut fault_fields {
-                        fields.on_end(walker);
-                    } else if let Some(record) = &mut open {
+                    if let Some(fault) = &mut fault_fields {
+                        fault.on_end(walker);
+                    } else if open.is_some() {
                         if walker.depth() == 4 {
-                            let mut record = open.take().expect("open record");
-                            let mut fields = record.fields;
-                            let interval = interval.map(|i| interval_of(&mut fields, i));
+                            let record = open.take().expect("open record");
+                            let interval =
+                                interval.map(|i| interval_of(&mut fields, i, layout.times));
                             let times = if interval.is_none() && !times.is_empty() {
-                                fields.values.drain(HEADER_FIELDS..).flatten().collect()
+                                fields.values[layout.times..]
+                                    .iter_mut()
+                                    .flat_map(std::mem::take)
+                                    .collect()
                             } else {
                                 Vec::new()
                             };
                             records.push(Record {
                                 span: record.start..end,
-                                inherited_namespaces: std::mem::take(&mut record.inherited),
-                                header: RecordHeader {
-                                    record_id: fields.first(0),
-                                    source_system: fields.first(1),
-                                    care_giver: fields.first(2),
-                                    care_unit: fields.first(3),
-                                    time: fields.first(4),
-                                    patient_id: fields.first(5),
-                                    care_contact: fields.first(6),
-                                },
+                                inherited_namespaces: record.inherited,
+                                header: layout.header(&mut fields),
                                 interval,
                                 times,
                             });
                         } else {
-                            record.fields.on_end(walker);
+                            fields.on_end(walker);
                         }
                     }
                 }
@@ -879,6 +808,8 @@ fn attributes_separated(raw: &[u8]) -> bool {
         rest = &value[end + 1..];
     }
 }
+
+mod record;
 
 #[cfg(test)]
 pub(super) mod tests;

@@ -1,5 +1,7 @@
 use super::*;
-use crate::information_set::{RecordPaths, RequestPaths};
+use crate::information_set::{
+    IntervalEnd, IntervalStart, RecordPaths, RequestPaths, TimeInterval, NULLIFIED_STATUS,
+};
 
 static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     name: "visits",
@@ -9,6 +11,8 @@ static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
     record_element: "visit",
     ei_service_domain: "example",
     ei_categorization: "vis",
+    core_namespace: "urn:example:visits:1",
+    kind: "visit",
     request: RequestPaths {
         patient_id: &["patientId", "id"],
         period_start: &[],
@@ -26,6 +30,9 @@ static DESCRIPTOR: InformationSetDescriptor = InformationSetDescriptor {
         time: &["period", "start"],
         patient_id: &["patientId", "id"],
         care_contact: &[],
+        approved_for_patient: &["approvedForPatient"],
+        title: &[&["title"], &["code", "displayName"]],
+        status: &[&["nullified"], &["status"]],
     },
     result: None,
 };
@@ -272,4 +279,112 @@ fn attribute_separation() {
     for bad in [" a=\"1\"b=\"2\"", "a=\"1\"", " a='1'b='2'", " a=\"1\"'"] {
         assert!(!attributes_separated(bad.as_bytes()), "{bad:?}");
     }
+}
+
+#[test]
+fn approved_for_patient_is_an_xs_boolean() {
+    let read = |record: &str| first_record(None, &[], record).header.approved_for_patient;
+    assert_eq!(
+        read("<approvedForPatient>true</approvedForPatient>"),
+        Some(true)
+    );
+    assert_eq!(
+        read("<approvedForPatient> 1 </approvedForPatient>"),
+        Some(true)
+    );
+    assert_eq!(
+        read("<approvedForPatient>false</approvedForPatient>"),
+        Some(false)
+    );
+    assert_eq!(
+        read("<approvedForPatient>0</approvedForPatient>"),
+        Some(false)
+    );
+    // Not an xs:boolean (the lexical space is case-sensitive), or absent: unknown.
+    for other in ["TRUE", "yes", "", "<x/>"] {
+        let record = format!("<approvedForPatient>{other}</approvedForPatient>");
+        assert_eq!(read(&record), None, "{other}");
+    }
+    assert_eq!(read("<id>a</id>"), None);
+    // Only at its path: a flag deeper in the record is another element's.
+    assert_eq!(
+        read("<code><approvedForPatient>false</approvedForPatient></code>"),
+        None
+    );
+}
+
+#[test]
+fn the_title_is_the_first_alternative_the_record_has() {
+    let read = |record: &str| first_record(None, &[], record).header.title;
+    assert_eq!(
+        read("<code><displayName>Essentiell hypertoni</displayName></code><title>Besök</title>"),
+        Some("Besök".into())
+    );
+    assert_eq!(
+        read("<code><displayName>  Essentiell hypertoni </displayName></code>"),
+        Some("Essentiell hypertoni".into())
+    );
+    // An empty title is no title: the next alternative applies.
+    assert_eq!(
+        read("<title> </title><code><displayName>Astma &amp; allergi</displayName></code>"),
+        Some("Astma & allergi".into())
+    );
+    assert_eq!(read("<code><code>I10</code></code>"), None);
+}
+
+#[test]
+fn a_nullified_record_is_nullified_whatever_its_status() {
+    let read = |record: &str| first_record(None, &[], record).header.status;
+    assert_eq!(read("<status>Active</status>"), Some("Active".into()));
+    assert_eq!(
+        read("<status>Active</status><nullified>true</nullified>"),
+        Some(NULLIFIED_STATUS.into())
+    );
+    assert_eq!(
+        read("<nullified>1</nullified>"),
+        Some(NULLIFIED_STATUS.into())
+    );
+    // Not nullified: the contract's own status, if any.
+    assert_eq!(
+        read("<nullified>false</nullified><status>Inactive</status>"),
+        Some("Inactive".into())
+    );
+    assert_eq!(read("<nullified>false</nullified>"), None);
+    assert_eq!(read("<id>a</id>"), None);
+}
+
+#[test]
+fn the_new_fields_are_per_record() {
+    // One response, three records: nothing of one record leaks into the next.
+    let xml = format!(
+        "<s:Envelope xmlns:s=\"{SOAP11_NAMESPACE}\"><s:Body>\
+<GetVisitsResponse xmlns=\"urn:example:GetVisitsResponder:1\">\
+<visit><id>a</id><title>A</title><approvedForPatient>false</approvedForPatient><nullified>true</nullified></visit>\
+<visit><id>b</id></visit>\
+<visit><id>c</id><status>Active</status><approvedForPatient>true</approvedForPatient></visit>\
+</GetVisitsResponse></s:Body></s:Envelope>"
+    );
+    let records = match parse_response(&DESCRIPTOR, None, &[], xml.as_bytes()).unwrap() {
+        ProducerResponse::Records(records) => records,
+        fault => panic!("{fault:?}"),
+    };
+    let facts: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.header.record_id.as_deref(),
+                r.header.title.as_deref(),
+                r.header.approved_for_patient,
+                r.header.status.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        facts,
+        [
+            (Some("a"), Some("A"), Some(false), Some(NULLIFIED_STATUS)),
+            (Some("b"), None, None, None),
+            (Some("c"), None, Some(true), Some("Active")),
+        ]
+    );
 }
