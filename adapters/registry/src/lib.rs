@@ -11,13 +11,16 @@ pub mod schemas;
 pub use vaxel_adapter_alert_information::AlertInformation;
 pub use vaxel_adapter_care_contacts::CareContacts;
 pub use vaxel_adapter_care_documentation::CareDocumentation;
+pub use vaxel_adapter_care_plans::CarePlans;
 pub use vaxel_adapter_diagnosis::Diagnosis;
 pub use vaxel_adapter_imaging_outcome::ImagingOutcome;
 pub use vaxel_adapter_laboratory_outcome::{LaboratoryOrderOutcome3, LaboratoryOrderOutcome4};
 pub use vaxel_adapter_medication_history::MedicationHistory;
 pub use vaxel_adapter_referral_outcome::ReferralOutcome;
+pub use vaxel_adapter_scheduling::SubjectOfCareSchedule;
+pub use vaxel_adapter_vaccination_history::VaccinationHistory;
 
-static ALL: [&dyn InformationSet; 9] = [
+static ALL: [&dyn InformationSet; 12] = [
     &CareDocumentation,
     &Diagnosis,
     &AlertInformation,
@@ -27,6 +30,9 @@ static ALL: [&dyn InformationSet; 9] = [
     &CareContacts,
     &ReferralOutcome,
     &ImagingOutcome,
+    &CarePlans,
+    &SubjectOfCareSchedule,
+    &VaccinationHistory,
 ];
 
 /// Every adapter, in a fixed order.
@@ -83,8 +89,44 @@ mod tests {
                 ("care-contacts", "care-contact"),
                 ("referral-outcome", "referral"),
                 ("imaging-outcome", "imaging"),
+                ("care-plans", "care-plan"),
+                ("scheduling", "booking"),
+                ("vaccination-history", "vaccination"),
             ]
         );
+    }
+
+    #[test]
+    fn the_new_contracts_are_found() {
+        for (namespace, name, domain, categorization) in [
+            (
+                "urn:riv:clinicalprocess:logistics:logistics:GetCarePlansResponder:2",
+                "care-plans",
+                "riv:clinicalprocess:logistics:logistics",
+                "cll-cp",
+            ),
+            (
+                "urn:riv:crm:scheduling:GetSubjectOfCareScheduleResponder:1",
+                "scheduling",
+                "riv:crm:scheduling",
+                "Booking",
+            ),
+            (
+                "urn:riv:clinicalprocess:activityprescription:actoutcome:GetVaccinationHistoryResponder:2",
+                "vaccination-history",
+                "riv:clinicalprocess:activityprescription:actoutcome",
+                "caa-gvh",
+            ),
+        ] {
+            let set = by_contract(namespace).unwrap();
+            assert_eq!(set.descriptor().name, name);
+            assert_eq!(by_name(name).unwrap().descriptor().contract_namespace, namespace);
+            assert_eq!(
+                (set.descriptor().ei_service_domain, set.descriptor().ei_categorization),
+                (domain, categorization)
+            );
+        }
+        assert_eq!(all().len(), 12);
     }
 
     #[test]

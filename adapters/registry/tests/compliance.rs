@@ -79,6 +79,16 @@ fn reference_request(name: &str) -> Option<(&'static str, Option<(&'static str, 
             "npo-requests/GetImagingOutcome1.xml",
             Some(("20120101", "20150915")),
         ),
+        "care-plans" => (
+            "npo-requests/GetCarePlans2.xml",
+            Some(("20120101", "20150924")),
+        ),
+        "vaccination-history" => (
+            "npo-requests/GetVaccinationHistory2.xml",
+            Some(("20050101", "20150924")),
+        ),
+        // The virtualisation platform's sample names a patient of its own.
+        "scheduling" => ("vp-requests/Rivta21Request.xml", None),
         _ => return None,
     })
 }
@@ -157,7 +167,12 @@ fn every_adapter_reads_the_reference_request() {
         let query = set
             .parse_request(text.as_bytes())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(query.patient_id, PATIENT, "{name}");
+        let patient = if name == "scheduling" {
+            "188803099368"
+        } else {
+            PATIENT
+        };
+        assert_eq!(query.patient_id, patient, "{name}");
         assert_eq!(
             query
                 .period_start
@@ -210,7 +225,7 @@ fn generated_requests_round_trip_every_filter() {
             },
         );
         let query = set.parse_request(request.as_bytes()).unwrap();
-        // Every filter the contract's request has.
+        // Every filter the contract's request has (GetSubjectOfCareSchedule has none).
         let paths = &set.descriptor().request;
         let has = |path: &[&str]| !path.is_empty();
         assert_eq!(
@@ -670,7 +685,7 @@ fn care_contact_filter_per_contract() {
         if set.descriptor().request.care_contact.is_empty()
             && set.descriptor().request.record_id.is_empty()
         {
-            continue; // its request (JoL) has no careContactId
+            continue; // its request has no careContactId (JoL, GetSubjectOfCareSchedule)
         }
         let source = &sources()[0];
         let contact = if name == "care-contacts" {

@@ -154,3 +154,27 @@ fn the_patient_is_typed_by_the_kind_of_id() {
         assert!(!reserve.contains(PERSONAL_IDENTITY_NUMBER_OID));
     }
 }
+
+/// GetSubjectOfCareSchedule's required `healthcare_facility` is the source's logical
+/// address, as the national aggregating service writes it per source.
+#[test]
+fn the_schedule_overview_names_the_source_as_healthcare_facility() {
+    let set = &vaxel_adapters::SubjectOfCareSchedule;
+    let xml = overview(set, "191212121212");
+    assert!(
+        xml.contains(&format!(
+            "<q:healthcare_facility>{SOURCE}</q:healthcare_facility><q:subject_of_care>191212121212</q:subject_of_care>"
+        )),
+        "{xml}"
+    );
+    assert_eq!(
+        vaxel_adapter_scheduling::healthcare_facility_for("SE2321000032-OTHER-JOURNAL"),
+        "SE2321000032-OTHER-JOURNAL"
+    );
+    common::assert_schema_valid(set, &xml);
+    // A reserve number with a letter fits SubjectOfCareIdType.
+    common::assert_schema_valid(set, &overview(set, "19121212T123"));
+    // Markup in an address is escaped, not injected.
+    let odd = String::from_utf8(set.overview_request("191212121212", "A&B<C")).unwrap();
+    assert!(odd.contains("<q:healthcare_facility>A&amp;B&lt;C</q:healthcare_facility>"));
+}

@@ -6,7 +6,8 @@
 //! Two namespace layouts are produced (declarations on the envelope and inherited by the
 //! records, or declared on the elements themselves), because producers differ here and
 //! the merge must carry inherited declarations along. The records of every information
-//! set whose official schema is in `shared/reference` (all eight NPÖ contracts) follow it
+//! set whose official schema is in `shared/reference` (the eight NPÖ contracts,
+//! GetCarePlans 2, GetSubjectOfCareSchedule 1 and GetVaccinationHistory 2) follow it
 //! exactly (element order, required fields, filled-in bodies) and validate against it;
 //! their requests carry every filter in the contract's own elements. Only
 //! GetLaboratoryOrderOutcome:4, whose schema we do not have, gets records with just the
@@ -25,8 +26,11 @@ use vaxel_adapter::{InformationSet, InformationSetDescriptor, SOAP11_NAMESPACE};
 // information sets whose schema it follows).
 mod activityprescription;
 mod actoutcome;
+mod care_plans;
 mod description;
 mod logistics;
+mod scheduling;
+mod vaccination;
 
 /// One record to write: which set, which source, which of its records, and the prefix
 /// bound to the core namespace at that place.
@@ -110,8 +114,8 @@ pub fn record_id(set: &dyn InformationSet, source: &SampleSource<'_>, index: usi
 /// header: one of the source's own care contacts (the ids of its GetCareContacts
 /// records), on every record of GetCareDocumentation, GetDiagnosis and
 /// GetMedicationHistory and on every other record of the rest; none in GetCareContacts
-/// (there the contact is the record itself) and GetLaboratoryOrderOutcome:4 (another
-/// header).
+/// (there the contact is the record itself), GetLaboratoryOrderOutcome:4 (another
+/// header) and GetSubjectOfCareSchedule (no such field).
 pub fn record_care_contact(
     set: &dyn InformationSet,
     source: &SampleSource<'_>,
@@ -119,7 +123,7 @@ pub fn record_care_contact(
 ) -> Option<String> {
     let contact = || record_id(&crate::CareContacts, source, index);
     match set.descriptor().name {
-        "care-contacts" | "laboratory-outcome-4" => None,
+        "care-contacts" | "laboratory-outcome-4" | "scheduling" => None,
         "care-documentation" | "diagnosis" | "medication-history" => Some(contact()),
         _ => index.is_multiple_of(2).then(contact),
     }
@@ -133,7 +137,7 @@ pub fn record_time(source: &SampleSource<'_>, index: usize) -> String {
 /// Whether record `index` of a source may be shown to the patient (its
 /// `approvedForPatient`): not the second of every three records (a result the physician
 /// has not yet released, a note not yet approved), the others yes. `None` for a set whose
-/// records have no such flag.
+/// records have no such flag (GetSubjectOfCareSchedule).
 pub fn record_approved_for_patient(
     set: &dyn InformationSet,
     _source: &SampleSource<'_>,
@@ -162,6 +166,9 @@ pub fn record_title(
         }
         "care-contacts" => logistics::title(index),
         "medication-history" => activityprescription::title(index),
+        "care-plans" => care_plans::title(index),
+        "scheduling" => scheduling::title(index),
+        "vaccination-history" => vaccination::title(index),
         _ => generic_title(set, source, index),
     }
     .map(str::to_owned)
@@ -246,6 +253,9 @@ pub fn producer_response(set: &dyn InformationSet, source: &SampleSource<'_>) ->
             }
             "care-contacts" => logistics::record(&mut out, &record),
             "medication-history" => activityprescription::record(&mut out, &record),
+            "care-plans" => care_plans::record(&mut out, &record),
+            "scheduling" => scheduling::record(&mut out, &record),
+            "vaccination-history" => vaccination::record(&mut out, &record),
             _ => generic_record(&mut out, &record),
         }
         out.push_str(&record_close);
@@ -313,6 +323,9 @@ pub fn consumer_request(set: &dyn InformationSet, query: &SampleQuery<'_>) -> St
         }
         "care-contacts" => logistics::request_body(set, query),
         "medication-history" => activityprescription::request_body(set, query),
+        "care-plans" => care_plans::request_body(query),
+        "scheduling" => scheduling::request_body(query),
+        "vaccination-history" => vaccination::request_body(query),
         _ => generic_request_body(set, query),
     };
     format!(
