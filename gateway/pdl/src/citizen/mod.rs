@@ -18,6 +18,7 @@ pub mod config;
 pub mod identity;
 pub mod log;
 pub mod rules;
+pub mod self_service;
 
 #[cfg(test)]
 mod identity_tests;

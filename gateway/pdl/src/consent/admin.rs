@@ -129,7 +129,20 @@ where
     }
 }
 
-pub(crate) async fn body<B>(req: Request<B>) -> Result<Map<String, Value>, InputError>
+async fn body<B>(req: Request<B>) -> Result<Map<String, Value>, InputError>
+where
+    B: http_body::Body + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    body_object(req, false).await
+}
+
+/// The request body as a JSON object of at most [`MAX_BODY`] bytes; with `empty_ok`, an
+/// empty body is an empty object (routes whose body is optional).
+pub(crate) async fn body_object<B>(
+    req: Request<B>,
+    empty_ok: bool,
+) -> Result<Map<String, Value>, InputError>
 where
     B: http_body::Body + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -144,6 +157,9 @@ where
             )
         })?
         .to_bytes();
+    if empty_ok && bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(bad_request("body", "must be a JSON object")),
@@ -215,7 +231,7 @@ fn time_field(m: &Map<String, Value>, field: &str) -> Result<Option<DateTime<Utc
     }
 }
 
-fn check_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), InputError> {
+pub(crate) fn check_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), InputError> {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(bad_request(
             k,

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use vaxel_model::ResidentId;
-use vaxel_store::consent::{Block, Consent, ConsentStore, EndOutcome, NewBlock, NewConsent, Rule};
+use vaxel_store::consent::{
+    Block, Consent, ConsentStore, EndOutcome, LiftRequestOutcome, NewBlock, NewConsent, Rule,
+};
 use vaxel_store::StoreError;
 
 use crate::config::ConsentConfig;
@@ -215,6 +217,53 @@ impl ConsentService {
             self.refresh_patient(&b.patient).await?;
         }
         Ok(out)
+    }
+
+    /// Revoke a consent of `patient` only (the citizen API): another patient's consent is
+    /// [`EndOutcome::NotFound`], exactly as an unknown id, and is not changed. The index
+    /// is updated as for [`ConsentService::revoke_consent`].
+    pub async fn revoke_consent_of(
+        &self,
+        patient: &ResidentId,
+        id: &str,
+        by: &str,
+    ) -> Result<EndOutcome<Consent>, StoreError> {
+        let _w = self.write.lock().await;
+        // A consent's patient never changes and rows are never deleted, so the check
+        // holds when the revoke runs (and the write lock keeps this node's index order).
+        let own = self
+            .store
+            .consents_for_patient(patient)
+            .await?
+            .iter()
+            .any(|c| c.id == id);
+        if !own {
+            return Ok(EndOutcome::NotFound);
+        }
+        let out = self
+            .store
+            .revoke_consent(id, by, vaxel_model::clock::now_utc())
+            .await?;
+        if let EndOutcome::Ended(c) = &out {
+            self.refresh_patient(&c.patient).await?;
+        }
+        Ok(out)
+    }
+
+    /// Record `patient`'s request (made by `by`) that block `id` be lifted
+    /// ([`ConsentStore::request_block_lift`]). The block stays in force, so the index
+    /// is not touched: a consent administrator lifts it with
+    /// [`ConsentService::lift_block`].
+    pub async fn request_block_lift(
+        &self,
+        patient: &ResidentId,
+        id: &str,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<LiftRequestOutcome, StoreError> {
+        self.store
+            .request_block_lift(id, patient, by, reason, vaxel_model::clock::now_utc())
+            .await
     }
 
     /// Every consent of a patient.
