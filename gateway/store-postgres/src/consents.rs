@@ -550,6 +550,10 @@ mod tests {
         let a = crate::open(&db.config).await.unwrap();
         let b = crate::open(&db.config).await.unwrap();
         let patient = ResidentId::parse("191212121212").unwrap();
+        let mut events = b.cluster.subscribe();
+        let expected = ClusterEvent::ConsentChanged {
+            patient: "191212121212".into(),
+        };
         let block = a
             .consents
             .register_block(
@@ -566,10 +570,8 @@ mod tests {
             )
             .await
             .unwrap();
-        let mut events = b.cluster.subscribe();
-        let expected = ClusterEvent::ConsentChanged {
-            patient: "191212121212".into(),
-        };
+        // The registration's notification first, so that the next one is the request's.
+        assert_eq!(next(&mut events).await, expected);
         let out = a
             .consents
             .request_block_lift(&block.id, &patient, "191212121212", None, t(2))
