@@ -93,9 +93,9 @@ mod tests {
             RoutingTable::load_with_vars(&path, &[(DEMO_PRODUCER_PLACEHOLDER, PRODUCER)]).unwrap();
         let embedded = RoutingTable::demo(PRODUCER).unwrap();
         assert_eq!(from_disk.counts(), embedded.counts());
-        assert_eq!(embedded.counts().contracts, 15);
-        assert_eq!(embedded.counts().routes, 43);
-        assert_eq!(embedded.counts().authorizations, 15);
+        assert_eq!(embedded.counts().contracts, 17);
+        assert_eq!(embedded.counts().routes, 52);
+        assert_eq!(embedded.counts().authorizations, 17);
         assert_eq!(embedded.counts().hsa_nodes, 2);
         assert!(embedded.warnings().is_empty(), "{:?}", embedded.warnings());
         // Without the placeholder value the table refuses to load.
@@ -127,6 +127,39 @@ mod tests {
             t.route(SCHEDULE, "nowhere", today()),
             Err(RouteError::NoRoute { .. })
         ));
+    }
+
+    /// Care plans, bookings and vaccinations are aggregated like the NPÖ contracts: the
+    /// national address goes to the aggregating service, each demo journal source to the
+    /// demo producer's journal with that source's care giver and unit.
+    #[test]
+    fn demo_aggregates_care_plans_bookings_and_vaccinations() {
+        let t = RoutingTable::demo(PRODUCER).unwrap();
+        for contract in [
+            "urn:riv:clinicalprocess:logistics:logistics:GetCarePlansResponder:2",
+            SCHEDULE,
+            "urn:riv:clinicalprocess:activityprescription:actoutcome:GetVaccinationHistoryResponder:2",
+        ] {
+            let national = t.route(contract, DEMO_AGGREGATION_ADDRESS, today()).unwrap();
+            assert_eq!(
+                national.local_service().map(|s| s.name()),
+                Some("aggregating"),
+                "{contract}"
+            );
+            for (source, care_giver, care_unit) in DEMO_JOURNAL_SOURCES {
+                let route = t.route(contract, source, today()).unwrap();
+                assert_eq!(
+                    route.url(),
+                    format!("{PRODUCER}/journal?care_giver={care_giver}&care_unit={care_unit}")
+                        .as_str(),
+                    "{contract} at {source}"
+                );
+                assert_eq!(
+                    t.authorize(DEMO_CONSUMER, contract, source, today()),
+                    Ok(())
+                );
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! | `/fault` | HTTP 500 with a producer SOAP fault (must pass through the gateway unchanged) |
 //! | `/slow?ms=N` | waits N ms (default 60000), then answers like `/echo` |
 //! | `/large?kb=N` | answers with a response of about N KiB (default 1024) |
-//! | `/journal?care_giver=G&care_unit=U&records=N&delay_ms=D&time_base=T&patient=P` | a journal source system: for a request of a contract with an information-set adapter, answers with N (default 2) generated records for the requested patient, written by source system = the request's logical address, care giver G and care unit U, one day apart from the start of the requested period (or from `T`, `yyyyMMdd`, to play a producer that ignores the period), after D ms (default 0); with `P`, the records are about patient P whoever was asked for (a broken source) |
+//! | `/journal?care_giver=G&care_unit=U&records=N&delay_ms=D&time_base=T&patient=P` | a journal source system: for a request of a contract with an information-set adapter, answers with N (default 2) generated records for the requested patient, written by source system = the request's logical address, care giver G and care unit U, one day apart from the start of the requested period (or from `T`, `yyyyMMdd`, to play a producer that ignores the period; a request without a period, such as a citizen's overview or any GetSubjectOfCareSchedule, gets recent records from two weeks ago, and bookings from a week ahead), after D ms (default 0); with `P`, the records are about patient P whoever was asked for (a broken source) |
 //! | anything else | `/echo`: a `<Contract>Response` in the request's contract namespace |
 //!
 //! Every answer carries `x-demo-*` headers describing what arrived (caller headers,
@@ -160,7 +160,7 @@ fn journal_answer(uri: &http::Uri, request: &[u8], logical_address: &str) -> Opt
                 .filter(|s| s.len() >= 8 && s.is_ascii())
                 .map(|s| s[..8].to_string())
         })
-        .unwrap_or_else(|| "20240115".into());
+        .unwrap_or_else(|| unbounded_time_base(set.descriptor().kind));
     let records = query_text(uri, "records")
         .and_then(|n| n.parse().ok())
         .unwrap_or(2usize)
@@ -178,6 +178,17 @@ fn journal_answer(uri: &http::Uri, request: &[u8], logical_address: &str) -> Opt
             style: Default::default(),
         },
     ))
+}
+
+/// Where the records of a request without a period start (`yyyyMMdd`): two weeks ago, so
+/// that a citizen's overview shows recent results, or a week ahead for bookings (the
+/// times a patient has booked are still to come).
+fn unbounded_time_base(kind: &str) -> String {
+    let today = vaxel_model::clock::today();
+    let days = if kind == "booking" { 7 } else { -14 };
+    (today + chrono::Duration::days(days))
+        .format("%Y%m%d")
+        .to_string()
 }
 
 async fn answer(
@@ -293,4 +304,21 @@ async fn answer(
         h.insert("x-demo-body-fnv", v);
     }
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_without_a_period_get_recent_records_and_bookings_ahead() {
+        let today = vaxel_model::clock::today().format("%Y%m%d").to_string();
+        let bookings = unbounded_time_base("booking");
+        assert_eq!(bookings.len(), 8);
+        assert!(bookings > today, "{bookings} is after {today}");
+        for kind in ["lab-result", "care-plan", "vaccination", "note"] {
+            let base = unbounded_time_base(kind);
+            assert!(base < today, "{kind}: {base} is before {today}");
+        }
+    }
 }
