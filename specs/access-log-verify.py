@@ -2,7 +2,9 @@
 """Independent verifier of the vaxel PDL access log (specs/access-log.md, section 3).
 
 Written from the spec alone, with no vaxel code: SQLite + SHA-256. It checks the chain;
-for the full set of checks (canonical form, index columns) use `vaxel pdl-verify`.
+for the full set of checks (canonical form, index columns) use `vaxel pdl-verify`. The
+entry bytes are hashed as stored, whatever their canonical version (1, or 2 with a
+user role; section 2), so entries of both versions verify here alike.
 
     python3 specs/access-log-verify.py vaxel-data/vaxel.db [SEQ:HASH]
 
