@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http::{header, HeaderName, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
 use vaxel_adapter::{
-    CausingAgent, Envelope, InformationSet, MergeInput, MergeNotes, ProducerResponse, QueryRequest,
-    Record, RivProfile, SourceOutcome, SourceStatus,
+    CausingAgent, Envelope, InformationSet, MergeInput, MergeNotes, QueryRequest, Record,
+    SourceOutcome,
 };
 use vaxel_model::{clock, headers, Cause, Fault};
 use vaxel_pdl::access_log::AccessLog;
@@ -36,7 +36,23 @@ use vaxel_pdl::consent::ConsentService;
 use vaxel_routing::RoutingTableHandle;
 
 use super::{BoxFuture, Caller, LocalRequest, LocalService};
-use crate::onward::{ForwardBody, ForwardError, Onward};
+use crate::onward::Onward;
+
+mod fan_out;
+
+use fan_out::{call_source, failure, FanOut};
+pub use fan_out::{SourceAnswer, SourceRequests};
+
+/// What asking the sources of one information set gave.
+#[derive(Debug)]
+pub struct Gathered {
+    /// One per source asked, in no particular order.
+    pub answers: Vec<SourceAnswer>,
+    /// Sources the engagement index named that could not be asked (no usable route).
+    pub failed: Vec<SourceOutcome>,
+    /// The slowest source's round trip (zero when none was asked).
+    pub slowest_source: Duration,
+}
 
 /// One engagement's source, as the aggregator needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,16 +99,6 @@ pub struct Aggregator {
     timings: Arc<AggregationTimings>,
 }
 
-/// What one source gave.
-struct SourceAnswer {
-    outcome: SourceOutcome,
-    body: Option<Bytes>,
-    records: Vec<Record>,
-    /// From just before the request was sent until the answer was read (or the call
-    /// failed or timed out).
-    round_trip: Duration,
-}
-
 impl Aggregator {
     pub fn new(
         sets: &'static [&'static dyn InformationSet],
@@ -113,6 +119,11 @@ impl Aggregator {
         }
     }
 
+    /// The whole query's deadline (`aggregation.deadline_ms`).
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
     /// How long aggregated queries take (also in `/status`).
     pub fn timings(&self) -> &AggregationTimings {
         &self.timings
@@ -127,41 +138,22 @@ impl Aggregator {
         })
     }
 
-    /// Answer one aggregated query. `request` is the consumer's whole envelope,
-    /// `envelope` what the sniffer found in it.
-    pub async fn handle(
+    /// Ask every source of `set` that holds the patient's information (engagement index,
+    /// narrowed by the query's source system and period) and that the caller may reach,
+    /// all at once, until `deadline`. A source that fails or is late is an outcome, never
+    /// an error; the error is for what stops the whole query (the engagement index or
+    /// the routing table cannot be read).
+    pub async fn gather(
         &self,
         onward: &Onward,
-        envelope: &Envelope,
-        request: Bytes,
+        set: &'static dyn InformationSet,
+        query: &QueryRequest,
+        requests: SourceRequests<'_>,
         ctx: &Caller<'_>,
-    ) -> Result<Response<Full<Bytes>>, Fault> {
-        let started = Instant::now();
-        let contract = envelope.contract_namespace.as_str();
-        let set = self.information_set(contract).ok_or_else(|| {
-            Fault::NoRoute(Cause::msg(format!(
-                "the routing table sends {contract} to local://aggregating, but this gateway has no information-set adapter for it; route it to a producer instead"
-            )))
-        })?;
-        let address = envelope.address.as_ref().ok_or(Fault::NoLogicalAddress)?;
-        let query = set.parse_request(&request).map_err(|e| {
-            Fault::Malformed(Cause::msg(format!(
-                "the {} request cannot be read: {e}",
-                set.descriptor().request_element
-            )))
-        })?;
+        deadline: Instant,
+    ) -> Result<Gathered, Fault> {
         let descriptor = set.descriptor();
-
-        // SVOD/PDL: who the end user is, before anything is asked (specs/user-context.md).
-        let user = match &self.pdl {
-            Some(pdl) => Some(
-                pdl.consent
-                    .verify_user(ctx.request_headers)
-                    .map_err(Fault::from)?,
-            ),
-            None => None,
-        };
-
+        let contract = descriptor.contract_namespace;
         // Sources: engagement index, narrowed by the request's source system.
         let mut sources = self
             .lookup
@@ -243,17 +235,9 @@ impl Aggregator {
                 }
             }
         }
-        tracing::debug!(
-            contract,
-            address = %address.value,
-            sources = sources.len(),
-            asked = calls.len(),
-            "aggregating"
-        );
 
         // Fan out, all at once, bounded by the deadline.
-        let deadline = started + self.deadline;
-        let fan_out = FanOut::new(set, envelope, request, ctx, &query, self.max_response);
+        let fan_out = FanOut::new(set, requests, ctx, query, self.max_response);
         let answers = futures_util::future::join_all(calls.into_iter().map(
             |(source, url, profile, timeout)| {
                 let fan_out = &fan_out;
@@ -266,6 +250,7 @@ impl Aggregator {
                         Ok(answer) => answer,
                         Err(_) => SourceAnswer {
                             round_trip: timeout,
+                            timed_out: true,
                             outcome: failure(
                                 &la,
                                 CausingAgent::VirtualizationPlatform,
@@ -284,15 +269,82 @@ impl Aggregator {
         ))
         .await;
 
-        let mut outcomes: Vec<SourceOutcome> = Vec::with_capacity(answers.len() + failed.len());
-        let mut kept: Vec<(Bytes, Vec<Record>)> = Vec::new();
-        let mut notes = MergeNotes::default();
-        let mut log_entries = Vec::new();
         let slowest_source = answers
             .iter()
             .map(|a| a.round_trip)
             .max()
             .unwrap_or_default();
+        Ok(Gathered {
+            answers,
+            failed,
+            slowest_source,
+        })
+    }
+
+    /// Answer one aggregated query. `request` is the consumer's whole envelope,
+    /// `envelope` what the sniffer found in it.
+    pub async fn handle(
+        &self,
+        onward: &Onward,
+        envelope: &Envelope,
+        request: Bytes,
+        ctx: &Caller<'_>,
+    ) -> Result<Response<Full<Bytes>>, Fault> {
+        let started = Instant::now();
+        let contract = envelope.contract_namespace.as_str();
+        let set = self.information_set(contract).ok_or_else(|| {
+            Fault::NoRoute(Cause::msg(format!(
+                "the routing table sends {contract} to local://aggregating, but this gateway has no information-set adapter for it; route it to a producer instead"
+            )))
+        })?;
+        let address = envelope.address.as_ref().ok_or(Fault::NoLogicalAddress)?;
+        let query = set.parse_request(&request).map_err(|e| {
+            Fault::Malformed(Cause::msg(format!(
+                "the {} request cannot be read: {e}",
+                set.descriptor().request_element
+            )))
+        })?;
+        let descriptor = set.descriptor();
+
+        // SVOD/PDL: who the end user is, before anything is asked (specs/user-context.md).
+        let user = match &self.pdl {
+            Some(pdl) => Some(
+                pdl.consent
+                    .verify_user(ctx.request_headers)
+                    .map_err(Fault::from)?,
+            ),
+            None => None,
+        };
+
+        let gathered = self
+            .gather(
+                onward,
+                set,
+                &query,
+                SourceRequests::Consumer {
+                    request,
+                    address: envelope.address.as_ref().map(|a| a.span.clone()),
+                },
+                ctx,
+                started + self.deadline,
+            )
+            .await?;
+        tracing::debug!(
+            contract,
+            address = %address.value,
+            asked = gathered.answers.len(),
+            "aggregated"
+        );
+        let Gathered {
+            answers,
+            failed,
+            slowest_source,
+        } = gathered;
+
+        let mut outcomes: Vec<SourceOutcome> = Vec::with_capacity(answers.len() + failed.len());
+        let mut kept: Vec<(Bytes, Vec<Record>)> = Vec::new();
+        let mut notes = MergeNotes::default();
+        let mut log_entries = Vec::new();
         for answer in answers {
             let asked = answer.outcome.logical_address.clone();
             outcomes.push(answer.outcome);
@@ -370,219 +422,6 @@ fn before_period(newest: &str, start: &str) -> bool {
 fn keep_requested(mut records: Vec<Record>, query: &QueryRequest) -> Vec<Record> {
     vaxel_adapter::retain_matching(query, &mut records);
     records
-}
-
-/// Is every record about the queried patient? A source that answers about anyone else
-/// is broken: nothing it sent is trusted, not only those records.
-fn all_about_patient(fan_out: &FanOut<'_>, records: &[Record]) -> bool {
-    let descriptor = fan_out.set.descriptor();
-    records
-        .iter()
-        .all(|r| vaxel_adapter::about_patient(descriptor, fan_out.query, &r.header))
-}
-
-fn failure(la: &str, agent: CausingAgent, code: &str, text: String) -> SourceOutcome {
-    SourceOutcome {
-        logical_address: la.to_string(),
-        status: SourceStatus::NoDataSynchFailed {
-            causing_agent: agent,
-            code: code.to_string(),
-            text,
-        },
-        timestamp: clock::local_stamp(),
-    }
-}
-
-/// What every call of one fan-out shares. Header values are checked once here, not once
-/// per source.
-struct FanOut<'c> {
-    set: &'static dyn InformationSet,
-    request: Bytes,
-    /// Where the consumer's address header sits in `request` (None: no address header).
-    address: Option<std::ops::Range<usize>>,
-    /// The consumer's content type and SOAPAction, passed to every source.
-    copied: Vec<(HeaderName, HeaderValue)>,
-    caller: &'c Caller<'c>,
-    /// The consumer's query: every source's records must be about its patient.
-    query: &'c QueryRequest,
-    max_response: u64,
-}
-
-impl<'c> FanOut<'c> {
-    fn new(
-        set: &'static dyn InformationSet,
-        envelope: &Envelope,
-        request: Bytes,
-        caller: &'c Caller<'c>,
-        query: &'c QueryRequest,
-        max_response: u64,
-    ) -> FanOut<'c> {
-        let mut copied = Vec::with_capacity(2);
-        for name in [header::CONTENT_TYPE, HeaderName::from_static("soapaction")] {
-            if let Some(v) = caller.request_headers.get(&name) {
-                copied.push((name, v.clone()));
-            }
-        }
-        FanOut {
-            set,
-            request,
-            address: envelope.address.as_ref().map(|a| a.span.clone()),
-            copied,
-            caller,
-            query,
-            max_response,
-        }
-    }
-}
-
-/// Ask one source: the consumer's request with the address header set to the source.
-async fn call_source(
-    onward: &Onward,
-    fan_out: &FanOut<'_>,
-    la: &str,
-    url: &http::Uri,
-    profile: RivProfile,
-    timeout: Duration,
-) -> SourceAnswer {
-    let fail = |agent, code: &str, text: String| SourceAnswer {
-        outcome: failure(la, agent, code, text),
-        body: None,
-        records: Vec::new(),
-        round_trip: Duration::ZERO,
-    };
-    let Some(address) = fan_out.address.clone() else {
-        return fail(
-            CausingAgent::VirtualizationPlatform,
-            "VP003",
-            "the request has no address header".into(),
-        );
-    };
-    let body = match crate::pipeline::rivta::convert_address(&fan_out.request, address, la, profile)
-    {
-        Ok(b) => Bytes::from(b),
-        Err(e) => return fail(CausingAgent::VirtualizationPlatform, "VP012", e),
-    };
-    let len = body.len() as u64;
-    let body = ForwardBody::new(vec![body], len, None, Some(len), len.max(1), timeout);
-    let req = match Onward::request(
-        url,
-        body,
-        fan_out.copied.iter().map(|(n, v)| (n, v)),
-        &[],
-        fan_out.caller.onward,
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            return fail(
-                CausingAgent::VirtualizationPlatform,
-                "VP009",
-                format!("cannot build the request: {e}"),
-            )
-        }
-    };
-
-    let sent = Instant::now();
-    let resp = match onward.send(req, timeout).await {
-        Ok(r) => r,
-        Err(ForwardError::Timeout { timeout_ms, .. }) => {
-            return SourceAnswer {
-                round_trip: sent.elapsed(),
-                ..fail(
-                    CausingAgent::VirtualizationPlatform,
-                    "VP009",
-                    format!("the source did not answer within {timeout_ms} ms"),
-                )
-            }
-        }
-        Err(e) => {
-            return SourceAnswer {
-                round_trip: sent.elapsed(),
-                ..fail(
-                    CausingAgent::VirtualizationPlatform,
-                    "VP009",
-                    format!("the source could not be called: {e}"),
-                )
-            }
-        }
-    };
-    let status = resp.status();
-    let body = match Limited::new(resp.into_body(), fan_out.max_response as usize)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return SourceAnswer {
-                round_trip: sent.elapsed(),
-                ..fail(
-                    CausingAgent::ServiceProducer,
-                    "VP009",
-                    format!("reading the source's answer failed: {e}"),
-                )
-            }
-        }
-    };
-    // The source's part ends here; reading its records is the gateway's.
-    let round_trip = sent.elapsed();
-    let fail = |agent, code: &str, text: String| SourceAnswer {
-        round_trip,
-        ..fail(agent, code, text)
-    };
-    if status != StatusCode::OK && status != StatusCode::INTERNAL_SERVER_ERROR {
-        return fail(
-            CausingAgent::ServiceProducer,
-            "VP009",
-            format!("the source answered HTTP {status}"),
-        );
-    }
-    match fan_out.set.parse_response(&body) {
-        Ok(ProducerResponse::Records(records))
-            if status == StatusCode::OK && !all_about_patient(fan_out, &records) =>
-        {
-            let descriptor = fan_out.set.descriptor();
-            let foreign = records
-                .iter()
-                .filter(|r| !vaxel_adapter::about_patient(descriptor, fan_out.query, &r.header))
-                .count();
-            // Counts only: no person ids, no content (no sekretess content in logs).
-            tracing::warn!(
-                source = la,
-                information_set = descriptor.name,
-                records = foreign,
-                "a source answered with records that are not about the queried patient; its whole answer is refused"
-            );
-            fail(
-                CausingAgent::ServiceProducer,
-                "VP009",
-                format!(
-                    "the source answered with {foreign} record(s) that do not name the queried patient; none of its answer is used"
-                ),
-            )
-        }
-        Ok(ProducerResponse::Records(records)) if status == StatusCode::OK => SourceAnswer {
-            outcome: SourceOutcome {
-                logical_address: la.to_string(),
-                status: SourceStatus::DataFromSource,
-                timestamp: clock::local_stamp(),
-            },
-            body: Some(body),
-            records,
-            round_trip,
-        },
-        Ok(ProducerResponse::Records(_)) => fail(
-            CausingAgent::ServiceProducer,
-            "VP009",
-            format!("the source answered HTTP {status} without a SOAP fault"),
-        ),
-        Ok(ProducerResponse::Fault(text)) => {
-            fail(CausingAgent::ServiceProducer, "SOAP-Fault", text)
-        }
-        Err(e) => fail(
-            CausingAgent::ServiceProducer,
-            "VP009",
-            format!("the source's answer cannot be read: {e}"),
-        ),
-    }
 }
 
 /// The service's name: `local://aggregating`.
