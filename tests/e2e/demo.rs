@@ -54,7 +54,7 @@ async fn serve_demo_answers_the_readme_curl_call() {
     let mut started = None;
     for attempt in 0..3 {
         let (listen, admin, producer) = (free_port(), free_port(), free_port());
-        let (peer, peer_admin) = (free_port(), free_port());
+        let (peer, peer_admin, citizen) = (free_port(), free_port(), free_port());
         let mut cmd = Command::new(VAXEL);
         cmd.current_dir(root.path())
             // As the README runs it: from the folder, with the default `--demo-root .`
@@ -69,7 +69,9 @@ async fn serve_demo_answers_the_readme_curl_call() {
             .arg("--peer-listen")
             .arg(format!("127.0.0.1:{peer}"))
             .arg("--peer-admin-listen")
-            .arg(format!("127.0.0.1:{peer_admin}"));
+            .arg(format!("127.0.0.1:{peer_admin}"))
+            .arg("--citizen-listen")
+            .arg(format!("127.0.0.1:{citizen}"));
         let mut proc = Proc::spawn(
             "vaxel serve --demo",
             &mut cmd,

@@ -14,6 +14,10 @@ pub const DEMO_PRODUCER_PLACEHOLDER: &str = "DEMO_PRODUCER";
 /// The consumer HSA id the demo table authorises for every demo contract.
 pub const DEMO_CONSUMER: &str = "SE0000000000-DEMOCONSUMER";
 
+/// The consumer the demo's citizen listener asks sources as (`[citizen] consumer_id`):
+/// authorised in the demo table for every contract the overview asks, at `*`.
+pub const DEMO_CITIZEN_CONSUMER: &str = "SE0000000000-DEMOCITIZEN";
+
 /// Care provider that the NPÖ demo routes point at.
 pub const DEMO_CARE_PROVIDER: &str = "SE2321000016-DEMO";
 
@@ -95,7 +99,7 @@ mod tests {
         assert_eq!(from_disk.counts(), embedded.counts());
         assert_eq!(embedded.counts().contracts, 17);
         assert_eq!(embedded.counts().routes, 52);
-        assert_eq!(embedded.counts().authorizations, 17);
+        assert_eq!(embedded.counts().authorizations, 29);
         assert_eq!(embedded.counts().hsa_nodes, 2);
         assert!(embedded.warnings().is_empty(), "{:?}", embedded.warnings());
         // Without the placeholder value the table refuses to load.

@@ -71,9 +71,30 @@ pub fn run(
     } else {
         None
     };
-    let access_log = consent
-        .as_ref()
-        .map(|_| AccessLog::start(stores.access_log.clone(), &config.access_log));
+    // The citizen's side reads and changes the same consents and blocks: with care-staff
+    // consent checking on, through the same service (one index, changes enforced at
+    // once); with it off, through a service of its own that no care-staff call reads.
+    let citizen_consent = match (&consent, config.citizen.enabled) {
+        (_, false) => None,
+        (Some(c), true) => Some(c.clone()),
+        (None, true) => {
+            let service = control
+                .block_on(ConsentService::new(
+                    config.consent.clone(),
+                    stores.consents.clone(),
+                ))
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot start the citizen's consents ([citizen] in {}): {e}",
+                        config.origin.display()
+                    )
+                })?;
+            Some(Arc::new(service))
+        }
+    };
+    // The PDL access log: every care-staff decision, and the citizen's own reads.
+    let access_log = (consent.is_some() || config.citizen.enabled)
+        .then(|| AccessLog::start(stores.access_log.clone(), &config.access_log));
 
     // The routing table, then the gateway's own services (one registration each); the
     // table is loaded knowing their names, so a route to a service this gateway does not
@@ -91,7 +112,7 @@ pub fn run(
     let index_service = Arc::new(EngagementIndexService(index.clone()));
     let mut services = Registry::default();
     services.register(index_service.clone());
-    services.register(Arc::new(Aggregator::new(
+    let aggregator = Arc::new(Aggregator::new(
         vaxel_adapters::all(),
         index_service,
         routing.clone(),
@@ -101,7 +122,8 @@ pub fn run(
             consent: c.clone(),
             access_log: access_log.clone(),
         }),
-    )));
+    ));
+    services.register(aggregator.clone());
     routing.set_local_services(services.names());
     if let Err(e) = routing.load_initial() {
         tracing::error!(error = %e, "no routing table could be loaded: every call is answered with VP008 until a reload succeeds");
@@ -122,6 +144,7 @@ pub fn run(
         None => None,
     };
 
+    let access_log_for_citizen = access_log.clone();
     let mut shared = Shared::new(
         config,
         routing.clone(),
@@ -131,6 +154,16 @@ pub fn run(
         Some(stores.access_log.clone()),
     );
     shared.sdk = sdk;
+    shared.citizen = match citizen_consent {
+        Some(consent) => Some(Arc::new(crate::citizen::build(
+            &shared.config,
+            aggregator.clone(),
+            consent,
+            access_log_for_citizen,
+            stores.access_log.clone(),
+        )?)),
+        None => None,
+    };
     shared.cluster = Some(stores.cluster.clone());
     let shared = Arc::new(shared);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -202,6 +235,36 @@ pub fn run(
     }
 
     let threads = crate::server::start_service(shared.clone(), stop_rx.clone())?;
+    // The citizen listener (TLS without client certificates), on the control runtime.
+    let citizen_addr = match (&shared.citizen, shared.config.citizen.listen) {
+        (Some(_), Some(addr)) => {
+            let _runtime = control.enter();
+            let cfg = &shared.config;
+            let listener = control
+                .block_on(tokio::net::TcpListener::bind(addr))
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (citizen.listen): {e}"))?;
+            let local = listener.local_addr()?;
+            let tls = crate::tls::server_auth_only_config(
+                &cfg.service.certificate,
+                &cfg.service.private_key,
+                &[b"h2", b"http/1.1"],
+            )?;
+            let client_tls = crate::tls::producer_client_config(
+                &cfg.producers.certificate,
+                &cfg.producers.private_key,
+                &cfg.producers.ca,
+            )?;
+            control.spawn(crate::citizen::listener::serve(
+                listener,
+                shared.clone(),
+                tokio_rustls::TlsAcceptor::from(tls),
+                Onward::new(client_tls, &cfg.producers),
+                stop_rx.clone(),
+            ));
+            Some(local)
+        }
+        _ => None,
+    };
     // The admin listener (and so /ready) comes up only after the service port is bound.
     let admin_addr = match shared.config.admin_listen {
         Some(addr) => {
@@ -224,6 +287,7 @@ pub fn run(
     tracing::info!(
         service = %threads.local_addr,
         admin = ?admin_addr,
+        citizen = ?citizen_addr,
         threads = shared.config.service.threads,
         instance_id = %shared.config.instance_id,
         local_services = ?shared.services.names(),

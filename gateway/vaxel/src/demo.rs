@@ -16,6 +16,8 @@ pub struct DemoOptions {
     pub root: PathBuf,
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    /// The citizen page and API.
+    pub citizen_listen: SocketAddr,
     pub producer_listen: SocketAddr,
     /// The municipality's SDK gateway (second process): service and admin addresses.
     pub peer_listen: SocketAddr,
@@ -33,6 +35,7 @@ impl Default for DemoOptions {
             root: PathBuf::from("."),
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            citizen_listen: SocketAddr::from(([127, 0, 0, 1], 8445)),
             producer_listen: SocketAddr::from(([127, 0, 0, 1], 20443)),
             peer_listen: SocketAddr::from(([127, 0, 0, 1], 9443)),
             peer_admin_listen: SocketAddr::from(([127, 0, 0, 1], 9080)),
@@ -58,6 +61,7 @@ pub fn prepare(opts: &DemoOptions) -> anyhow::Result<Config> {
     }
     let certs = absolute(&certs_dir)?;
     let book = write_sdk_demo(opts, &data, &certs)?;
+    let citizen_issuer = crate::citizen::demo::ensure_key(&absolute(&data)?)?;
     let text = format!(
         r#"# Written by `vaxel serve --demo`. Copy and edit it to run vaxel with your own
 # certificates and routing table: `vaxel serve --config this-file.toml`.
@@ -105,7 +109,30 @@ dead_letter_after_s = 86400
 [[sdk.systems]]
 id = "{region_system}"
 organisations = ["{region_participant}"]
+
+# The citizen's side (specs/citizen.md): the citizen page and API on their own listener
+# (TLS, no client certificates), signed in with the demo identity provider's tokens
+# (GET /citizen/demo/token, demo only). Booked times and lab results from the demo
+# sources are shown after the delays below, as a region would configure them.
+[citizen]
+enabled = true
+listen = "{citizen}"
+consumer_id = "{citizen_consumer}"
+[[citizen.issuers]]
+issuer = "{citizen_iss}"
+audience = ["{citizen_aud}"]
+algorithms = ["ES256"]
+public_key_pem = "{citizen_key}"
+[[citizen.delays]]
+information_set = "laboratory-outcome-3"
+care_giver = "*"
+days = 14
 "#,
+        citizen = opts.citizen_listen,
+        citizen_consumer = vaxel_routing::DEMO_CITIZEN_CONSUMER,
+        citizen_iss = crate::citizen::demo::ISSUER,
+        citizen_aud = crate::citizen::demo::AUDIENCE,
+        citizen_key = citizen_issuer.public_key.display(),
         listen = opts.listen,
         admin = opts.admin_listen,
         certs = certs.display(),
@@ -128,7 +155,8 @@ organisations = ["{region_participant}"]
     };
     std::fs::write(&cfg_path, &text)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", cfg_path.display()))?;
-    let config = Config::from_toml(&text, &cfg_path)?;
+    let mut config = Config::from_toml(&text, &cfg_path)?;
+    config.demo_citizen_key = Some(citizen_issuer.private_key);
     seed_engagements(&config)?;
     Ok(config)
 }

@@ -13,12 +13,15 @@
 //! - [`onward`]: the one way the gateway calls producers and subscribers;
 //! - [`ops`]: the admin listener (`/health`, `/ready`, `/status`, reload, consent and
 //!   access log APIs); [`stats`]: its counters;
+//! - [`citizen`]: the citizen's side (overview, consents and blocks, own access log,
+//!   the citizen page and listener);
 //! - [`top`]: `vaxel top`, the terminal view of the admin listener's dashboard data;
 //! - [`certs`], [`demo`], [`demo_producer`]: the demo PKI, configuration and producer.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod certs;
+pub mod citizen;
 pub mod cluster;
 pub mod config;
 pub mod dashboard;

@@ -48,6 +48,9 @@ enum Command {
         /// Demo: admin address.
         #[arg(long, requires = "demo", default_value = "127.0.0.1:8080")]
         admin_listen: SocketAddr,
+        /// Demo: the citizen page and API (TLS without client certificates).
+        #[arg(long, requires = "demo", default_value = "127.0.0.1:8445")]
+        citizen_listen: SocketAddr,
         /// Demo: demo producer address.
         #[arg(long, requires = "demo", default_value = "127.0.0.1:20443")]
         producer_listen: SocketAddr,
@@ -421,6 +424,7 @@ fn run_other(command: Command) -> anyhow::Result<()> {
             demo_root,
             listen,
             admin_listen,
+            citizen_listen,
             producer_listen,
             peer_listen,
             peer_admin_listen,
@@ -443,6 +447,7 @@ fn run_other(command: Command) -> anyhow::Result<()> {
                     root: demo_root,
                     listen,
                     admin_listen,
+                    citizen_listen,
                     producer_listen,
                     peer_listen,
                     peer_admin_listen,

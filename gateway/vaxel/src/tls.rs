@@ -105,6 +105,24 @@ pub fn mtls_server_config(
     Ok(Arc::new(cfg))
 }
 
+/// A server configuration without client certificates (the citizen listener: citizens
+/// authenticate with their identity provider's token, not with certificates). TLS 1.2+
+/// as everywhere.
+pub fn server_auth_only_config(
+    cert: &Path,
+    key: &Path,
+    alpn: &[&[u8]],
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut cfg = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)
+        .map_err(|e| config_err(cert, key, e))?
+        .with_no_client_auth()
+        .with_single_cert(load_certs(cert)?, load_key(key)?)
+        .map_err(|e| config_err(cert, key, e))?;
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(cfg))
+}
+
 /// Client side for calls to producers: the gateway's own client certificate, producers'
 /// certificates verified against `ca`. ALPN is left to the connector (HTTP/1.1: SOAP
 /// producers speak it everywhere).

@@ -9,6 +9,7 @@ use super::*;
 fn demo_node(root: &Path, url: &str, schema: &str, name: &str) -> (Proc, u16, u16) {
     for attempt in 0..3 {
         let (listen, admin, producer) = (free_port(), free_port(), free_port());
+        let citizen = free_port();
         let mut cmd = Command::new(VAXEL);
         cmd.current_dir(root)
             .args(["serve", "--demo", "--no-peer", "--store-url", url])
@@ -18,7 +19,9 @@ fn demo_node(root: &Path, url: &str, schema: &str, name: &str) -> (Proc, u16, u1
             .arg("--admin-listen")
             .arg(format!("127.0.0.1:{admin}"))
             .arg("--producer-listen")
-            .arg(format!("127.0.0.1:{producer}"));
+            .arg(format!("127.0.0.1:{producer}"))
+            .arg("--citizen-listen")
+            .arg(format!("127.0.0.1:{citizen}"));
         let mut proc = Proc::spawn(name, &mut cmd, root.join(format!("{name}-{attempt}.log")));
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline && proc.exited().is_none() {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 mod operations;
 pub use operations::{AdminConfig, AdminTls, LogConfig, LogFormat, MetricsConfig};
 use vaxel_engagement_index::config::{EngagementIndexConfig, RawEngagementIndexConfig};
+use vaxel_pdl::citizen::config::{CitizenConfig, RawCitizenConfig};
 use vaxel_pdl::config::{AccessLogConfig, ConsentConfig, RawAccessLogConfig, RawConsentConfig};
 use vaxel_routing::config::{RawRoutingConfig, RoutingConfig};
 use vaxel_sdk::config::{RawSdkConfig, SdkConfig};
@@ -50,6 +51,8 @@ struct RawConfig {
     aggregation: RawAggregation,
     #[serde(default)]
     consent: RawConsentConfig,
+    #[serde(default)]
+    citizen: RawCitizenConfig,
     #[serde(default)]
     access_log: RawAccessLogConfig,
     #[serde(default)]
@@ -129,6 +132,11 @@ pub struct Config {
     pub engagement_index: EngagementIndexConfig,
     pub consent: ConsentConfig,
     pub access_log: AccessLogConfig,
+    /// The citizen's side (`[citizen]`, specs/citizen.md).
+    pub citizen: CitizenConfig,
+    /// `serve --demo` only (not from the file): the demo identity provider's signing
+    /// key, for demo sign-in on the citizen page.
+    pub demo_citizen_key: Option<PathBuf>,
     /// SDK messaging (`[sdk] enabled`); `None` when off.
     pub sdk: Option<SdkConfig>,
 }
@@ -346,6 +354,7 @@ impl Config {
             .validate(&root.nested("engagement_index"))?;
         let consent = raw.consent.validate(&root.nested("consent"))?;
         let access_log = raw.access_log.validate(&root.nested("access_log"))?;
+        let citizen = raw.citizen.validate(&root.nested("citizen"))?;
         if admin.as_ref().is_some_and(|a| a.require_token) {
             root.nested("admin").check(
                 "require_token",
@@ -380,6 +389,8 @@ impl Config {
             engagement_index,
             consent,
             access_log,
+            citizen,
+            demo_citizen_key: None,
             sdk,
         })
     }

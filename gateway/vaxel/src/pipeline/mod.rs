@@ -75,6 +75,8 @@ pub struct Shared {
     pub store_health: crate::cluster::StoreHealth,
     /// The dashboard's last minutes of traffic.
     pub dashboard: crate::dashboard::History,
+    /// The citizen's side (`[citizen] enabled`); `None` when off.
+    pub citizen: Option<Arc<crate::citizen::Citizen>>,
 }
 
 impl Shared {
@@ -105,6 +107,7 @@ impl Shared {
             cluster: None,
             store_health: crate::cluster::StoreHealth::default(),
             dashboard: crate::dashboard::History::default(),
+            citizen: None,
         }
     }
 }
@@ -189,6 +192,27 @@ pub async fn handle(
         observe::finish(&facts, started, &outcome, &correlation);
         return Ok(resp.map(Either::Left));
     }
+    // The citizen API, for e-service platforms calling on a citizen's behalf
+    // (specs/citizen.md); the platform is identified like any caller.
+    if parts.uri.path().starts_with(crate::citizen::API_PREFIX) {
+        let resp = citizen_api(
+            &parts,
+            body,
+            &conn,
+            &shared,
+            &core,
+            &correlation,
+            &mut facts,
+        )
+        .await;
+        let outcome = observe::Outcome {
+            status: resp.status(),
+            fault_code: observe::citizen_fault_code(resp.status()),
+            fault: None,
+        };
+        observe::finish(&facts, started, &outcome, &correlation);
+        return Ok(resp.map(Either::Left));
+    }
     let mut unread = Some(body);
     let result = phases(
         &parts,
@@ -231,6 +255,48 @@ pub async fn handle(
             Ok(resp.map(Either::Left))
         }
     }
+}
+
+/// A citizen API request on the service port.
+async fn citizen_api(
+    parts: &http::request::Parts,
+    body: Incoming,
+    conn: &ConnectionInfo,
+    shared: &Shared,
+    core: &Core,
+    correlation: &HeaderValue,
+    facts: &mut observe::Facts,
+) -> Response<Full<Bytes>> {
+    let Some(citizen) = shared.citizen.as_deref() else {
+        return crate::ops::json_response(
+            http::StatusCode::NOT_FOUND,
+            serde_json::json!({"error": "citizen-disabled", "message": "the citizen API is not enabled on this gateway: set [citizen] enabled = true"}),
+        );
+    };
+    let cfg = &shared.config;
+    let sender =
+        match identify::resolve_sender(conn, &parts.headers, &cfg.identity, &cfg.instance_id) {
+            Ok(s) => s,
+            Err(fault) => {
+                return crate::ops::json_response(
+                    http::StatusCode::FORBIDDEN,
+                    serde_json::json!({"error": "identity", "message": fault.to_string()}),
+                )
+            }
+        };
+    facts.sender_seen = true;
+    citizen
+        .handle(
+            parts,
+            body,
+            &sender,
+            crate::citizen::Port::Service,
+            &core.onward,
+            &shared.instance_header,
+            correlation,
+            facts,
+        )
+        .await
 }
 
 /// Phases 1b to 7.

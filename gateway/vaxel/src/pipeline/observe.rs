@@ -171,20 +171,40 @@ fn millis(d: Duration) -> f64 {
 
 /// The fault code of an SDK API answer (`SDK<status>`), a fixed list.
 pub fn sdk_fault_code(status: StatusCode) -> Option<&'static str> {
+    http_fault_code(status, &SDK_CODES)
+}
+
+/// The fault code of a citizen API answer (`CIT<status>`), a fixed list.
+pub fn citizen_fault_code(status: StatusCode) -> Option<&'static str> {
+    http_fault_code(status, &CITIZEN_CODES)
+}
+
+/// Codes for 400, 401, 403, 404, 405, 408, 409, 413, 422, 503, other 4xx, other 5xx.
+type HttpCodes = [&'static str; 12];
+const SDK_CODES: HttpCodes = [
+    "SDK400", "SDK401", "SDK403", "SDK404", "SDK405", "SDK408", "SDK409", "SDK413", "SDK422",
+    "SDK503", "SDK4xx", "SDK5xx",
+];
+const CITIZEN_CODES: HttpCodes = [
+    "CIT400", "CIT401", "CIT403", "CIT404", "CIT405", "CIT408", "CIT409", "CIT413", "CIT422",
+    "CIT503", "CIT4xx", "CIT5xx",
+];
+
+fn http_fault_code(status: StatusCode, codes: &HttpCodes) -> Option<&'static str> {
     Some(match status.as_u16() {
         0..=399 => return None,
-        400 => "SDK400",
-        401 => "SDK401",
-        403 => "SDK403",
-        404 => "SDK404",
-        405 => "SDK405",
-        408 => "SDK408",
-        409 => "SDK409",
-        413 => "SDK413",
-        422 => "SDK422",
-        503 => "SDK503",
-        other if other < 500 => "SDK4xx",
-        _ => "SDK5xx",
+        400 => codes[0],
+        401 => codes[1],
+        403 => codes[2],
+        404 => codes[3],
+        405 => codes[4],
+        408 => codes[5],
+        409 => codes[6],
+        413 => codes[7],
+        422 => codes[8],
+        503 => codes[9],
+        other if other < 500 => codes[10],
+        _ => codes[11],
     })
 }
 
