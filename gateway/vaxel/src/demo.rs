@@ -112,8 +112,9 @@ organisations = ["{region_participant}"]
 
 # The citizen's side (specs/citizen.md): the citizen page and API on their own listener
 # (TLS, no client certificates), signed in with the demo identity provider's tokens
-# (GET /citizen/demo/token, demo only). Booked times and lab results from the demo
-# sources are shown after the delays below, as a region would configure them.
+# (GET /citizen/demo/token, demo only). Lab results are shown to the patient only
+# after a delay, as a region would configure it: here 30 days at the second demo care
+# giver (its recent results are counted as "not shown yet"), none at the first.
 [citizen]
 enabled = true
 listen = "{citizen}"
@@ -125,8 +126,12 @@ algorithms = ["ES256"]
 public_key_pem = "{citizen_key}"
 [[citizen.delays]]
 information_set = "laboratory-outcome-3"
-care_giver = "*"
-days = 14
+care_giver = "SE2321000032-OTHER"
+days = 30
+[[citizen.delays]]
+information_set = "laboratory-outcome-4"
+care_giver = "SE2321000032-OTHER"
+days = 30
 "#,
         citizen = opts.citizen_listen,
         citizen_consumer = vaxel_routing::DEMO_CITIZEN_CONSUMER,

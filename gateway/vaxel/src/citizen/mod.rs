@@ -226,14 +226,18 @@ impl Citizen {
     }
 
     /// The patient-facing rules for one record.
-    fn release(&self, set: &'static dyn InformationSet, record: &Record) -> overview::Release {
+    fn release(
+        &self,
+        now: chrono::NaiveDateTime,
+        set: &'static dyn InformationSet,
+        record: &Record,
+    ) -> overview::Release {
         let d = set.descriptor();
         let h = &record.header;
         let approval = Approval::from_flag(
             !d.record.approved_for_patient.is_empty(),
             h.approved_for_patient,
         );
-        let now = vaxel_model::clock::now_local();
         match self.rules.decide(
             d.name,
             h.care_giver.as_deref(),
@@ -252,7 +256,8 @@ impl Citizen {
         onward: &Onward,
         ctx: &Caller<'_>,
     ) -> Response<Full<Bytes>> {
-        let release = |set: &'static dyn InformationSet, r: &Record| self.release(set, r);
+        let now = vaxel_model::clock::now_local();
+        let release = |set: &'static dyn InformationSet, r: &Record| self.release(now, set, r);
         let (view, shown) = overview::gather(
             &self.aggregator,
             onward,
@@ -338,7 +343,8 @@ impl Citizen {
             logical_address,
             record_id,
         };
-        let release = |set: &'static dyn InformationSet, r: &Record| self.release(set, r);
+        let now = vaxel_model::clock::now_local();
+        let release = |set: &'static dyn InformationSet, r: &Record| self.release(now, set, r);
         match record::fetch(&self.aggregator, onward, ctx, &who.patient, &q, &release).await {
             Ok((xml, source_system)) => {
                 let mut read = CitizenReadLog::new(who, ctx.correlation.to_str().unwrap_or(""));
