@@ -566,8 +566,11 @@ async fn an_admin_listener_requiring_tokens_wants_the_operator_role() {
     let (status, _) = get("/dashboard/data", Some(token(&["operator"]))).await;
     assert_eq!(status, 200);
     // A token with a broken signature is refused like none.
-    let mut forged = token(&["operator"]);
-    forged.pop();
-    forged.push('A');
+    // One character in the middle of the signature changed (the last one may only hold
+    // padding bits, and may already be the replacement).
+    let mut forged = token(&["operator"]).into_bytes();
+    let i = forged.iter().rposition(|b| *b == b'.').expect("a JWS") + 10;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ASCII");
     assert_eq!(get("/status", Some(forged)).await.0, 401);
 }

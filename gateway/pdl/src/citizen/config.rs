@@ -27,23 +27,14 @@ pub const MAX_GUARDIAN_AGE_LIMIT: u8 = 18;
 pub const MAX_DELAY_DAYS: u64 = 3650;
 
 /// The information sets a delay may name: every adapter's descriptor name
-/// (`adapters/*/src/lib.rs`), including the sets being added (care plans, scheduling,
-/// vaccination history). A delay for a name not listed here is refused at start-up, so a
-/// misspelt set never silently shows results early.
-pub const INFORMATION_SETS: &[&str] = &[
-    "care-documentation",
-    "diagnosis",
-    "alert-information",
-    "laboratory-outcome-3",
-    "laboratory-outcome-4",
-    "medication-history",
-    "care-contacts",
-    "referral-outcome",
-    "imaging-outcome",
-    "care-plans",
-    "scheduling",
-    "vaccination-history",
-];
+/// (`vaxel_adapters::all()`, the same list consent scopes are checked against). A delay
+/// for another name is refused at start-up, so a misspelt set never silently shows
+/// results early.
+pub fn information_sets() -> impl Iterator<Item = &'static str> {
+    vaxel_adapters::all()
+        .iter()
+        .map(|set| set.descriptor().name)
+}
 
 /// Which care givers' records a delay applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +50,7 @@ pub enum DelayCareGiver {
 /// first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseDelay {
-    /// An information set name from [`INFORMATION_SETS`], as listed there.
+    /// An information set name from [`information_sets`], as spelt there.
     pub information_set: String,
     pub care_giver: DelayCareGiver,
     /// Zero is allowed: "no delay" for one care giver while `"*"` has one.
@@ -212,8 +203,7 @@ impl RawCitizenConfig {
         let mut delays: Vec<ReleaseDelay> = Vec::new();
         for (i, r) in self.delays.into_iter().enumerate() {
             let key = |k: &str| format!("delays[{i}].{k}");
-            let set = INFORMATION_SETS
-                .iter()
+            let set = information_sets()
                 .find(|n| n.eq_ignore_ascii_case(r.information_set.trim()))
                 .ok_or_else(|| {
                     s.invalid(
@@ -221,7 +211,7 @@ impl RawCitizenConfig {
                         &format!(
                             "`{}` is not an information set; use one of {}",
                             r.information_set,
-                            INFORMATION_SETS.join(", ")
+                            information_sets().collect::<Vec<_>>().join(", ")
                         ),
                     )
                 })?;
@@ -486,8 +476,9 @@ mod tests {
 
     #[test]
     fn every_information_set_name_is_a_valid_consent_scope_name() {
-        for name in INFORMATION_SETS {
+        for name in information_sets() {
             assert!(vaxel_store::consent::valid_set_name(name), "{name}");
         }
+        assert_eq!(information_sets().count(), 12);
     }
 }
