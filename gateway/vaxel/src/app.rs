@@ -165,6 +165,10 @@ pub fn run(
         None => None,
     };
     shared.cluster = Some(stores.cluster.clone());
+    shared.demo_staff = match &shared.config.demo_staff_key {
+        Some(path) => Some(crate::demo_tokens::DemoStaffIssuer::load(path)?),
+        None => None,
+    };
     let shared = Arc::new(shared);
     let (stop_tx, stop_rx) = watch::channel(false);
 

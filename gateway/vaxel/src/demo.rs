@@ -62,6 +62,7 @@ pub fn prepare(opts: &DemoOptions) -> anyhow::Result<Config> {
     let certs = absolute(&certs_dir)?;
     let book = write_sdk_demo(opts, &data, &certs)?;
     let citizen_issuer = crate::citizen::demo::ensure_key(&absolute(&data)?)?;
+    let staff_issuer = crate::demo_tokens::ensure_key(&absolute(&data)?)?;
     let text = format!(
         r#"# Written by `vaxel serve --demo`. Copy and edit it to run vaxel with your own
 # certificates and routing table: `vaxel serve --config this-file.toml`.
@@ -93,6 +94,21 @@ vars = {{ DEMO_PRODUCER = "https://localhost:{producer_port}" }}
 [identity]
 trusted_header_addresses = []
 original_consumer_allowed = ["SE0000000000-DEMOCONSUMER"]
+
+# Consent under SVOD/PDL (specs/user-context.md): every journal call (aggregated, or
+# virtualised for a contract with an information-set adapter) needs the care staff
+# user's context, a JWT from an issuer below; other care givers' records are shown only
+# with the patient's consent or in a declared emergency, and every decision goes to the
+# PDL access log. The issuer is the demo's care-staff identity provider (its key pair
+# was made in this folder on the first start; GET /demo/user-context on the admin
+# listener signs tokens, demo only): name your own identity provider in a copy.
+[consent]
+enabled = true
+[[consent.issuers]]
+issuer = "{staff_iss}"
+audience = ["{staff_aud}"]
+algorithms = ["ES256"]
+public_key_pem = "{staff_key}"
 
 # SDK messaging: this gateway is the region's access point (specs/sdk.md). The
 # municipality's gateway runs beside it (vaxel-data/municipality/municipality.toml).
@@ -134,6 +150,9 @@ care_giver = "SE2321000032-OTHER"
 days = 30
 "#,
         citizen = opts.citizen_listen,
+        staff_iss = crate::demo_tokens::ISSUER,
+        staff_aud = crate::demo_tokens::AUDIENCE,
+        staff_key = staff_issuer.public_key.display(),
         citizen_consumer = vaxel_routing::DEMO_CITIZEN_CONSUMER,
         citizen_iss = crate::citizen::demo::ISSUER,
         citizen_aud = crate::citizen::demo::AUDIENCE,
@@ -162,6 +181,7 @@ days = 30
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", cfg_path.display()))?;
     let mut config = Config::from_toml(&text, &cfg_path)?;
     config.demo_citizen_key = Some(citizen_issuer.private_key);
+    config.demo_staff_key = Some(staff_issuer.private_key);
     seed_engagements(&config)?;
     Ok(config)
 }

@@ -16,7 +16,8 @@
 //! - [`citizen`]: the citizen's side (overview, consents and blocks, own access log,
 //!   the citizen page and listener);
 //! - [`top`]: `vaxel top`, the terminal view of the admin listener's dashboard data;
-//! - [`certs`], [`demo`], [`demo_producer`]: the demo PKI, configuration and producer.
+//! - [`certs`], [`demo`], [`demo_producer`], [`demo_tokens`]: the demo PKI, configuration,
+//!   producer and care-staff identity provider.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -27,6 +28,7 @@ pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod demo_producer;
+pub mod demo_tokens;
 pub mod logging;
 pub mod onward;
 pub mod ops;

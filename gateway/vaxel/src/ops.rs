@@ -4,7 +4,8 @@
 //! /dashboard/dashboard.js, /dashboard/data), /admin/log-level, POST /admin/reload,
 //! and, when `[consent] enabled`, the consent admin API under /api/consents and
 //! /api/blocks and the access log review API at /api/access-log
-//! (specs/openapi-consent.yaml).
+//! (specs/openapi-consent.yaml); in `serve --demo` only, demo user contexts at
+//! /demo/user-context (`demo_tokens`).
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -135,7 +136,7 @@ pub async fn serve_admin(
                 async move {
                     match g.refuse(&req) {
                         Some(refusal) => Ok::<_, Infallible>(refusal),
-                        None => admin(req, shared).await,
+                        None => admin(req, shared, peer).await,
                     }
                 }
             });
@@ -246,7 +247,16 @@ pub(crate) fn json_response(status: StatusCode, v: serde_json::Value) -> Respons
 async fn admin(
     req: Request<Incoming>,
     shared: Arc<Shared>,
+    peer: std::net::SocketAddr,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path() == crate::demo_tokens::PATH {
+        return Ok(crate::demo_tokens::handle(
+            shared.demo_staff.as_ref(),
+            req.method(),
+            req.uri().query(),
+            peer.ip().to_canonical().is_loopback(),
+        ));
+    }
     if vaxel_pdl::consent::admin::is_consent_path(req.uri().path()) {
         return Ok(match &shared.consent {
             Some(service) => vaxel_pdl::consent::admin::handle(req, service.clone()).await,

@@ -24,9 +24,16 @@ pub struct DemoIssuerFiles {
 
 /// Make the key pair in `data` unless it is there (ES256, P-256).
 pub fn ensure_key(data: &Path) -> anyhow::Result<DemoIssuerFiles> {
+    ensure_key_pair(data, "demo-citizen-issuer")
+}
+
+/// Make the ES256 (P-256) key pair `<stem>.key` (private, mode 0600) and `<stem>.pem`
+/// (public) in `data` unless both are there. Also the demo's care-staff identity
+/// provider's (`crate::demo_tokens`).
+pub fn ensure_key_pair(data: &Path, stem: &str) -> anyhow::Result<DemoIssuerFiles> {
     let files = DemoIssuerFiles {
-        private_key: data.join("demo-citizen-issuer.key"),
-        public_key: data.join("demo-citizen-issuer.pem"),
+        private_key: data.join(format!("{stem}.key")),
+        public_key: data.join(format!("{stem}.pem")),
     };
     if files.private_key.exists() && files.public_key.exists() {
         return Ok(files);

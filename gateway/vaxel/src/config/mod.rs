@@ -137,6 +137,9 @@ pub struct Config {
     /// `serve --demo` only (not from the file): the demo identity provider's signing
     /// key, for demo sign-in on the citizen page.
     pub demo_citizen_key: Option<PathBuf>,
+    /// `serve --demo` only (not from the file): the demo care-staff identity provider's
+    /// signing key, for `GET /demo/user-context` on the admin listener.
+    pub demo_staff_key: Option<PathBuf>,
     /// SDK messaging (`[sdk] enabled`); `None` when off.
     pub sdk: Option<SdkConfig>,
 }
@@ -391,6 +394,7 @@ impl Config {
             access_log,
             citizen,
             demo_citizen_key: None,
+            demo_staff_key: None,
             sdk,
         })
     }

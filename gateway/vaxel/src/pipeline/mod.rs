@@ -77,6 +77,9 @@ pub struct Shared {
     pub dashboard: crate::dashboard::History,
     /// The citizen's side (`[citizen] enabled`); `None` when off.
     pub citizen: Option<Arc<crate::citizen::Citizen>>,
+    /// `serve --demo` only: the demo care-staff identity provider behind
+    /// `GET /demo/user-context` on the admin listener.
+    pub demo_staff: Option<crate::demo_tokens::DemoStaffIssuer>,
 }
 
 impl Shared {
@@ -108,6 +111,7 @@ impl Shared {
             store_health: crate::cluster::StoreHealth::default(),
             dashboard: crate::dashboard::History::default(),
             citizen: None,
+            demo_staff: None,
         }
     }
 }
