@@ -23,6 +23,8 @@ mod harness;
 
 mod aggregation;
 mod citizen;
+mod citizen_api;
+mod citizen_api_sources;
 mod cluster;
 mod consent;
 mod dashboard;

@@ -1,8 +1,9 @@
 //! The citizen's side (specs/citizen.md) under test: identity providers whose keys the
 //! test holds (`Issuer`: citizens' login tokens, care staff's user contexts), a gateway
 //! with `[citizen]` on its own listener, consent checking for care staff and two journal
-//! sources of two care givers (`CitizenGateway`), and `vaxel serve --demo` with its
-//! citizen listener (`ServeDemo`).
+//! sources of two care givers (`CitizenGateway`; `CitizenOptions` change its deadline,
+//! `[citizen]` settings and sources), and `vaxel serve --demo` with its citizen listener
+//! (`ServeDemo`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -105,12 +106,83 @@ impl Issuer {
         }
         self.sign(&c)
     }
+
+    /// An auditor's user context (role `pdl-auditor`: the admin access-log review API).
+    pub fn auditor_token(&self) -> String {
+        let now = unix_now();
+        self.sign(&json!({
+            "iss": STAFF_ISSUER, "aud": "vaxel", "sub": "SE2321000016-AUDITOR",
+            "care_unit": CITIZEN_SOURCES[0].2, "care_giver": CITIZEN_SOURCES[0].1,
+            "purpose": "audit", "roles": ["pdl-auditor"], "exp": now + 600, "nbf": now - 5,
+        }))
+    }
+}
+
+/// A valid Swedish personal identity number (12 digits, Luhn check digit) of someone
+/// born on `born`, with birth number `serial` (0-999).
+pub fn personal_number(born: chrono::NaiveDate, serial: u16) -> String {
+    let nine = format!("{}{serial:03}", born.format("%y%m%d"));
+    let sum: u32 = nine
+        .bytes()
+        .enumerate()
+        .map(|(i, d)| {
+            let v = u32::from(d - b'0') * if i % 2 == 0 { 2 } else { 1 };
+            v / 10 + v % 10
+        })
+        .sum();
+    format!(
+        "{}{serial:03}{}",
+        born.format("%Y%m%d"),
+        (10 - sum % 10) % 10
+    )
 }
 
 impl Default for Issuer {
     fn default() -> Self {
         Issuer::new()
     }
+}
+
+/// A source a [`CitizenGateway`] routes every information set to besides
+/// [`CITIZEN_SOURCES`] (its care giver: the address's first 12 characters).
+#[derive(Debug, Clone)]
+pub enum ExtraSource {
+    /// Routed to a loopback port nothing listens on: the source is down.
+    Down(&'static str),
+    /// The demo producer's journal, answering after `delay_ms`.
+    Slow {
+        address: &'static str,
+        delay_ms: u64,
+    },
+}
+
+impl ExtraSource {
+    pub fn address(&self) -> &'static str {
+        match self {
+            ExtraSource::Down(a) | ExtraSource::Slow { address: a, .. } => a,
+        }
+    }
+}
+
+/// What [`CitizenGateway::start_with`] changes from [`CitizenGateway::start`].
+#[derive(Debug, Clone, Default)]
+pub struct CitizenOptions {
+    /// `[aggregation] deadline_ms` (the overview's deadline too).
+    pub deadline_ms: Option<u64>,
+    /// `[citizen] guardian_age_limit` (0: guardian access off).
+    pub guardian_age_limit: Option<u8>,
+    /// `[[citizen.delays]]`: (information set, care giver, days).
+    pub delays: Vec<(&'static str, &'static str, u64)>,
+    /// Records each of [`CITIZEN_SOURCES`] answers per information set (the demo
+    /// producer's default: 2).
+    pub records: Option<usize>,
+    pub extra_sources: Vec<ExtraSource>,
+    /// Contracts routed to `local://aggregating` at [`CITIZEN_NATIONAL`] for the demo
+    /// consumer besides GetCareDocumentation.
+    pub aggregated: Vec<&'static str>,
+    /// `[consent] enabled = false`: care staff's queries are not checked (and the
+    /// citizen's consents and blocks are not served).
+    pub consent_off: bool,
 }
 
 /// A gateway with the citizen's side on: `[citizen]` on its own listener (the demo
@@ -129,12 +201,26 @@ pub struct CitizenGateway {
 impl CitizenGateway {
     /// Starts it and registers `patient`'s engagements at both sources.
     pub async fn start(patient: &str) -> CitizenGateway {
+        CitizenGateway::start_with(patient, &CitizenOptions::default()).await
+    }
+
+    /// [`CitizenGateway::start`] with what `options` change: the aggregation deadline,
+    /// `[citizen]` settings, sources besides [`CITIZEN_SOURCES`], more aggregated
+    /// contracts. `patient`'s engagements are registered at every source.
+    pub async fn start_with(patient: &str, options: &CitizenOptions) -> CitizenGateway {
         let citizens = Issuer::new();
         let staff = Issuer::new();
         let producer = DemoProducer::start();
         let mut table = Table::new()
             .route_for_consumer(UPDATE, CITIZEN_EI, "local://engagement-index")
             .route_for_consumer(CARE_DOC, CITIZEN_NATIONAL, "local://aggregating");
+        for contract in options.aggregated.iter().filter(|c| **c != CARE_DOC) {
+            table = table.route_for_consumer(contract, CITIZEN_NATIONAL, "local://aggregating");
+        }
+        let records = options
+            .records
+            .map(|n| format!("&records={n}"))
+            .unwrap_or_default();
         for set in vaxel_adapters::all() {
             let contract = set.descriptor().contract_namespace;
             for (source, care_giver, unit) in CITIZEN_SOURCES {
@@ -143,17 +229,44 @@ impl CitizenGateway {
                         contract,
                         source,
                         &producer.url(&format!(
-                            "/journal?care_giver={care_giver}&care_unit={unit}"
+                            "/journal?care_giver={care_giver}&care_unit={unit}{records}"
                         )),
                     )
                     .authorize(CITIZEN_CONSUMER_ID, contract, source);
             }
+            for extra in &options.extra_sources {
+                let url = match extra {
+                    ExtraSource::Down(_) => format!("https://127.0.0.1:{}/journal", free_port()),
+                    ExtraSource::Slow { address, delay_ms } => producer.url(&format!(
+                        "/journal?care_giver={cg}&care_unit={cg}-U1&delay_ms={delay_ms}",
+                        cg = &address[..12]
+                    )),
+                };
+                table = table
+                    .route_for_consumer(contract, extra.address(), &url)
+                    .authorize(CITIZEN_CONSUMER_ID, contract, extra.address());
+            }
         }
         let citizen_port = free_port();
         let mut cfg = GatewayConfig::new(&table);
+        let mut citizen_extra = String::new();
+        if let Some(limit) = options.guardian_age_limit {
+            citizen_extra.push_str(&format!("guardian_age_limit = {limit}\n"));
+        }
+        let mut delays = String::new();
+        for (set, care_giver, days) in &options.delays {
+            delays.push_str(&format!(
+                "\n[[citizen.delays]]\ninformation_set = \"{set}\"\ncare_giver = \"{care_giver}\"\ndays = {days}\n"
+            ));
+        }
+        let aggregation = options
+            .deadline_ms
+            .map(|ms| format!("[aggregation]\ndeadline_ms = {ms}\n\n"))
+            .unwrap_or_default();
         cfg.extra_sections = format!(
-            "[engagement_index]\nowner = \"{CITIZEN_EI}\"\n\n[consent]\nenabled = true\n\n{staff}\n\
-[citizen]\nenabled = true\nlisten = \"127.0.0.1:{citizen_port}\"\nconsumer_id = \"{CITIZEN_CONSUMER_ID}\"\n\n{citizens}",
+            "{aggregation}[engagement_index]\nowner = \"{CITIZEN_EI}\"\n\n[consent]\nenabled = {consent}\n\n{staff}\n\
+[citizen]\nenabled = true\nlisten = \"127.0.0.1:{citizen_port}\"\nconsumer_id = \"{CITIZEN_CONSUMER_ID}\"\n{citizen_extra}\n{citizens}{delays}",
+            consent = !options.consent_off,
             staff = staff.toml("consent.issuers", STAFF_ISSUER, "vaxel"),
             citizens = citizens.toml("citizen.issuers", CITIZEN_ISSUER, CITIZEN_AUDIENCE),
         );
@@ -174,8 +287,15 @@ impl CitizenGateway {
             staff,
             _producer: producer,
         };
-        g.register(patient).await;
+        let mut sources: Vec<&str> = CITIZEN_SOURCES.iter().map(|s| s.0).collect();
+        sources.extend(options.extra_sources.iter().map(ExtraSource::address));
+        g.register_at(patient, &sources).await;
         g
+    }
+
+    /// The demo producer behind every journal source (to ask a source directly).
+    pub fn producer(&self) -> &DemoProducer {
+        &self._producer
     }
 
     /// `https://127.0.0.1:<citizen port><path>` (the demo gateway certificate names 127.0.0.1).
@@ -184,8 +304,9 @@ impl CitizenGateway {
     }
 
     /// The patient's engagements: one per (service domain, categorization) of every
-    /// adapter, at both sources, through the engagement index's own Update service.
-    async fn register(&self, patient: &str) {
+    /// adapter, at `sources` (logical address = source system), through the engagement
+    /// index's own Update service.
+    pub async fn register_at(&self, patient: &str, sources: &[&str]) {
         let mut seen = std::collections::BTreeSet::new();
         let mut tx = String::new();
         for set in vaxel_adapters::all() {
@@ -193,7 +314,7 @@ impl CitizenGateway {
             if !seen.insert((d.ei_service_domain, d.ei_categorization)) {
                 continue;
             }
-            for (source, _, _) in CITIZEN_SOURCES {
+            for source in sources {
                 tx.push_str(&format!(
                     "<u:engagementTransaction><e:deleteFlag>false</e:deleteFlag><e:engagement>\
 <e:registeredResidentIdentification>{patient}</e:registeredResidentIdentification>\
@@ -256,6 +377,29 @@ pub async fn citizen_get(url: &str, token: Option<&str>) -> (u16, http::HeaderMa
         .send()
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {}", super::error_chain(&e)));
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.unwrap_or_default())
+}
+
+/// `POST url` with a JSON `body` (sent as given, so malformed JSON can be sent), without
+/// a client certificate, with a bearer token when given: (status, headers, body).
+pub async fn citizen_post(
+    url: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, http::HeaderMap, String) {
+    let mut req = client_with(None, Http::Negotiate)
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {}", super::error_chain(&e)));
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.text().await.unwrap_or_default())
