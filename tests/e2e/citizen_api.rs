@@ -268,7 +268,8 @@ async fn a_guardian_claim_is_refused_when_guardian_access_is_off() {
 
 /// The patient is the token's: another patient named in a consent or block request
 /// (body or query) is 403 and changes nothing; another patient's consent id is 404 like
-/// an unknown one; the reads are logged about the token's patient only.
+/// an unknown one; reading (me, overview, records, access log) with another patient in
+/// the query is 403 before anything is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_patient_comes_from_the_token_only() {
     let cg = CitizenGateway::start(PATIENT).await;
@@ -346,6 +347,33 @@ async fn the_patient_comes_from_the_token_only() {
     );
     assert_eq!(theirs_before["consents"][0]["revoked_at"], Value::Null);
 
+    // Reading with another patient (or a malformed one) in the query: 403 before
+    // anything is read (the other's log extract, below, stays empty).
+    let record = format!(
+        "/citizen/v1/records?information_set=care-documentation&logical_address={other_src}&record_id={other_src}-care-documentation-1"
+    );
+    for path in ["/citizen/v1/me", OVERVIEW, &record, ACCESS_LOG] {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let others = [
+            format!("patient={other}"),
+            format!("patient_id={other}"),
+            "patient=19121212-1212".to_string(),
+            format!("patient={PATIENT}&patient={other}"),
+        ];
+        for query in others {
+            let asked = format!("{path}{sep}{query}");
+            let (status, _, body) = get(&cg, &asked, &mine).await;
+            assert_eq!(status, 403, "{asked} names another patient: {body}");
+            assert_eq!(
+                json_body(&asked, &body)["error"],
+                "another-patient",
+                "{body}"
+            );
+            for secret in [other.as_str(), PATIENT, "JOURNAL"] {
+                assert!(!body.contains(secret), "{asked}: nothing read: {body}");
+            }
+        }
+    }
     // Naming oneself is allowed and answers as without it.
     let (status, _, body) = get(&cg, &format!("{OVERVIEW}?patient={PATIENT}"), &mine).await;
     assert_eq!(status, 200, "{body}");

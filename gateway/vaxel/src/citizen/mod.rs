@@ -37,6 +37,7 @@ use vaxel_pdl::access_log::{AccessLog, AccessLogStore};
 use vaxel_pdl::citizen::identity::{ActingAs, CitizenContext, CitizenVerifier};
 use vaxel_pdl::citizen::log::{citizen_extract, CitizenReadLog, ExtractError};
 use vaxel_pdl::citizen::rules::{Approval, ReleaseRules};
+use vaxel_pdl::consent::policy::PatientKey;
 use vaxel_pdl::consent::ConsentService;
 
 use crate::onward::{Onward, OnwardHeaders};
@@ -209,6 +210,12 @@ impl Citizen {
             onward: &onward_headers,
         };
         let rest = &path[API_PREFIX.len()..];
+        if matches!(rest, "me" | "overview" | "records" | "access-log") {
+            // The consents and blocks routes check their own (self_service.rs).
+            if let Some(refused) = names_another_patient(parts, &who) {
+                return refused;
+            }
+        }
         match (&parts.method, rest) {
             (&Method::GET, "me") => json_response(StatusCode::OK, me_json(&who)),
             (&Method::GET, "overview") => self.overview(&who, onward, &ctx).await,
@@ -489,6 +496,28 @@ impl Citizen {
             ),
         }
     }
+}
+
+/// specs/citizen.md §1.2: the patient is never taken from the request. A `patient` or
+/// `patient_id` query parameter MAY repeat the token's patient; any other value (another
+/// patient, or no personal identity number at all) is refused with 403 before anything
+/// is read: answering with the signed-in patient's records instead would let a client
+/// that asked about someone else show them as that person's.
+fn names_another_patient(
+    parts: &http::request::Parts,
+    who: &CitizenContext,
+) -> Option<Response<Full<Bytes>>> {
+    let own = PatientKey::parse(&who.patient);
+    let query = parts.uri.query().unwrap_or("");
+    form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name == "patient" || name == "patient_id")
+        .find(|(_, value)| own.is_none() || PatientKey::parse(value) != own)
+        .map(|(name, _)| {
+            json_response(
+                StatusCode::FORBIDDEN,
+                json!({"error": "another-patient", "message": format!("`{name}` does not name the patient you are signed in for: you can only read that patient's records (leave `{name}` out)")}),
+            )
+        })
 }
 
 fn acting_as(who: &CitizenContext) -> &'static str {
