@@ -87,7 +87,7 @@ impl fmt::Debug for CitizenContext {
 pub enum CitizenError {
     /// The token itself: missing, malformed, signature, algorithm, key id, issuer,
     /// audience, expiry (the user-context checks, same names).
-    #[error("login token refused ({check}): {0}", check = .0.check())]
+    #[error("login token refused ({check}): {text}", check = .0.check(), text = token_text(.0))]
     Token(JwtError),
     #[error("the login token lacks the claim `{0}`")]
     MissingClaim(String),
@@ -103,6 +103,15 @@ pub enum CitizenError {
     InvalidChildId,
     #[error("a guardian reads a child's records only until the child turns {limit}: the child has reached that age")]
     ChildOverAgeLimit { limit: u8 },
+}
+
+/// The token check's text in the citizen's words: the shared checks speak of the care
+/// staff's "user context"; here it is the citizen's login token.
+fn token_text(e: &JwtError) -> String {
+    e.to_string()
+        .replace("the user context's", "the token's")
+        .replace("the user context", "the token")
+        .replace("no user context: send the end user's JWT in the user-context header or as Authorization: Bearer", "no login token: send the citizen's JWT as Authorization: Bearer")
 }
 
 impl CitizenError {

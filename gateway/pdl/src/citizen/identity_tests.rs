@@ -417,6 +417,8 @@ fn token_checks_are_the_user_contexts() {
             t.len() < 8 || !msg.contains(&t[..8]),
             "{name}: message echoes the token"
         );
+        // The citizen's words: a login token, not care staff's "user context".
+        assert!(!msg.contains("user context"), "{name}: {msg}");
         assert!(
             !msg.contains(&citizen()),
             "{name}: message echoes the subject"
