@@ -64,32 +64,7 @@ pub(crate) fn record(out: &mut String, r: &RecordContext<'_>) {
 }
 
 fn medication_history_request(query: &SampleQuery<'_>) -> String {
-    let mut body = String::new();
-    for unit in query.care_units {
-        let _ = write!(body, "<q:careUnitHSAId>{}</q:careUnitHSAId>", escape(unit));
-    }
-    let _ = write!(
-        body,
-        "<q:patientId><c:id>{}</c:id><c:type>{PERSONAL_ID_OID}</c:type></q:patientId>",
-        escape(query.patient_id)
-    );
-    if let Some((start, end)) = query.period {
-        let _ = write!(
-            body,
-            "<q:datePeriod><c:start>{}</c:start><c:end>{}</c:end></q:datePeriod>",
-            escape(start),
-            escape(end)
-        );
-    }
-    if let Some(source) = query.source_system {
-        let _ = write!(
-            body,
-            "<q:sourceSystemHSAId>{}</q:sourceSystemHSAId>",
-            escape(source)
-        );
-    }
-    super::write_care_contacts(&mut body, query);
-    body
+    super::request_body_named(query, "careUnitHSAId", "datePeriod", "sourceSystemHSAId")
 }
 
 /// When a treatment ends, from the ordination's day.

@@ -48,32 +48,7 @@ pub(crate) fn request_body(set: &dyn InformationSet, query: &SampleQuery<'_>) ->
         "imaging-outcome" => ("careUnitHSAId", "datePeriod"),
         _ => return super::generic_request_body(set, query),
     };
-    let mut body = String::new();
-    for unit in query.care_units {
-        let _ = write!(body, "<q:{care_unit}>{}</q:{care_unit}>", escape(unit));
-    }
-    let _ = write!(
-        body,
-        "<q:patientId><c:id>{}</c:id><c:type>{PERSONAL_ID_OID}</c:type></q:patientId>",
-        escape(query.patient_id)
-    );
-    if let Some((start, end)) = query.period {
-        let _ = write!(
-            body,
-            "<q:{period}><c:start>{}</c:start><c:end>{}</c:end></q:{period}>",
-            escape(start),
-            escape(end)
-        );
-    }
-    if let Some(source) = query.source_system {
-        let _ = write!(
-            body,
-            "<q:sourceSystemHSAId>{}</q:sourceSystemHSAId>",
-            escape(source)
-        );
-    }
-    super::write_care_contacts(&mut body, query);
-    body
+    super::request_body_named(query, care_unit, period, "sourceSystemHSAId")
 }
 
 /// The record of `r.set`.

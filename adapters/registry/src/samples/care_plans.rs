@@ -80,32 +80,7 @@ pub(crate) fn title(index: usize) -> Option<&'static str> {
 /// The request element's content, in the order of `GetCarePlansType`:
 /// `careUnitHSAId*`, `patientId`, `datePeriod?`, `sourceSystemHSAId?`, `careContactId*`.
 pub(crate) fn request_body(query: &SampleQuery<'_>) -> String {
-    let mut body = String::new();
-    for unit in query.care_units {
-        let _ = write!(body, "<q:careUnitHSAId>{}</q:careUnitHSAId>", escape(unit));
-    }
-    let _ = write!(
-        body,
-        "<q:patientId><c:id>{}</c:id><c:type>{PERSONAL_ID_OID}</c:type></q:patientId>",
-        escape(query.patient_id)
-    );
-    if let Some((start, end)) = query.period {
-        let _ = write!(
-            body,
-            "<q:datePeriod><c:start>{}</c:start><c:end>{}</c:end></q:datePeriod>",
-            escape(start),
-            escape(end)
-        );
-    }
-    if let Some(source) = query.source_system {
-        let _ = write!(
-            body,
-            "<q:sourceSystemHSAId>{}</q:sourceSystemHSAId>",
-            escape(source)
-        );
-    }
-    super::write_care_contacts(&mut body, query);
-    body
+    super::request_body_named(query, "careUnitHSAId", "datePeriod", "sourceSystemHSAId")
 }
 
 /// `CarePlanType`: `carePlanHeader`, then `carePlanBody`.

@@ -336,6 +336,44 @@ pub fn consumer_request(set: &dyn InformationSet, query: &SampleQuery<'_>) -> St
     )
 }
 
+/// The request content most contracts share, in their schemas' order: care units*,
+/// `patientId`, the period?, the source system?, care contacts*; each contract spells the
+/// care unit, period and source system elements its own way (`careUnitHSAId` or
+/// `careUnitHSAid`, `timePeriod` or `datePeriod`, ...).
+pub(crate) fn request_body_named(
+    query: &SampleQuery<'_>,
+    care_unit: &str,
+    period: &str,
+    source_system: &str,
+) -> String {
+    let mut body = String::new();
+    for unit in query.care_units {
+        let _ = write!(body, "<q:{care_unit}>{}</q:{care_unit}>", escape(unit));
+    }
+    let _ = write!(
+        body,
+        "<q:patientId><c:id>{}</c:id><c:type>{PERSONAL_ID_OID}</c:type></q:patientId>",
+        escape(query.patient_id)
+    );
+    if let Some((start, end)) = query.period {
+        let _ = write!(
+            body,
+            "<q:{period}><c:start>{}</c:start><c:end>{}</c:end></q:{period}>",
+            escape(start),
+            escape(end)
+        );
+    }
+    if let Some(source) = query.source_system {
+        let _ = write!(
+            body,
+            "<q:{source_system}>{}</q:{source_system}>",
+            escape(source)
+        );
+    }
+    write_care_contacts(&mut body, query);
+    body
+}
+
 /// The request element's content written from the descriptor's request paths: children
 /// of the request element with prefix `q:` (the contract namespace), below them `c:`
 /// (the core namespace). Not schema-ordered: for sets without their own writer.

@@ -93,32 +93,7 @@ pub(crate) fn title(index: usize) -> Option<&'static str> {
 /// The request element's content, in the order of `GetVaccinationHistoryType`:
 /// `careUnitHSAid*`, `patientId`, `timePeriod?`, `sourceSystemHSAid?`, `careContactId*`.
 pub(crate) fn request_body(query: &SampleQuery<'_>) -> String {
-    let mut body = String::new();
-    for unit in query.care_units {
-        let _ = write!(body, "<q:careUnitHSAid>{}</q:careUnitHSAid>", escape(unit));
-    }
-    let _ = write!(
-        body,
-        "<q:patientId><c:id>{}</c:id><c:type>{PERSONAL_ID_OID}</c:type></q:patientId>",
-        escape(query.patient_id)
-    );
-    if let Some((start, end)) = query.period {
-        let _ = write!(
-            body,
-            "<q:timePeriod><c:start>{}</c:start><c:end>{}</c:end></q:timePeriod>",
-            escape(start),
-            escape(end)
-        );
-    }
-    if let Some(source) = query.source_system {
-        let _ = write!(
-            body,
-            "<q:sourceSystemHSAid>{}</q:sourceSystemHSAid>",
-            escape(source)
-        );
-    }
-    super::write_care_contacts(&mut body, query);
-    body
+    super::request_body_named(query, "careUnitHSAid", "timePeriod", "sourceSystemHSAid")
 }
 
 /// A `CVType` with a code from a code system and its display name.
