@@ -487,3 +487,45 @@ async fn aggregated_care_plans_bookings_and_vaccinations_validate_against_the_of
         assert_schema_valid(&format!("the merged {name} answer"), set, &reference, &xml);
     }
 }
+
+/// The same API on the mutual-TLS service port, for an e-service platform that calls for
+/// a citizen (specs/citizen.md §2): the platform's client certificate identifies the
+/// consumer the routing table authorises, the citizen's token still says whose records;
+/// without the token 401, without a certificate no TLS session at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_on_the_service_port_needs_a_certificate_and_a_citizen_token() {
+    let cg = CitizenGateway::start(PATIENT).await;
+    let token = cg.citizens.citizen_token(PATIENT);
+    let url = format!("{}{OVERVIEW}", cg.gw.url().trim_end_matches('/'));
+    let platform = client("consumer");
+    let r = platform
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the overview on the service port answers");
+    let status = r.status().as_u16();
+    let body = r.text().await.expect("a body");
+    assert_eq!(status, 200, "{body}");
+    let on_service_port: Value = serde_json::from_str(&body).expect("JSON");
+    let on_citizen_listener = overview(&cg, &token).await;
+    assert!(!items(&on_service_port).is_empty(), "{on_service_port}");
+    assert_eq!(
+        items(&on_service_port).len(),
+        items(&on_citizen_listener).len(),
+        "the same records whichever listener asks"
+    );
+    assert_eq!(on_service_port["patient"], PATIENT);
+    let r = platform.get(&url).send().await.expect("an answer");
+    assert_eq!(r.status().as_u16(), 401);
+    let anonymous = client_with(None, Http::Negotiate);
+    assert!(
+        anonymous
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .is_err(),
+        "the service port requires a client certificate"
+    );
+}
