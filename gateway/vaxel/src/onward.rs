@@ -260,6 +260,15 @@ impl OnwardHeaders {
     }
 }
 
+/// The caller's correlation id (`x-skltp-correlation-id`, 1–128 bytes), or a new one.
+pub fn correlation_id(request: &http::HeaderMap) -> HeaderValue {
+    request
+        .get(headers::CORRELATION_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .cloned()
+        .unwrap_or_else(new_correlation_id)
+}
+
 /// A fresh correlation id (UUID v4).
 pub fn new_correlation_id() -> HeaderValue {
     HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::Port;
-use crate::onward::{new_correlation_id, Onward};
+use crate::onward::Onward;
 use crate::pipeline::observe;
 use crate::pipeline::Shared;
 use vaxel_model::headers;
@@ -78,12 +78,7 @@ async fn handle(
 ) -> Response<http_body_util::Full<bytes::Bytes>> {
     let started = std::time::Instant::now();
     let _counted = observe::InFlight::start();
-    let correlation = req
-        .headers()
-        .get(headers::CORRELATION_ID)
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .cloned()
-        .unwrap_or_else(new_correlation_id);
+    let correlation = crate::onward::correlation_id(req.headers());
     let mut facts = observe::Facts::new(observe::request_log_enabled());
     facts.sender_seen = true;
     let (parts, body) = req.into_parts();

@@ -90,19 +90,6 @@ impl std::fmt::Debug for Citizen {
     }
 }
 
-/// Everything the citizen side is made of.
-#[derive(Debug)]
-pub struct Parts {
-    pub verifier: CitizenVerifier,
-    pub rules: ReleaseRules,
-    pub aggregator: Arc<Aggregator>,
-    pub consent: Arc<ConsentService>,
-    pub access_log: Option<AccessLog>,
-    pub access_log_store: Arc<dyn AccessLogStore>,
-    pub consumer_id: String,
-    pub demo: Option<demo::DemoIssuer>,
-}
-
 /// The citizen side of a gateway with `config` (`[citizen] enabled`).
 pub fn build(
     config: &crate::config::Config,
@@ -122,7 +109,7 @@ pub fn build(
         Some(path) => Some(demo::DemoIssuer::load(path)?),
         None => None,
     };
-    Ok(Citizen::new(Parts {
+    Ok(Citizen {
         verifier,
         rules: ReleaseRules::from_config(c),
         aggregator,
@@ -131,25 +118,12 @@ pub fn build(
         access_log_store,
         // Without the citizen listener nobody asks as this consumer.
         consumer_id: c.consumer_id.clone().unwrap_or_default(),
+        sets: vaxel_adapters::all(),
         demo,
-    }))
+    })
 }
 
 impl Citizen {
-    pub fn new(p: Parts) -> Citizen {
-        Citizen {
-            verifier: p.verifier,
-            rules: p.rules,
-            aggregator: p.aggregator,
-            consent: p.consent,
-            access_log: p.access_log,
-            access_log_store: p.access_log_store,
-            sets: vaxel_adapters::all(),
-            consumer_id: p.consumer_id,
-            demo: p.demo,
-        }
-    }
-
     /// Answer one request under `/citizen/`. `sender` is the system the routing table
     /// authorises for the sources.
     #[allow(clippy::too_many_arguments)]

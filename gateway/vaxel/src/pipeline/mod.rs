@@ -34,13 +34,13 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use vaxel_model::{headers, Fault};
+use vaxel_model::Fault;
 use vaxel_pdl::access_log::{AccessLog, AccessLogStore};
 use vaxel_pdl::consent::ConsentService;
 use vaxel_routing::RoutingTableHandle;
 
 use crate::config::Config;
-use crate::onward::{new_correlation_id, Onward, OnwardHeaders};
+use crate::onward::{Onward, OnwardHeaders};
 use crate::services::{Caller, Registry};
 use crate::stats::Stats;
 use admit::CoreLimits;
@@ -176,12 +176,7 @@ pub async fn handle(
         return Ok(admit::busy_response().map(Either::Left));
     };
     let _counted = observe::InFlight::start();
-    let correlation = req
-        .headers()
-        .get(headers::CORRELATION_ID)
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .cloned()
-        .unwrap_or_else(new_correlation_id);
+    let correlation = crate::onward::correlation_id(req.headers());
     let http1 = req.version() < http::Version::HTTP_2;
     let (parts, body) = req.into_parts();
     let mut facts = observe::Facts::new(observe::request_log_enabled());

@@ -131,9 +131,13 @@ impl<'c> FanOut<'c> {
                     .map_err(|e| ("VP012", e))
             }
             SourceRequests::Overview { patient_id } => {
-                // Written for this source; its address header is then set in the
-                // route's profile like a consumer's.
+                // Written for this source; for a RIV-TA 2.0 route its address header
+                // is rewritten like a consumer's.
                 let request = self.set.overview_request(patient_id, la);
+                if profile == RivProfile::Rivta21 {
+                    // Already addressed to `la` in RIV-TA 2.1, as the adapter writes it.
+                    return Ok(Bytes::from(request));
+                }
                 let address = match vaxel_adapter::sniff(
                     &request,
                     true,
